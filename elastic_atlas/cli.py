@@ -1,0 +1,133 @@
+"""The `elastic-atlas` command line: one sub-command per user-facing stage."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from elastic_atlas import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="elastic-atlas")
+def main() -> None:
+    """Regenerate, validate and publish the MPED / NED elastic-moduli tables."""
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--tolerance",
+    type=float,
+    default=None,
+    metavar="REL",
+    help="Relative tolerance of the consistency rules [default: validate/settings.json].",
+)
+@click.option(
+    "--strict", is_flag=True, help="Tolerance 1e-9, for the project's own unrounded output."
+)
+@click.option(
+    "--columns",
+    "column_names",
+    type=click.Choice(["project", "paper"]),
+    default="project",
+    show_default=True,
+    help="'paper' reads the study's appendix headers (ID-number, N, rho, B, G, nu, ...).",
+)
+@click.option(
+    "--schema",
+    "schema_name",
+    type=click.Choice(["mped", "ned"]),
+    default=None,
+    help="Check a bare table against this table's full schema.",
+)
+@click.option(
+    "--json",
+    "json_report",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="REPORT",
+    help="Also write all findings as JSON to REPORT.",
+)
+@click.option(
+    "--examples",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Offending rows shown per check in the summary.",
+)
+def validate(
+    path: Path,
+    tolerance: float | None,
+    strict: bool,
+    column_names: str,
+    schema_name: str | None,
+    json_report: Path | None,
+    examples: int,
+) -> None:
+    """Check a CSV/Parquet table or a datapackage.json against schema and physics.
+
+    Exit status: 0 no error finding, 1 error findings, 2 unreadable input or bad usage.
+    """
+    from elastic_atlas.check import (
+        PAPER_COLUMNS,
+        PackageError,
+        is_package,
+        summarize,
+        validate_package,
+        validate_table_file,
+    )
+    from elastic_atlas.schema import load_table_schema
+    from elastic_atlas.tableio import TableReadError
+    from elastic_atlas.validate import ValidationSettings, findings_json
+
+    if not path.exists():
+        click.echo(f"error: {path} does not exist", err=True)
+        sys.exit(EXIT_USAGE)
+    settings = ValidationSettings.load()
+    if tolerance is None:
+        tolerance = settings.strict_tolerance.value if strict else settings.tolerance.value
+    rename = PAPER_COLUMNS if column_names == "paper" else None
+    try:
+        if is_package(path):
+            findings = validate_package(path, tolerance=tolerance, settings=settings)
+        else:
+            schema = load_table_schema(schema_name) if schema_name else None
+            findings = validate_table_file(
+                path, tolerance=tolerance, settings=settings, schema=schema, rename=rename
+            )
+    except (TableReadError, PackageError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{path}: checked with relative tolerance {tolerance:g}")
+    click.echo(summarize(findings, examples), nl=False)
+    if json_report:
+        json_report.write_text(findings_json(findings), encoding="utf-8")
+    errors = any(f.severity == "error" for f in findings)
+    click.echo("INVALID" if errors else "VALID")
+    sys.exit(EXIT_FINDINGS if errors else EXIT_OK)
+
+
+@main.command("schema")
+@click.option("--write", is_flag=True, help="Rewrite schema/<table>.schema.json from fields.json.")
+def schema_command(write: bool) -> None:
+    """Check (or rewrite) the composed table schemas against schema/fields.json."""
+    from elastic_atlas.schema import stale_table_schemas, write_table_schemas
+
+    if write:
+        for path in write_table_schemas():
+            click.echo(f"wrote {path}")
+        return
+    stale = stale_table_schemas()
+    if stale:
+        click.echo(f"stale: {', '.join(stale)} (run `elastic-atlas schema --write`)", err=True)
+        sys.exit(EXIT_FINDINGS)
+    click.echo("schemas are in step with schema/fields.json")
+
+
+if __name__ == "__main__":
+    main()

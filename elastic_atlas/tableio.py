@@ -1,0 +1,125 @@
+"""Read a CSV or Parquet table into typed columns, keeping what could not be typed.
+
+Validation must see a bad value rather than have the reader choke on it or silently coerce it,
+so every column is read as text (CSV) or as stored (Parquet) and typed here against the schema:
+each field gets its values, a mask of missing cells and a mask of cells of the wrong type.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+NUMERIC_TYPES = ("number", "integer")
+
+
+class TableReadError(Exception):
+    """The file is not a readable CSV or Parquet table."""
+
+
+@dataclass
+class TypedColumn:
+    """One column: values (float64 for numbers, object for text) plus per-cell masks."""
+
+    values: np.ndarray
+    raw: np.ndarray  # the cell as written, for messages about cells that failed typing
+    missing: np.ndarray
+    wrong_type: np.ndarray
+
+
+@dataclass
+class TypedTable:
+    path: Path
+    nrows: int
+    header: list[str]
+    columns: dict[str, TypedColumn] = field(default_factory=dict)
+
+    def ids(self) -> np.ndarray:
+        if "material_id" in self.columns:
+            return self.columns["material_id"].raw
+        return np.full(self.nrows, None, dtype=object)
+
+    def numbers(self, name: str) -> np.ndarray:
+        return self.columns[name].values
+
+
+def table_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise TableReadError(f"{path}: unknown table format {suffix!r} (expected .csv or .parquet)")
+
+
+def read_arrow(path: Path) -> pa.Table:
+    """The file as an Arrow table; CSV cells stay text so nothing is coerced before checking."""
+    try:
+        if table_format(path) == "parquet":
+            return pq.read_table(path)
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), None)
+        if not header:
+            raise TableReadError(f"{path}: empty CSV file (no header row)")
+        options = pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=True,
+            null_values=[""],
+            quoted_strings_can_be_null=True,
+        )
+        return pacsv.read_csv(path, convert_options=options)
+    except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as error:
+        raise TableReadError(f"{path}: cannot read table: {error}") from error
+
+
+def rename_columns(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
+    return table.rename_columns([mapping.get(name, name) for name in table.column_names])
+
+
+def _type_number(column: pa.ChunkedArray, integer: bool) -> TypedColumn:
+    missing = column.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        values = np.where(missing, np.nan, values)
+        raw = values.astype(object)
+        wrong = np.zeros(len(values), dtype=bool)
+    else:
+        text = pd.Series(column.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+        stripped = text.str.strip().str.lower()
+        written_nan = stripped.isin(["nan", "+nan", "-nan"]).to_numpy()
+        wrong = ~missing & np.isnan(values) & ~written_nan
+        raw = text.to_numpy()
+    if integer:
+        finite = np.isfinite(values)
+        wrong |= finite & (values != np.round(values))
+    return TypedColumn(values=values, raw=raw, missing=missing, wrong_type=wrong)
+
+
+def _type_text(column: pa.ChunkedArray) -> TypedColumn:
+    values = column.cast(pa.string()).to_numpy(zero_copy_only=False)
+    missing = column.is_null().to_numpy(zero_copy_only=False)
+    return TypedColumn(
+        values=values, raw=values, missing=missing, wrong_type=np.zeros(len(values), dtype=bool)
+    )
+
+
+def type_table(path: Path, table: pa.Table, fields: dict[str, dict[str, Any]]) -> TypedTable:
+    """Type the columns named in `fields`; other columns are kept as text."""
+    typed = TypedTable(path=path, nrows=table.num_rows, header=list(table.column_names))
+    for name in table.column_names:
+        kind = fields.get(name, {}).get("type", "string")
+        column = table.column(name)
+        if kind in NUMERIC_TYPES:
+            typed.columns[name] = _type_number(column, integer=kind == "integer")
+        else:
+            typed.columns[name] = _type_text(column)
+    return typed

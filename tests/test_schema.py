@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import frictionless
+import pytest
+from click.testing import CliRunner
+
+from elastic_atlas.cli import main
+from elastic_atlas.schema import TABLES, compose_table_schema, field_map, load_table_schema
+from elastic_atlas.synthetic import synthetic_table
+
+CONTRACT = [
+    "material_id",
+    "formula",
+    "elements",
+    "nsites",
+    "crystal_system",
+    "space_group_number",
+    "band_gap",
+    "volume",
+    "mass",
+    "density",
+    "k_vrh",
+    "g_vrh",
+    "v_longitudinal",
+    "v_transverse",
+    "v_mean",
+    "poisson_ratio",
+    "debye_temperature",
+]
+POSITIVE = [
+    "volume",
+    "mass",
+    "density",
+    "k_vrh",
+    "g_vrh",
+    "v_longitudinal",
+    "v_transverse",
+    "v_mean",
+    "debye_temperature",
+]
+SYMBOLS = {
+    "nsites": "N",
+    "volume": "V",
+    "mass": "M",
+    "density": "ρ",
+    "k_vrh": "B",
+    "g_vrh": "G",
+    "v_longitudinal": "v_l",
+    "v_transverse": "v_t",
+    "v_mean": "v_s",
+    "poisson_ratio": "ν",
+    "debye_temperature": "θ_D",
+}
+UNITS = {
+    "volume": "Å^3",
+    "mass": "u",
+    "density": "g/cm^3",
+    "k_vrh": "GPa",
+    "g_vrh": "GPa",
+    "v_longitudinal": "m/s",
+    "v_transverse": "m/s",
+    "v_mean": "m/s",
+    "poisson_ratio": "1",
+    "debye_temperature": "K",
+    "nsites": "1",
+    "band_gap": "eV",
+}
+
+
+def test_committed_schemas_are_composed_from_fields_json():
+    result = CliRunner().invoke(main, ["schema"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_column_contract(table):
+    schema = load_table_schema(table)
+    assert [f["name"] for f in schema["fields"]] == CONTRACT
+    assert schema["primaryKey"] == ["material_id"]
+    assert schema["$schema"].endswith("/2.0/tableschema.json")
+    fields = field_map(schema)
+    for field in schema["fields"]:
+        assert {"type", "unit", "title", "description", "constraints"} <= set(field), field
+    for name in POSITIVE:
+        assert fields[name]["constraints"]["exclusiveMinimum"] == 0
+        assert fields[name]["constraints"]["required"] is True
+    assert fields["poisson_ratio"]["constraints"]["exclusiveMinimum"] == -1
+    assert fields["poisson_ratio"]["constraints"]["exclusiveMaximum"] == 0.5
+    assert fields["nsites"]["type"] == fields["space_group_number"]["type"] == "integer"
+    assert fields["space_group_number"]["constraints"] == {
+        "required": True,
+        "minimum": 1,
+        "maximum": 230,
+    }
+    assert len(fields["crystal_system"]["constraints"]["enum"]) == 7
+    assert "required" not in fields["band_gap"]["constraints"]
+    for name, symbol in SYMBOLS.items():
+        assert fields[name]["title"] == symbol
+    for name, unit in UNITS.items():
+        assert fields[name]["unit"] == unit
+
+
+def test_tables_share_every_field_but_the_id():
+    mped, ned = (field_map(compose_table_schema(t)) for t in TABLES)
+    for name in CONTRACT[1:]:
+        assert mped[name] == ned[name]
+    assert (
+        mped["material_id"]["constraints"]["pattern"]
+        != ned["material_id"]["constraints"]["pattern"]
+    )
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_frictionless_accepts_a_consistent_table_and_rejects_a_bad_one(tmp_path, table):
+    frame = synthetic_table(20, seed=2, table=table)
+    frame.to_csv(tmp_path / "good.csv", index=False)
+    frame.loc[3, "poisson_ratio"] = 0.55
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+
+    # A v2 data package, as in a release: an inline schema outside one is read as v1, where
+    # exclusiveMinimum/exclusiveMaximum do not exist.
+    def package(path: str) -> frictionless.Package:
+        return frictionless.Package(
+            {
+                "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+                "name": "t",
+                "resources": [{"name": "t", "path": path, "schema": load_table_schema(table)}],
+            },
+            basepath=str(tmp_path),
+        )
+
+    assert package("good.csv").validate().valid
+    report = package("bad.csv").validate()
+    assert not report.valid
+    assert report.flatten(["type"]) == [["constraint-error"]]
