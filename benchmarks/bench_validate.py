@@ -27,14 +27,22 @@ def main() -> None:
     frame.to_parquet(parquet_path, index=False, compression="zstd")
     # frictionless needs a v2 package to accept exclusiveMinimum/exclusiveMaximum.
     package = OUT / "validate.datapackage.json"
-    package.write_text(json.dumps({
-        "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
-        "name": "bench",
-        "resources": [
-            {"name": "csv", "path": csv_path.name, "schema": load_table_schema("mped")},
-            {"name": "parquet", "path": parquet_path.name, "schema": load_table_schema("mped")},
-        ],
-    }))
+    package.write_text(
+        json.dumps(
+            {
+                "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+                "name": "bench",
+                "resources": [
+                    {"name": "csv", "path": csv_path.name, "schema": load_table_schema("mped")},
+                    {
+                        "name": "parquet",
+                        "path": parquet_path.name,
+                        "schema": load_table_schema("mped"),
+                    },
+                ],
+            }
+        )
+    )
     atlas = str(BIN / "elastic-atlas")
     rows = []
     for path in (csv_path, parquet_path):

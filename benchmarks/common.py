@@ -18,7 +18,9 @@ BIN = Path(sys.executable).parent
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    )
 
 
 def today() -> str:

@@ -129,5 +129,62 @@ def schema_command(write: bool) -> None:
     click.echo("schemas are in step with schema/fields.json")
 
 
+@main.command()
+@click.option(
+    "--checkpoint",
+    "checkpoint_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A reference CGCNN .pth.tar or an own model folder (models/<name>).",
+)
+@click.option(
+    "--atom-init",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="atom_init.json of a reference checkpoint.",
+)
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="OUT.csv; rejected structures go to OUT.rejects.csv.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Processes that parse CIFs and build graphs (0: in this process).",
+)
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def predict(
+    checkpoint_path: Path,
+    atom_init: Path | None,
+    source: Path,
+    output: Path,
+    workers: int,
+    batch_size: int,
+    quiet: bool,
+) -> None:
+    """Predict with a CGCNN checkpoint for SOURCE: a CIF file, a folder or a zip of CIFs."""
+    from elastic_atlas.checkpoint import CheckpointError, default_device, load_checkpoint
+    from elastic_atlas.predict_cli import run_predict
+    from elastic_atlas.sources import SourceError
+
+    try:
+        checkpoint = load_checkpoint(checkpoint_path, atom_init).to(default_device())
+        counts = run_predict(checkpoint, source, output, workers, batch_size, quiet)
+    except (CheckpointError, SourceError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(
+        f"{counts['inputs']} inputs = {counts['predicted']} predicted + "
+        f"{counts['rejected']} rejected -> {output}"
+    )
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,250 @@
+"""Checkpoints: the reference CGCNN `.pth.tar` and the project's own verifiable format.
+
+Own format: a folder `models/<name>/` holding
+  model.json            architecture, graph parameters, targets with units and normalisers,
+                        training provenance, metrics, date, code version and the sha256 of
+                        every weight file (format "elastic-atlas-cgcnn", version 1);
+  member-<k>.safetensors  the weights of each ensemble member (one or more);
+  atom_features.safetensors  the element feature table the model was trained with.
+Loading verifies the format version and every sha256 before a weight is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from elastic_atlas import __version__
+from elastic_atlas.cgcnn import Architecture, CrystalGraphConvNet, collate, gaussian_centers
+from elastic_atlas.features import FeatureTable, load_atom_init
+from elastic_atlas.graph import CrystalGraph, GraphParameters
+
+FORMAT_NAME = "elastic-atlas-cgcnn"
+FORMAT_VERSION = 1
+TARGET_UNIT = "log10(GPa)"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used, with what to do about it."""
+
+
+@dataclass
+class Target:
+    name: str
+    mean: float
+    std: float
+    unit: str = TARGET_UNIT
+
+
+@dataclass
+class Checkpoint:
+    """Frozen model(s) + everything needed to turn a structure into a prediction."""
+
+    members: list[CrystalGraphConvNet]
+    features: FeatureTable
+    graph: GraphParameters
+    targets: list[Target]
+    kind: str  # "reference" or "own"
+    path: Path
+    card: dict[str, Any] = field(default_factory=dict)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def target_names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+    def to(self, device: torch.device) -> Checkpoint:
+        self.members = [m.to(device) for m in self.members]
+        self.device = device
+        return self
+
+    @torch.no_grad()
+    def predict_graphs(self, graphs: list[CrystalGraph]) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, spread) of shape (len(graphs), n_targets) in target units."""
+        batch = collate(graphs, self.features.values).to(self.device)
+        mean = torch.tensor([t.mean for t in self.targets], device=self.device)
+        std = torch.tensor([t.std for t in self.targets], device=self.device)
+        outputs = torch.stack([m(batch) * std + mean for m in self.members])
+        spread = outputs.std(dim=0, unbiased=False)
+        return outputs.mean(dim=0).cpu().numpy(), spread.cpu().numpy()
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_model(arch: Architecture, graph: GraphParameters) -> CrystalGraphConvNet:
+    centers = gaussian_centers(graph.radius, graph.gaussian_step)
+    if len(centers) != arch.gaussian_length:
+        raise CheckpointError(
+            f"graph parameters give {len(centers)} Gaussians, architecture expects "
+            f"{arch.gaussian_length}"
+        )
+    return CrystalGraphConvNet(arch, centers, graph.gaussian_step)
+
+
+def load_state_strictly(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Every key of the checkpoint matched and every parameter of the model given.
+
+    Only BatchNorm's `num_batches_tracked` counters may be absent: PyTorch added them after the
+    reference checkpoints were written and inference never reads them.
+    """
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        raise CheckpointError(
+            f"{path}: weights do not match the architecture "
+            f"(missing {missing}, unexpected {result.unexpected_keys})"
+        )
+
+
+# ------------------------------------------------------------------ reference .pth.tar
+def load_reference(path: Path, atom_init: Path | None) -> Checkpoint:
+    """A checkpoint of the reference implementation (`state_dict`, `normalizer`, `args`)."""
+    if atom_init is None:
+        raise CheckpointError(
+            f"{path} is a reference CGCNN checkpoint: give its atom feature table with "
+            "--atom-init PATH/atom_init.json"
+        )
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=False)
+        state, normalizer, args = raw["state_dict"], raw["normalizer"], raw["args"]
+    except (OSError, RuntimeError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path}: not a reference CGCNN checkpoint ({error})") from error
+    args = args if isinstance(args, dict) else vars(args)
+    atom_fea_len = state["embedding.weight"].shape[0]
+    arch = Architecture(
+        atom_feature_length=state["embedding.weight"].shape[1],
+        gaussian_length=state["convs.0.fc_full.weight"].shape[1] - 2 * atom_fea_len,
+        atom_fea_len=atom_fea_len,
+        n_conv=int(args["n_conv"]),
+        h_fea_len=state["conv_to_fc.weight"].shape[0],
+        n_h=int(args["n_h"]),
+        n_targets=state["fc_out.weight"].shape[0],
+    )
+    features = load_atom_init(atom_init)
+    if features.length != arch.atom_feature_length:
+        raise CheckpointError(
+            f"{atom_init} has {features.length} features per element, {path} expects "
+            f"{arch.atom_feature_length}"
+        )
+    graph = GraphParameters()  # the reference defaults: 8 Å, 12 neighbours, step 0.2 Å
+    model = build_model(arch, graph)
+    load_state_strictly(model, state, path)
+    model.eval()
+    target = Target("prediction", float(normalizer["mean"]), float(normalizer["std"]))
+    card = {"args": {k: v for k, v in args.items() if isinstance(v, (int, float, str))}}
+    return Checkpoint([model], features, graph, [target], "reference", Path(path), card)
+
+
+# ------------------------------------------------------------------ own format
+def _verify(folder: Path, entry: dict[str, str]) -> Path:
+    path = folder / entry["file"]
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing (listed in {folder / 'model.json'})")
+    actual = sha256_file(path)
+    if actual != entry["sha256"]:
+        raise CheckpointError(
+            f"{path}: sha256 {actual} does not match model.json ({entry['sha256']}); the weights "
+            "were changed or corrupted — restore them from the repository"
+        )
+    return path
+
+
+def load_own(folder: Path) -> Checkpoint:
+    card_path = folder / "model.json"
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{card_path}: cannot read the model card ({error})") from error
+    if card.get("format") != FORMAT_NAME or card.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{card_path}: format {card.get('format')!r} version {card.get('format_version')!r}; "
+            f"this elastic-atlas reads {FORMAT_NAME!r} version {FORMAT_VERSION}"
+        )
+    arch = Architecture.model_validate(card["architecture"])
+    graph = GraphParameters.model_validate(card["graph"])
+    tables = load_file(_verify(folder, card["atom_features"]))
+    features = FeatureTable(
+        tables["values"].numpy(),
+        tables["known"].numpy().astype(bool),
+        card["atom_features"]["source"],
+    )
+    members = []
+    for entry in card["members"]:
+        model = build_model(arch, graph)
+        load_state_strictly(model, load_file(_verify(folder, entry)), folder)
+        members.append(model.eval())
+    targets = [Target(t["name"], t["mean"], t["std"], t["unit"]) for t in card["targets"]]
+    return Checkpoint(members, features, graph, targets, "own", folder, card)
+
+
+def save_own(
+    folder: Path,
+    members: list[CrystalGraphConvNet],
+    features: FeatureTable,
+    graph: GraphParameters,
+    targets: list[Target],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write an own-format checkpoint folder; returns the path of model.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    feature_file = folder / "atom_features.safetensors"
+    save_file(
+        {
+            "values": torch.from_numpy(features.values),
+            "known": torch.from_numpy(features.known.astype(np.uint8)),
+        },
+        str(feature_file),
+    )
+    entries = []
+    for k, model in enumerate(members):
+        path = folder / f"member-{k}.safetensors"
+        state = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+        save_file(state, str(path))
+        entries.append({"file": path.name, "sha256": sha256_file(path)})
+    card = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "architecture": members[0].arch.model_dump(),
+        "graph": graph.model_dump(),
+        "targets": [t.__dict__ for t in targets],
+        "atom_features": {
+            "file": feature_file.name,
+            "sha256": sha256_file(feature_file),
+            "source": features.source,
+        },
+        "members": entries,
+        "code_version": __version__,
+        "created": datetime.now(UTC).strftime("%Y-%m-%d"),
+        **(extra or {}),
+    }
+    card_path = folder / "model.json"
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return card_path
+
+
+def load_checkpoint(path: Path, atom_init: Path | None = None) -> Checkpoint:
+    """A reference `.pth.tar` file or an own-format model folder."""
+    path = Path(path)
+    if path.is_dir():
+        return load_own(path)
+    if path.is_file():
+        return load_reference(path, atom_init)
+    raise CheckpointError(f"{path}: no such checkpoint file or model folder")

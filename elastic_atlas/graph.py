@@ -1,0 +1,134 @@
+"""Crystal graphs: up to `max_neighbors` nearest neighbours within `radius` per atom.
+
+A graph stores only atomic numbers, neighbour indices and float32 distances (a few kB); the
+Gaussian expansion of the distances happens inside the model. The conventions follow the
+reference CGCNN implementation (Xie & Grossman 2018) so its checkpoints reproduce exactly:
+neighbours sorted by distance, and an atom with fewer than `max_neighbors` neighbours padded with
+index 0 at distance radius + 1.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+from pymatgen.core import Structure
+
+DEFAULT_RADIUS = 8.0
+DEFAULT_MAX_NEIGHBORS = 12
+DEFAULT_GAUSSIAN_STEP = 0.2
+
+
+class GraphParameters(BaseModel):
+    """How a structure becomes a graph; stored in every checkpoint and in the graph cache key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    radius: float = DEFAULT_RADIUS
+    max_neighbors: int = DEFAULT_MAX_NEIGHBORS
+    gaussian_step: float = DEFAULT_GAUSSIAN_STEP
+
+
+class StructureRejected(Exception):
+    """A structure that cannot become a graph; `reason` is a stable machine-readable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class SparseNeighborsWarning(UserWarning):
+    """Some atom has fewer neighbours than max_neighbors within the radius (graph is padded)."""
+
+
+@dataclass(frozen=True)
+class CrystalGraph:
+    atomic_numbers: np.ndarray  # (n_atoms,) int16
+    neighbor_index: np.ndarray  # (n_atoms, max_neighbors) int32, indices within this structure
+    neighbor_distance: np.ndarray  # (n_atoms, max_neighbors) float32, Å
+    padded_atoms: int = 0  # atoms that had fewer than max_neighbors neighbours
+    # Atoms whose last kept and first dropped neighbours are equidistant but of different
+    # elements: which one is kept depends on neighbour-list order, not on the crystal.
+    cutoff_ties: int = 0
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.atomic_numbers.shape[0])
+
+
+def check_structure(structure: Structure) -> None:
+    """Reject what no graph can represent: disorder, dummy species, an empty or flat cell."""
+    if len(structure) == 0:
+        raise StructureRejected("empty_structure", "the structure has no sites")
+    if not structure.is_ordered:
+        raise StructureRejected(
+            "partial_occupancy", "disordered site(s): a crystal graph needs one element per site"
+        )
+    for site in structure:
+        if not hasattr(site.specie, "Z") or site.specie.Z < 1:
+            raise StructureRejected("unknown_element", f"species {site.specie!s} is not an element")
+    volume = structure.lattice.volume
+    if not np.isfinite(volume) or volume <= 1e-6 or np.linalg.det(structure.lattice.matrix) <= 0:
+        raise StructureRejected(
+            "bad_cell", f"cell volume {volume:.6g} Å^3 (lattice vectors must span a volume)"
+        )
+
+
+def build_graph(structure: Structure, params: GraphParameters | None = None) -> CrystalGraph:
+    """The crystal graph of an ordered structure; raises StructureRejected."""
+    params = params or GraphParameters()
+    check_structure(structure)
+    n_atoms = len(structure)
+    centers, points, _, distances = structure.get_neighbor_list(params.radius)
+    counts = np.bincount(centers, minlength=n_atoms)
+    if np.any(counts == 0):
+        lonely = int(np.flatnonzero(counts == 0)[0])
+        raise StructureRejected(
+            "isolated_atom",
+            f"site {lonely} ({structure[lonely].specie}) has no neighbour within {params.radius} Å",
+        )
+    # By centre, then distance; a stable sort, so equal distances keep the neighbour-list order,
+    # exactly as the reference's `sorted(get_all_neighbors(...), key=distance)`. That order is
+    # deterministic for a given structure; breaking ties by index instead changes which of
+    # several equidistant neighbours is the 12th and moves 5 of the 120 reference predictions
+    # by up to 0.02 log10 GPa.
+    order = np.lexsort((distances, centers))
+    centers, points, distances = centers[order], points[order], distances[order]
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    rank = np.arange(len(centers)) - starts[centers]
+    keep = rank < params.max_neighbors
+    index = np.zeros((n_atoms, params.max_neighbors), dtype=np.int32)
+    distance = np.full((n_atoms, params.max_neighbors), params.radius + 1.0, dtype=np.float32)
+    index[centers[keep], rank[keep]] = points[keep]
+    distance[centers[keep], rank[keep]] = distances[keep]
+    padded = int(np.sum(counts < params.max_neighbors))
+    if padded:
+        warnings.warn(
+            f"{padded} atom(s) have fewer than {params.max_neighbors} neighbours within "
+            f"{params.radius} Å; padded as the reference CGCNN does (index 0, distance radius + 1)",
+            SparseNeighborsWarning,
+            stacklevel=2,
+        )
+    numbers = np.fromiter((site.specie.Z for site in structure), dtype=np.int16, count=n_atoms)
+    ties = count_cutoff_ties(counts, starts, points, distances, numbers, params.max_neighbors)
+    return CrystalGraph(numbers, index, distance, padded, ties)
+
+
+def count_cutoff_ties(
+    counts: np.ndarray,
+    starts: np.ndarray,
+    points: np.ndarray,
+    distances: np.ndarray,
+    numbers: np.ndarray,
+    max_neighbors: int,
+    tolerance: float = 1e-6,
+) -> int:
+    """Atoms where the max_neighbors-th and next neighbour tie in distance but differ in element."""
+    over = np.flatnonzero(counts > max_neighbors)
+    last, first_dropped = starts[over] + max_neighbors - 1, starts[over] + max_neighbors
+    tied = np.abs(distances[first_dropped] - distances[last]) < tolerance
+    different = numbers[points[first_dropped]] != numbers[points[last]]
+    return int(np.sum(tied & different))

@@ -1,0 +1,246 @@
+"""Training CGCNN checkpoints on Matbench, resumable, with early stopping, and freezing them.
+
+A run folder holds `config.json`, `log.csv` (epoch, train/val loss, val MAE, learning rate),
+`last.pt` (everything needed to resume, written every epoch) and `best.safetensors` (weights of
+the epoch with the lowest validation MAE). `freeze` turns one or more runs (seeds) of a target
+into an own-format ensemble checkpoint with its evaluation.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import pickle
+import random
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+from safetensors.torch import load_file, save_file
+
+from elastic_atlas.cgcnn import Architecture, CrystalGraphConvNet, collate
+from elastic_atlas.checkpoint import build_model
+from elastic_atlas.features import FeatureTable, own_feature_table
+from elastic_atlas.graph import CrystalGraph, GraphParameters, StructureRejected, build_graph
+from elastic_atlas.matbench import TARGET_TO_TASK, load_dataset, load_fold
+
+
+class TrainConfig(BaseModel):
+    target: Literal["log10_k_vrh", "log10_g_vrh"] = "log10_k_vrh"
+    dataset: Path
+    folds: Path
+    fold: int = 0
+    seed: int = 0
+    validation_fraction: float = 0.1
+    architecture: Architecture = Architecture(atom_feature_length=91, n_conv=3, h_fea_len=128)
+    graph: GraphParameters = GraphParameters()
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    max_epochs: int = 300
+    patience: int = 40
+    loss: Literal["l1", "mse"] = "l1"
+    threads: int = 1
+    cache: Path = Path("build/cache/graphs")
+
+
+# ------------------------------------------------------------------ data
+def structure_key(structure_dict: dict) -> str:
+    return hashlib.sha256(json.dumps(structure_dict, sort_keys=True).encode()).hexdigest()
+
+
+def cached_graphs(
+    dataset: dict[str, tuple[dict, float]], params: GraphParameters, cache: Path
+) -> dict[str, CrystalGraph]:
+    """Graphs of every entry, read from / added to a cache keyed by structure hash + params."""
+    from pymatgen.core import Structure
+
+    params_key = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:16]
+    path = cache / f"graphs-{params_key}.pkl"
+    store: dict[str, CrystalGraph] = pickle.loads(path.read_bytes()) if path.exists() else {}
+    graphs, added = {}, 0
+    for mbid, (structure_dict, _) in dataset.items():
+        key = structure_key(structure_dict)
+        if key not in store:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    store[key] = build_graph(Structure.from_dict(structure_dict), params)
+                except StructureRejected as error:
+                    print(f"skipping {mbid}: {error}", file=sys.stderr)
+                    continue
+            added += 1
+        graphs[mbid] = store[key]
+    if added:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(path)
+    return graphs
+
+
+def split_ids(config: TrainConfig, available: set[str]) -> dict[str, list[str]]:
+    """Fold train entries (minus a seeded validation part) and fold test entries present."""
+    train, test = load_fold(config.folds, TARGET_TO_TASK[config.target], config.fold)
+    train = [m for m in train if m in available]
+    test = [m for m in test if m in available]
+    rng = random.Random(1000 + config.fold)  # the same validation part for every seed
+    shuffled = sorted(train)
+    rng.shuffle(shuffled)
+    n_val = round(len(shuffled) * config.validation_fraction)
+    return {
+        "train": sorted(shuffled[n_val:]),
+        "validation": sorted(shuffled[:n_val]),
+        "test": sorted(test),
+    }
+
+
+def _run_identity(config: dict) -> dict:
+    """The settings that define a run; stopping rules and threads may change on resume."""
+    return {k: v for k, v in config.items() if k not in ("max_epochs", "patience", "threads")}
+
+
+# ------------------------------------------------------------------ loop
+def predict_normalized(
+    model: CrystalGraphConvNet, graphs: list[CrystalGraph], features: np.ndarray, size: int = 512
+) -> np.ndarray:
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(graphs), size):
+            out.append(model(collate(graphs[i : i + size], features)).numpy()[:, 0])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
+    """Train (or resume) one run; returns the path of best.safetensors."""
+    torch.set_num_threads(config.threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_text = config.model_dump_json(indent=2)
+    saved = run_dir / "config.json"
+    if saved.exists() and _run_identity(json.loads(saved.read_text())) != _run_identity(
+        json.loads(config_text)
+    ):
+        raise SystemExit(f"{run_dir} holds a run with another configuration; use a new folder")
+    saved.write_text(config_text + "\n")
+
+    dataset = load_dataset(config.dataset)
+    graphs = cached_graphs(dataset, config.graph, config.cache)
+    ids = split_ids(config, set(graphs))
+    (run_dir / "split.json").write_text(json.dumps(ids) + "\n")
+    features = own_feature_table()
+    targets = {mbid: value for mbid, (_, value) in dataset.items()}
+    y_train = np.array([targets[m] for m in ids["train"]])
+    mean, std = float(y_train.mean()), float(y_train.std())
+
+    seed_everything(config.seed)
+    model = build_model(config.architecture, config.graph)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.5, patience=15, min_lr=1e-5
+    )
+    state = {"epoch": 0, "best_mae": float("inf"), "best_epoch": 0}
+    last = run_dir / "last.pt"
+    if last.exists():
+        saved_state = torch.load(last, weights_only=False)
+        model.load_state_dict(saved_state["model"])
+        optimizer.load_state_dict(saved_state["optimizer"])
+        scheduler.load_state_dict(saved_state["scheduler"])
+        state = saved_state["progress"]
+        torch.set_rng_state(saved_state["torch_rng"])
+        print(f"resuming {run_dir} after epoch {state['epoch']}", file=sys.stderr)
+
+    train_graphs = [graphs[m] for m in ids["train"]]
+    val_graphs = [graphs[m] for m in ids["validation"]]
+    y_val = np.array([targets[m] for m in ids["validation"]])
+    y_norm = torch.tensor((y_train - mean) / std, dtype=torch.float32)
+    loss_fn = torch.nn.L1Loss() if config.loss == "l1" else torch.nn.MSELoss()
+    log = run_dir / "log.csv"
+    if not log.exists():
+        log.write_text("epoch,train_loss,val_loss,val_mae,learning_rate,seconds\n")
+
+    while state["epoch"] < config.max_epochs:
+        if state["epoch"] - state["best_epoch"] >= config.patience:
+            break
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train_graphs)).tolist()
+        total = 0.0
+        for i in range(0, len(order), config.batch_size):
+            chosen = order[i : i + config.batch_size]
+            if len(chosen) < 2:
+                continue  # BatchNorm needs more than one crystal... and atom
+            batch = collate([train_graphs[j] for j in chosen], features.values)
+            loss = loss_fn(model(batch)[:, 0], y_norm[chosen])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(chosen)
+        predicted = predict_normalized(model, val_graphs, features.values) * std + mean
+        val_mae = float(np.mean(np.abs(predicted - y_val)))
+        val_norm = (predicted - y_val) / std
+        val_loss = float(np.mean(np.abs(val_norm)) if config.loss == "l1" else np.mean(val_norm**2))
+        scheduler.step(val_mae)
+        state["epoch"] += 1
+        if val_mae < state["best_mae"]:
+            state["best_mae"], state["best_epoch"] = val_mae, state["epoch"]
+            weights = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+            save_file(weights, str(run_dir / "best.tmp"))
+            (run_dir / "best.tmp").replace(run_dir / "best.safetensors")
+            (run_dir / "best.json").write_text(
+                json.dumps({**state, "normalizer": {"mean": mean, "std": std}}) + "\n"
+            )
+        seconds = time.perf_counter() - start
+        lr = optimizer.param_groups[0]["lr"]
+        with log.open("a") as handle:
+            csv.writer(handle).writerow(
+                [
+                    state["epoch"],
+                    f"{total / len(order):.6f}",
+                    f"{val_loss:.6f}",
+                    f"{val_mae:.6f}",
+                    lr,
+                    f"{seconds:.2f}",
+                ]
+            )
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "progress": state,
+                "torch_rng": torch.get_rng_state(),
+            },
+            run_dir / "last.tmp",
+        )
+        os.replace(run_dir / "last.tmp", last)
+        if not quiet:
+            print(
+                f"{run_dir.name} epoch {state['epoch']:4d} train {total / len(order):.4f} "
+                f"val MAE {val_mae:.4f} (best {state['best_mae']:.4f} @ {state['best_epoch']}) "
+                f"lr {lr:.1e} {seconds:.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+    (run_dir / "done").write_text(json.dumps(state) + "\n")
+    return run_dir / "best.safetensors"
+
+
+def load_run_model(run_dir: Path) -> tuple[CrystalGraphConvNet, TrainConfig, dict, FeatureTable]:
+    config = TrainConfig.model_validate_json((run_dir / "config.json").read_text())
+    best = json.loads((run_dir / "best.json").read_text())
+    model = build_model(config.architecture, config.graph)
+    model.load_state_dict(load_file(str(run_dir / "best.safetensors")))
+    return model.eval(), config, best, own_feature_table()

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import zipfile
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from structures import BAD_CIFS, cif_text, diamond, rock_salt
+from test_checkpoint import make_own
+
+from elastic_atlas.checkpoint import load_checkpoint
+from elastic_atlas.cli import main
+from elastic_atlas.predict import Predicted, Rejected, predict_stream
+from elastic_atlas.sources import RawStructure, SourceError, iter_cif_source
+
+GOOD = {"mp-1": rock_salt(), "mp-2": diamond(), "mp-3": rock_salt(6.0)}
+
+
+def write_folder(folder):
+    folder.mkdir()
+    for name, structure in GOOD.items():
+        (folder / f"{name}.cif").write_text(cif_text(structure))
+    for name, (text, _) in BAD_CIFS.items():
+        (folder / f"{name}.cif").write_text(text)
+    (folder / "binary.cif").write_bytes(b"\xff\xfe\x00bad")
+    (folder / "notes.txt").write_text("not a structure")
+    return folder
+
+
+def expected_reasons():
+    return {**{n: r for n, (_, r) in BAD_CIFS.items()}, "binary": "unreadable_file"}
+
+
+@pytest.mark.parametrize("layout", ["folder", "zip"])
+def test_predict_cli_accounts_for_every_input(tmp_path, layout):
+    make_own(tmp_path / "model")
+    source = write_folder(tmp_path / "cifs")
+    if layout == "zip":
+        archive = tmp_path / "cifs.zip"
+        with zipfile.ZipFile(archive, "w") as z:
+            for path in sorted(source.glob("*.cif")):
+                z.write(path, path.name)
+        source = archive
+    out = tmp_path / "out" / "pred.csv"
+    result = CliRunner().invoke(
+        main,
+        [
+            "predict",
+            "--checkpoint",
+            str(tmp_path / "model"),
+            str(source),
+            "-o",
+            str(out),
+            "--quiet",
+            "--workers",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    predicted = pd.read_csv(out)
+    rejected = pd.read_csv(out.with_name("pred.rejects.csv"))
+    assert list(predicted.columns) == [
+        "material_id",
+        "log10_k_vrh",
+        "log10_g_vrh",
+        "log10_k_vrh_spread",
+        "log10_g_vrh_spread",
+    ]
+    assert sorted(predicted.material_id) == sorted(GOOD)
+    assert dict(zip(rejected.material_id, rejected.reason, strict=True)) == expected_reasons()
+    assert list(rejected.columns) == ["material_id", "reason", "detail"]
+    assert rejected.detail.notna().all()
+    n_inputs = len(GOOD) + len(expected_reasons())
+    assert f"{n_inputs} inputs = 3 predicted + {n_inputs - 3} rejected" in result.output
+
+
+def test_single_cif_and_gnome_style_names(tmp_path):
+    make_own(tmp_path / "model")
+    path = tmp_path / "0a1b2c3d4e.CIF"
+    path.write_text(cif_text(rock_salt()))
+    out = tmp_path / "one.csv"
+    result = CliRunner().invoke(
+        main,
+        [
+            "predict",
+            "--checkpoint",
+            str(tmp_path / "model"),
+            str(path),
+            "-o",
+            str(out),
+            "--quiet",
+            "--workers",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out).material_id.tolist() == ["0a1b2c3d4e"]
+
+
+def test_worker_processes_and_in_process_agree(tmp_path):
+    make_own(tmp_path / "model")
+    checkpoint = load_checkpoint(tmp_path / "model")
+    source = write_folder(tmp_path / "cifs")
+
+    def run(workers):
+        return [
+            (r.material_id, getattr(r, "values", None), getattr(r, "reason", None))
+            for r in predict_stream(
+                iter_cif_source(source), [checkpoint], workers=workers, batch_size=2
+            )
+        ]
+
+    assert run(0) == run(2)
+
+
+def test_element_without_features_is_rejected(tmp_path):
+    make_own(tmp_path / "model")
+    checkpoint = load_checkpoint(tmp_path / "model")
+    checkpoint.features.known[11] = False  # pretend the table has no sodium
+    raws = [
+        RawStructure("nacl", cif_text(rock_salt()), "test"),
+        RawStructure("c", cif_text(diamond()), "test"),
+    ]
+    records = list(predict_stream(raws, [checkpoint], workers=0))
+    assert isinstance(records[0], Rejected) and records[0].reason == "element_not_featurized"
+    assert "Na" in records[0].detail
+    assert isinstance(records[1], Predicted)
+
+
+def test_broken_sources_raise_a_clear_error(tmp_path):
+    truncated = tmp_path / "cut.zip"
+    with zipfile.ZipFile(tmp_path / "whole.zip", "w") as z:
+        z.writestr("mp-1.cif", cif_text(rock_salt()))
+    truncated.write_bytes((tmp_path / "whole.zip").read_bytes()[:40])
+    with pytest.raises(SourceError, match="zip"):
+        iter_cif_source(truncated)
+    with pytest.raises(SourceError, match="no such"):
+        iter_cif_source(tmp_path / "missing")
+    result = CliRunner().invoke(
+        main,
+        ["predict", "--checkpoint", str(tmp_path), str(truncated), "-o", str(tmp_path / "x.csv")],
+    )
+    assert result.exit_code == 2
