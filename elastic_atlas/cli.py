@@ -186,6 +186,75 @@ def predict(
     )
 
 
+@main.command()
+@click.argument("recipe_path", metavar="[RECIPE.toml]", required=False,
+                type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--structures", type=click.Path(path_type=Path), default=None,
+              help="CIF file, folder or zip; replaces the recipe's structure sources.")
+@click.option("--summary", type=click.Path(path_type=Path), default=None,
+              help="Summary CSV (Materials Project or GNoME columns) joined on the id.")
+@click.option("--no-summary", is_flag=True, help="Ignore the recipe's summary CSV.")
+@click.option("--bulk-checkpoint", type=click.Path(path_type=Path), default=None)
+@click.option("--shear-checkpoint", type=click.Path(path_type=Path), default=None)
+@click.option("--atom-init", type=click.Path(path_type=Path), default=None,
+              help="atom_init.json, for reference CGCNN checkpoints.")
+@click.option("--gap-policy", type=click.Choice(["exclude", "include"]), default=None,
+              help="What to do with a structure whose band gap is unknown.")
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--quiet", is_flag=True)
+def build(recipe_path: Path | None, structures: Path | None, summary: Path | None,
+          no_summary: bool, bulk_checkpoint: Path | None, shear_checkpoint: Path | None,
+          atom_init: Path | None, gap_policy: str | None, workers: int, output: Path,
+          quiet: bool) -> None:
+    """Build one table (MPED or NED) from a recipe [default: build/sample.toml].
+
+    Writes OUT/<table>.csv, OUT/<table>.parquet, OUT/rejects.csv and OUT/summary.json.
+    """
+    from elastic_atlas.build import build_table, literature_comparison
+    from elastic_atlas.checkpoint import CheckpointError
+    from elastic_atlas.paths import repo_root
+    from elastic_atlas.recipe import StructureSource, SummarySource, load_recipe
+    from elastic_atlas.sources import SourceError
+
+    recipe = load_recipe(recipe_path or repo_root() / "build" / "sample.toml")
+    if structures:
+        licence = recipe.structures[0].licence if recipe.structures else "unknown"
+        recipe.structures = [StructureSource(path=structures, source=structures.name,
+                                             licence=licence)]
+    if summary:
+        recipe.summary = SummarySource(path=summary)
+    if no_summary:
+        recipe.summary = None
+    if bulk_checkpoint:
+        recipe.models.bulk = bulk_checkpoint
+    if shear_checkpoint:
+        recipe.models.shear = shear_checkpoint
+    if atom_init:
+        recipe.models.atom_init = atom_init
+    if gap_policy:
+        recipe.screen.gap_policy = gap_policy  # type: ignore[assignment]
+    try:
+        result = build_table(recipe, output, workers=workers, quiet=quiet)
+    except (CheckpointError, SourceError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{result['table']}: {result['inputs']} inputs = {result['accepted']} accepted + "
+               f"{sum(result['screened_out'].values())} screened out + "
+               f"{sum(result['rejected'].values())} rejected in {result['seconds']} s")
+    click.echo(f"  screened out: {result['screened_out'] or 'none'}")
+    click.echo(f"  rejected:     {result['rejected'] or 'none'}")
+    if result["gap_policy"] == "include":
+        click.echo(f"  gap policy include: {result['band_gap_null_rows']} rows have no band gap")
+    if recipe.literature and recipe.literature.exists():
+        import pandas as pd
+
+        frame = pd.read_csv(output / f"{result['table']}.csv")
+        comparison = literature_comparison(frame, recipe.literature)
+        click.echo("  predicted vs literature (GPa):")
+        click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+
+
 TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}
 
 

@@ -45,7 +45,6 @@ class Predicted:
     values: dict[str, float]  # target name -> prediction (checkpoint units)
     spread: dict[str, float]  # ensemble standard deviation per target (0 for one member)
     info: dict[str, Any]
-    graph: CrystalGraph
 
 
 @dataclass
@@ -67,10 +66,12 @@ def structure_info(structure: Structure) -> dict[str, Any]:
     }
 
 
+Extra = Callable[[Structure, dict[str, Any]], dict[str, Any]]
+Screen = Callable[[dict[str, Any]], tuple[str, str] | None]
+
+
 def graph_from_raw(
-    raw: RawStructure,
-    params: GraphParameters,
-    extra: Callable[[Structure], dict[str, Any]] | None = None,
+    raw: RawStructure, params: GraphParameters, extra: Extra | None = None
 ) -> GraphResult:
     """Parse and graph one input; never raises for a bad structure."""
     result = GraphResult(raw.material_id, raw.source)
@@ -82,9 +83,9 @@ def graph_from_raw(
             warnings.simplefilter("ignore")
             structure = parse_cif(raw.text)
             result.graph = build_graph(structure, params)
-        result.info = structure_info(structure)
+        result.info = {**raw.metadata, **structure_info(structure)}
         if extra is not None:
-            result.info.update(extra(structure))
+            result.info.update(extra(structure, result.info))
     except StructureRejected as error:
         result.reason, result.detail = error.reason, error.detail
     except Exception as error:  # a structure must never stop the batch; keep the evidence
@@ -101,7 +102,7 @@ def iter_graphs(
     raws: Iterable[RawStructure],
     params: GraphParameters,
     workers: int = 2,
-    extra: Callable[[Structure], dict[str, Any]] | None = None,
+    extra: Extra | None = None,
 ) -> Iterator[GraphResult]:
     """Graph results in input order; `workers` processes (0 or 1: in this process)."""
     iterator = iter(raws)
@@ -135,9 +136,14 @@ def predict_stream(
     *,
     workers: int = 2,
     batch_size: int = 256,
-    extra: Callable[[Structure], dict[str, Any]] | None = None,
+    extra: Extra | None = None,
+    screen: Screen | None = None,
 ) -> Iterator[Predicted | Rejected]:
-    """Every input as one Predicted or Rejected record; predictions of all checkpoints merged."""
+    """Every input as one Predicted or Rejected record; predictions of all checkpoints merged.
+
+    `extra` adds facts computed from the structure in the worker (e.g. symmetry); `screen`
+    may leave a parsed structure out (stage "screen") before any inference is spent on it.
+    """
     params = graph_parameters_of(checkpoints)
     batch: list[GraphResult] = []
     for result in iter_graphs(raws, params, workers, extra):
@@ -149,6 +155,10 @@ def predict_stream(
                 result.reason or "",
                 result.detail or "",
             )
+            continue
+        verdict = screen(result.info) if screen is not None else None
+        if verdict is not None:
+            yield Rejected(result.material_id, result.source, "screen", *verdict)
             continue
         missing = _unfeaturized(result.graph, checkpoints)
         if missing:
@@ -186,7 +196,4 @@ def _predict_batch(batch: list[GraphResult], checkpoints: list[Checkpoint]) -> I
                 values[i][name] = float(mean[i, j])
                 spreads[i][name] = float(spread[i, j])
     for i, result in enumerate(batch):
-        assert result.graph is not None
-        yield Predicted(
-            result.material_id, result.source, values[i], spreads[i], result.info, result.graph
-        )
+        yield Predicted(result.material_id, result.source, values[i], spreads[i], result.info)

@@ -1,0 +1,178 @@
+"""Build one table from a recipe: sources → screen → graphs → predict → derive → files.
+
+Every input is accounted for: accepted (a row), screened out (a rule of the study) or rejected
+(unusable input), with a reason; `inputs == accepted + screened_out + rejected` is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from elastic_atlas.checkpoint import Checkpoint, default_device, load_checkpoint, sha256_file
+from elastic_atlas.predict import Predicted, Rejected, predict_stream
+from elastic_atlas.recipe import Recipe
+from elastic_atlas.screen import screen_band_gap, screen_elements
+from elastic_atlas.sources import RawStructure, SourceError, iter_cif_source, load_summary
+from elastic_atlas.tables import BULK, SHEAR, symmetry_of, table_frame, write_csv, write_parquet
+
+REJECT_COLUMNS = ["material_id", "source", "stage", "reason", "detail"]
+# Reasons that are rules of the study (screened out); every other reason is a rejection.
+SCREEN_REASONS = {"band_gap_outside_window", "band_gap_unknown", "radioactive_element"}
+
+
+@dataclass
+class Accounting:
+    inputs: int = 0
+    rejects: list[Rejected] = field(default_factory=list)
+
+    def add(self, record: Rejected) -> None:
+        self.rejects.append(record)
+
+    def counts(self) -> tuple[Counter[str], Counter[str]]:
+        screened = Counter(r.reason for r in self.rejects if r.reason in SCREEN_REASONS)
+        rejected = Counter(r.reason for r in self.rejects if r.reason not in SCREEN_REASONS)
+        return screened, rejected
+
+
+def add_symmetry(structure: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """Symmetry from the structure, unless the summary already gave it."""
+    if info.get("space_group_number") and info.get("crystal_system"):
+        return {}
+    return symmetry_of(structure)
+
+
+def candidates(recipe: Recipe, book: Accounting) -> Iterator[RawStructure]:
+    """Structures of every source joined with the summary; others go to `book` with a reason."""
+    summary = load_summary(recipe.summary.path, recipe.summary.layout) if recipe.summary else None
+    seen: set[str] = set()
+    for spec in recipe.structures:
+        try:
+            raws = iter_cif_source(spec.path)
+            for raw in raws:
+                book.inputs += 1
+                verdict = _join(raw, summary, seen, spec.source)
+                if verdict is not None:
+                    book.add(Rejected(raw.material_id, spec.source, *verdict))
+                    continue
+                seen.add(raw.material_id)
+                metadata = dict(summary.get(raw.material_id, {})) if summary else {}
+                gap = screen_band_gap(metadata, recipe.screen)
+                if gap is not None:
+                    book.add(Rejected(raw.material_id, spec.source, "screen", *gap))
+                    continue
+                yield RawStructure(raw.material_id, raw.text, spec.source, raw.reason, raw.detail,
+                                   metadata, spec.licence)  # fmt: skip
+        except SourceError as error:
+            book.inputs += 1
+            book.add(Rejected(spec.path.name, spec.source, "source", "unreadable_source",
+                              str(error)))  # fmt: skip
+    for material_id in sorted(set(summary or {}) - seen):
+        book.inputs += 1
+        book.add(Rejected(material_id, "summary", "join", "no_structure",
+                          "summary row without a structure file"))  # fmt: skip
+
+
+def _join(raw: RawStructure, summary: dict | None, seen: set[str], source: str):  # type: ignore[no-untyped-def]
+    if raw.material_id in seen:
+        return "join", "duplicate_id", f"{raw.material_id} already read from an earlier input"
+    if summary is not None and raw.material_id not in summary:
+        return "join", "no_summary_row", "structure without a row in the summary"
+    return None
+
+
+def load_models(recipe: Recipe) -> list[Checkpoint]:
+    device = default_device()
+    bulk = load_checkpoint(recipe.models.bulk, recipe.models.atom_init).to(device)
+    shear = load_checkpoint(recipe.models.shear, recipe.models.atom_init).to(device)
+    # Reference checkpoints name no target: the recipe's role decides.
+    for checkpoint, name in ((bulk, BULK), (shear, SHEAR)):
+        if checkpoint.kind == "reference":
+            checkpoint.targets[0].name = name
+        if name not in checkpoint.target_names:
+            raise SystemExit(f"{checkpoint.path} predicts {checkpoint.target_names}, not {name}")
+    return [bulk, shear]
+
+
+def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]:
+    out = []
+    for c in checkpoints:
+        files = [c.path] if c.path.is_file() else sorted(c.path.glob("*.safetensors"))
+        out.append({"path": str(c.path), "kind": c.kind, "targets": c.target_names,
+                    "members": len(c.members),
+                    "sha256": {f.name: sha256_file(f) for f in files}})  # fmt: skip
+    return out
+
+
+def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = False) -> dict:
+    """Write <table>.csv/.parquet, rejects.csv and summary.json into out_dir; returns summary."""
+    start = time.perf_counter()
+    checkpoints = load_models(recipe)
+    book = Accounting()
+    accepted: list[Predicted] = []
+
+    def screen(info: dict[str, Any]) -> tuple[str, str] | None:
+        return screen_elements(info["elements"].split(), recipe.screen)
+
+    stream = predict_stream(candidates(recipe, book), checkpoints, workers=workers,
+                            extra=add_symmetry, screen=screen)  # fmt: skip
+    with tqdm(stream, unit=" structures", disable=quiet, file=sys.stderr,
+              desc=f"{recipe.table}") as records:  # fmt: skip
+        for record in records:
+            if isinstance(record, Predicted):
+                accepted.append(record)
+            else:
+                book.add(record)
+    screened, rejected = book.counts()
+    total = len(accepted) + sum(screened.values()) + sum(rejected.values())
+    assert total == book.inputs, f"accounting broken: {total} != {book.inputs} inputs"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = table_frame(accepted, recipe.table)
+    provenance = checkpoint_provenance(checkpoints)
+    write_csv(frame, out_dir / f"{recipe.table}.csv")
+    write_parquet(frame, recipe.table, out_dir / f"{recipe.table}.parquet",
+                  {"elastic_atlas.checkpoints": json.dumps(provenance)})  # fmt: skip
+    write_rejects(book.rejects, out_dir / "rejects.csv", recipe.table)
+    elapsed = time.perf_counter() - start
+    summary = {
+        "table": recipe.table,
+        "recipe": str(recipe.path) if recipe.path else None,
+        "inputs": book.inputs,
+        "accepted": len(accepted),
+        "screened_out": dict(sorted(screened.items())),
+        "rejected": dict(sorted(rejected.items())),
+        "gap_policy": recipe.screen.gap_policy,
+        "band_gap_null_rows": int(frame["band_gap"].isna().sum()),
+        "checkpoints": provenance,
+        "seconds": round(elapsed, 1),
+        "inputs_per_second": round(book.inputs / elapsed, 1) if elapsed else None,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def write_rejects(rejects: list[Rejected], path: Path, table: str) -> None:
+    rows = sorted(((r.material_id, r.source, r.stage, r.reason, r.detail) for r in rejects))
+    frame = pd.DataFrame(rows, columns=REJECT_COLUMNS)
+    frame.insert(0, "table", table)
+    frame.to_csv(path, index=False, lineterminator="\n")
+
+
+def literature_comparison(frame: pd.DataFrame, literature: Path) -> pd.DataFrame:
+    """Predicted vs literature K and G for the materials that have literature values."""
+    lit = pd.read_csv(literature)
+    merged = frame[["material_id", "formula", "k_vrh", "g_vrh"]].merge(
+        lit, on="material_id", suffixes=("", "_literature")
+    )
+    return merged

@@ -1,0 +1,65 @@
+"""Build recipes (TOML in build/): what goes into a table and with which checkpoints.
+
+Relative paths in a recipe are relative to the recipe file, so a recipe works from any folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from elastic_atlas.screen import ScreenSettings
+
+
+class StructureSource(BaseModel):
+    path: Path
+    source: str = Field(description="human-readable origin, e.g. 'Materials Project (2018)'")
+    licence: str = Field(description="SPDX identifier of the structures' licence")
+
+
+class SummarySource(BaseModel):
+    path: Path
+    layout: Literal["mp", "gnome"] | None = None  # detected from the columns when absent
+
+
+class Models(BaseModel):
+    bulk: Path
+    shear: Path
+    atom_init: Path | None = None  # only for reference CGCNN checkpoints
+
+
+class Recipe(BaseModel):
+    table: Literal["mped", "ned"]
+    title: str = ""
+    structures: list[StructureSource]
+    summary: SummarySource | None = None
+    literature: Path | None = None  # optional CSV: material_id, k_vrh, g_vrh, source
+    screen: ScreenSettings = ScreenSettings()
+    models: Models
+    path: Path | None = None  # the recipe file itself
+
+
+def _resolve(base: Path, path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def load_recipe(path: Path) -> Recipe:
+    with Path(path).open("rb") as handle:
+        recipe = Recipe.model_validate(tomllib.load(handle))
+    base = Path(path).resolve().parent
+    for item in recipe.structures:
+        item.path = _resolve(base, item.path)  # type: ignore[assignment]
+    if recipe.summary is not None:
+        recipe.summary.path = _resolve(base, recipe.summary.path)  # type: ignore[assignment]
+    recipe.literature = _resolve(base, recipe.literature)
+    recipe.models.bulk = _resolve(base, recipe.models.bulk)  # type: ignore[assignment]
+    recipe.models.shear = _resolve(base, recipe.models.shear)  # type: ignore[assignment]
+    recipe.models.atom_init = _resolve(base, recipe.models.atom_init)
+    recipe.path = Path(path).resolve()
+    return recipe

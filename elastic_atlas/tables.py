@@ -1,0 +1,87 @@
+"""Rows of the MPED / NED tables from predictions, in schema order, and their files.
+
+Writing is deterministic: rows sorted by `material_id`, floats written with their shortest
+round-trip representation in CSV and as float64 in Parquet (zstd, fixed writer options), so the
+same inputs and checkpoints give byte-identical files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from elastic_atlas import physics
+from elastic_atlas.predict import Predicted
+from elastic_atlas.schema import field_map, load_table_schema
+
+BULK, SHEAR = "log10_k_vrh", "log10_g_vrh"
+ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64()}
+
+
+def symmetry_of(structure: Any) -> dict[str, Any]:
+    """Space group and crystal system with pymatgen's SpacegroupAnalyzer at symprec 0.1."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    analyzer = SpacegroupAnalyzer(structure, symprec=0.1)
+    return {
+        "space_group_number": int(analyzer.get_space_group_number()),
+        "crystal_system": analyzer.get_crystal_system(),
+    }
+
+
+def table_frame(records: list[Predicted], table: str) -> pd.DataFrame:
+    """The table of accepted predictions: schema columns, schema order, sorted by id."""
+    schema = load_table_schema(table)
+    records = sorted(records, key=lambda r: r.material_id)
+    k = 10.0 ** np.array([r.values[BULK] for r in records], dtype=np.float64)
+    g = 10.0 ** np.array([r.values[SHEAR] for r in records], dtype=np.float64)
+    column = {name: [r.info.get(name) for r in records] for name in field_map(schema)}
+    frame = pd.DataFrame({"material_id": [r.material_id for r in records]})
+    for name in ("formula", "elements", "nsites", "crystal_system", "space_group_number",
+                 "band_gap", "volume", "mass"):  # fmt: skip
+        frame[name] = column[name]
+    frame["k_vrh"], frame["g_vrh"] = k, g
+    derived = physics.derive(k, g, frame["nsites"], frame["volume"], mass=frame["mass"])
+    for name, values in derived.items():
+        frame[name] = values
+    return conform(frame, schema)
+
+
+def conform(frame: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
+    """Columns in schema order with the schema's types (nullable where allowed)."""
+    out = pd.DataFrame(index=frame.index)
+    for field in schema["fields"]:
+        name, kind = field["name"], field["type"]
+        values = frame[name] if name in frame else pd.Series([None] * len(frame))
+        if kind == "integer":
+            out[name] = pd.array(values, dtype="Int64")
+        elif kind == "number":
+            out[name] = pd.to_numeric(values, errors="raise").astype("float64")
+        else:
+            out[name] = values.astype(object)
+    return out.reset_index(drop=True)
+
+
+def arrow_table(frame: pd.DataFrame, table: str) -> pa.Table:
+    schema = load_table_schema(table)
+    fields = [pa.field(f["name"], ARROW_TYPES[f["type"]],
+                       nullable=not f.get("constraints", {}).get("required", False))
+              for f in schema["fields"]]  # fmt: skip
+    return pa.Table.from_pandas(frame, schema=pa.schema(fields), preserve_index=False)
+
+
+def write_parquet(frame: pd.DataFrame, table: str, path: Path, metadata: dict[str, str]) -> None:
+    arrow = arrow_table(frame, table)
+    arrow = arrow.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
+    pq.write_table(arrow, path, compression="zstd", compression_level=9, use_dictionary=True,
+                   write_statistics=True, version="2.6")  # fmt: skip
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    # float64 repr is the shortest string that reads back to the same double; nulls are empty.
+    frame.to_csv(path, index=False, lineterminator="\n", na_rep="")
