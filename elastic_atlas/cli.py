@@ -255,6 +255,18 @@ def build(recipe_path: Path | None, structures: Path | None, summary: Path | Non
         click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 
 
+@main.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Folder to write [default: build/sample].")
+def sample(output: Path | None) -> None:
+    """(Re)generate the embedded sample crystals from their crystallographic facts."""
+    from elastic_atlas.paths import repo_root
+    from elastic_atlas.sample import write_sample
+
+    written = write_sample(output or repo_root() / "build" / "sample")
+    click.echo(f"wrote {len(written)} files")
+
+
 TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}
 
 
