@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from elastic_atlas.checkpoint import Checkpoint, default_device, load_checkpoint, sha256_file
+from elastic_atlas.mp_api import MPAPIError
 from elastic_atlas.predict import Predicted, Rejected, predict_stream
 from elastic_atlas.recipe import Recipe
 from elastic_atlas.screen import screen_band_gap, screen_elements
@@ -58,7 +59,7 @@ def candidates(recipe: Recipe, book: Accounting) -> Iterator[RawStructure]:
     seen: set[str] = set()
     for spec in recipe.structures:
         try:
-            raws = iter_cif_source(spec.path)
+            raws = iter_cif_source(spec.path) if spec.kind == "cif" else _mp_api(spec.criteria)
             for raw in raws:
                 book.inputs += 1
                 verdict = _join(raw, summary, seen, spec.source)
@@ -73,7 +74,7 @@ def candidates(recipe: Recipe, book: Accounting) -> Iterator[RawStructure]:
                     continue
                 yield RawStructure(raw.material_id, raw.text, spec.source, raw.reason, raw.detail,
                                    metadata, spec.licence)  # fmt: skip
-        except SourceError as error:
+        except (SourceError, MPAPIError) as error:
             book.inputs += 1
             book.add(Rejected(spec.path.name, spec.source, "source", "unreadable_source",
                               str(error)))  # fmt: skip
@@ -81,6 +82,12 @@ def candidates(recipe: Recipe, book: Accounting) -> Iterator[RawStructure]:
         book.inputs += 1
         book.add(Rejected(material_id, "summary", "join", "no_structure",
                           "summary row without a structure file"))  # fmt: skip
+
+
+def _mp_api(criteria: dict[str, Any]) -> Iterator[RawStructure]:
+    from elastic_atlas.mp_api import MPClient, iter_mp_api
+
+    return iter_mp_api(MPClient(), **criteria)
 
 
 def _join(raw: RawStructure, summary: dict | None, seen: set[str], source: str):  # type: ignore[no-untyped-def]
@@ -163,7 +170,7 @@ def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = F
 
 
 def write_rejects(rejects: list[Rejected], path: Path, table: str) -> None:
-    rows = sorted(((r.material_id, r.source, r.stage, r.reason, r.detail) for r in rejects))
+    rows = sorted((r.material_id, r.source, r.stage, r.reason, r.detail) for r in rejects)
     frame = pd.DataFrame(rows, columns=REJECT_COLUMNS)
     frame.insert(0, "table", table)
     frame.to_csv(path, index=False, lineterminator="\n")

@@ -187,26 +187,55 @@ def predict(
 
 
 @main.command()
-@click.argument("recipe_path", metavar="[RECIPE.toml]", required=False,
-                type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--structures", type=click.Path(path_type=Path), default=None,
-              help="CIF file, folder or zip; replaces the recipe's structure sources.")
-@click.option("--summary", type=click.Path(path_type=Path), default=None,
-              help="Summary CSV (Materials Project or GNoME columns) joined on the id.")
+@click.argument(
+    "recipe_path",
+    metavar="[RECIPE.toml]",
+    required=False,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+)
+@click.option(
+    "--structures",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CIF file, folder or zip; replaces the recipe's structure sources.",
+)
+@click.option(
+    "--summary",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Summary CSV (Materials Project or GNoME columns) joined on the id.",
+)
 @click.option("--no-summary", is_flag=True, help="Ignore the recipe's summary CSV.")
 @click.option("--bulk-checkpoint", type=click.Path(path_type=Path), default=None)
 @click.option("--shear-checkpoint", type=click.Path(path_type=Path), default=None)
-@click.option("--atom-init", type=click.Path(path_type=Path), default=None,
-              help="atom_init.json, for reference CGCNN checkpoints.")
-@click.option("--gap-policy", type=click.Choice(["exclude", "include"]), default=None,
-              help="What to do with a structure whose band gap is unknown.")
+@click.option(
+    "--atom-init",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="atom_init.json, for reference CGCNN checkpoints.",
+)
+@click.option(
+    "--gap-policy",
+    type=click.Choice(["exclude", "include"]),
+    default=None,
+    help="What to do with a structure whose band gap is unknown.",
+)
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--quiet", is_flag=True)
-def build(recipe_path: Path | None, structures: Path | None, summary: Path | None,
-          no_summary: bool, bulk_checkpoint: Path | None, shear_checkpoint: Path | None,
-          atom_init: Path | None, gap_policy: str | None, workers: int, output: Path,
-          quiet: bool) -> None:
+def build(
+    recipe_path: Path | None,
+    structures: Path | None,
+    summary: Path | None,
+    no_summary: bool,
+    bulk_checkpoint: Path | None,
+    shear_checkpoint: Path | None,
+    atom_init: Path | None,
+    gap_policy: str | None,
+    workers: int,
+    output: Path,
+    quiet: bool,
+) -> None:
     """Build one table (MPED or NED) from a recipe [default: build/sample.toml].
 
     Writes OUT/<table>.csv, OUT/<table>.parquet, OUT/rejects.csv and OUT/summary.json.
@@ -220,8 +249,9 @@ def build(recipe_path: Path | None, structures: Path | None, summary: Path | Non
     recipe = load_recipe(recipe_path or repo_root() / "build" / "sample.toml")
     if structures:
         licence = recipe.structures[0].licence if recipe.structures else "unknown"
-        recipe.structures = [StructureSource(path=structures, source=structures.name,
-                                             licence=licence)]
+        recipe.structures = [
+            StructureSource(path=structures, source=structures.name, licence=licence)
+        ]
     if summary:
         recipe.summary = SummarySource(path=summary)
     if no_summary:
@@ -239,9 +269,11 @@ def build(recipe_path: Path | None, structures: Path | None, summary: Path | Non
     except (CheckpointError, SourceError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_USAGE)
-    click.echo(f"{result['table']}: {result['inputs']} inputs = {result['accepted']} accepted + "
-               f"{sum(result['screened_out'].values())} screened out + "
-               f"{sum(result['rejected'].values())} rejected in {result['seconds']} s")
+    click.echo(
+        f"{result['table']}: {result['inputs']} inputs = {result['accepted']} accepted + "
+        f"{sum(result['screened_out'].values())} screened out + "
+        f"{sum(result['rejected'].values())} rejected in {result['seconds']} s"
+    )
     click.echo(f"  screened out: {result['screened_out'] or 'none'}")
     click.echo(f"  rejected:     {result['rejected'] or 'none'}")
     if result["gap_policy"] == "include":
@@ -256,8 +288,13 @@ def build(recipe_path: Path | None, structures: Path | None, summary: Path | Non
 
 
 @main.command()
-@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help="Folder to write [default: build/sample].")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder to write [default: build/sample].",
+)
 def sample(output: Path | None) -> None:
     """(Re)generate the embedded sample crystals from their crystallographic facts."""
     from elastic_atlas.paths import repo_root
@@ -274,19 +311,46 @@ TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}
 @click.option("--target", type=click.Choice(sorted(TARGET_FILES)), required=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fold", type=int, default=0, show_default=True, help="Official Matbench fold.")
-@click.option("--run-dir", type=click.Path(path_type=Path), required=True,
-              help="Where checkpoints and the log go; an existing run there is resumed.")
-@click.option("--dataset", type=click.Path(path_type=Path), default=None,
-              help="Matbench-layout dataset [default: ../shared/data/matbench subset].")
-@click.option("--folds", type=click.Path(path_type=Path), default=None,
-              help="matbench_v0.1 folds JSON [default: ../shared/data/matbench].")
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where checkpoints and the log go; an existing run there is resumed.",
+)
+@click.option(
+    "--dataset",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Matbench-layout dataset [default: ../shared/data/matbench subset].",
+)
+@click.option(
+    "--folds",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="matbench_v0.1 folds JSON [default: ../shared/data/matbench].",
+)
 @click.option("--max-epochs", type=int, default=300, show_default=True)
 @click.option("--patience", type=int, default=40, show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True,
-              help="Torch threads (two 1-thread runs side by side beat one 2-thread run).")
+@click.option(
+    "--threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Torch threads (two 1-thread runs side by side beat one 2-thread run).",
+)
 @click.option("--quiet", is_flag=True)
-def train(target: str, seed: int, fold: int, run_dir: Path, dataset: Path | None,
-          folds: Path | None, max_epochs: int, patience: int, threads: int, quiet: bool) -> None:
+def train(
+    target: str,
+    seed: int,
+    fold: int,
+    run_dir: Path,
+    dataset: Path | None,
+    folds: Path | None,
+    max_epochs: int,
+    patience: int,
+    threads: int,
+    quiet: bool,
+) -> None:
     """Train one CGCNN run on Matbench (resumable; a checkpoint every epoch)."""
     from elastic_atlas.paths import shared_data
     from elastic_atlas.train import TrainConfig, train_run
@@ -298,18 +362,35 @@ def train(target: str, seed: int, fold: int, run_dir: Path, dataset: Path | None
         if not path.exists():
             click.echo(f"error: {path} does not exist", err=True)
             sys.exit(EXIT_USAGE)
-    config = TrainConfig(target=target, seed=seed, fold=fold, dataset=dataset, folds=folds,
-                         max_epochs=max_epochs, patience=patience, threads=threads)
+    config = TrainConfig(
+        target=target,
+        seed=seed,
+        fold=fold,
+        dataset=dataset,
+        folds=folds,
+        max_epochs=max_epochs,
+        patience=patience,
+        threads=threads,
+    )
     best = train_run(config, run_dir, quiet=quiet)
     click.echo(f"best weights: {best}")
 
 
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Model folder to write, e.g. models/cgcnn3x64-matbench-2026-11-25-kvrh.")
-@click.option("--oof", type=click.Path(path_type=Path), default=None,
-              help="Matbench CGCNN v2019 out-of-fold predictions to compare with.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model folder to write, e.g. models/cgcnn3x64-matbench-2026-11-25-kvrh.",
+)
+@click.option(
+    "--oof",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Matbench CGCNN v2019 out-of-fold predictions to compare with.",
+)
 def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
     """Freeze training runs (seeds of one target) into an own-format ensemble checkpoint."""
     from elastic_atlas.freeze import freeze_runs
@@ -322,8 +403,10 @@ def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
         m = result[split]
         click.echo(f"{split:<10} MAE {m['mae']:.4f} R2 {m['r2']:.3f} n={m['n']}")
     if "cgcnn_v2019_same_test_entries" in result:
-        click.echo(f"CGCNN v2019 on the same test entries: MAE "
-                   f"{result['cgcnn_v2019_same_test_entries']['mae']:.4f}")
+        click.echo(
+            f"CGCNN v2019 on the same test entries: MAE "
+            f"{result['cgcnn_v2019_same_test_entries']['mae']:.4f}"
+        )
     click.echo(f"wrote {output}")
 
 

@@ -25,7 +25,7 @@ def metrics(predicted: np.ndarray, observed: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import mean_absolute_error, r2_score
 
     return {"mae": float(mean_absolute_error(observed, predicted)),
-            "r2": float(r2_score(observed, predicted)), "n": int(len(observed))}  # fmt: skip
+            "r2": float(r2_score(observed, predicted)), "n": len(observed)}  # fmt: skip
 
 
 def freeze_runs(run_dirs: list[Path], out: Path, oof: Path | None = None) -> dict[str, Any]:
@@ -106,8 +106,10 @@ def plot_parity(path: Path, points: dict[str, tuple[np.ndarray, np.ndarray]], ta
     fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
     for ax, (name, (observed, predicted)) in zip(axes, points.items(), strict=True):
         ax.scatter(observed, predicted, s=4, alpha=0.4)
-        low, high = float(min(observed.min(), predicted.min())), float(max(observed.max(),
-                                                                           predicted.max()))
+        low, high = (
+            float(min(observed.min(), predicted.min())),
+            float(max(observed.max(), predicted.max())),
+        )
         ax.plot([low, high], [low, high], color="black", lw=0.8)
         m = metrics(predicted, observed)
         ax.set_title(f"{name}: MAE {m['mae']:.4f}, R² {m['r2']:.3f} (n={m['n']})")

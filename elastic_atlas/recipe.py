@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,7 +15,9 @@ from elastic_atlas.screen import ScreenSettings
 
 
 class StructureSource(BaseModel):
-    path: Path
+    kind: Literal["cif", "mp_api"] = "cif"  # CIF file/folder/zip, or the Materials Project API
+    path: Path = Path(".")  # for kind "cif"
+    criteria: dict[str, Any] = Field(default_factory=dict)  # for kind "mp_api", e.g. band_gap_min
     source: str = Field(description="human-readable origin, e.g. 'Materials Project (2018)'")
     licence: str = Field(description="SPDX identifier of the structures' licence")
 
