@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 VERSION ?=
 ATLAS := $(BIN)/elastic-atlas
 
-.PHONY: help venv test lint format release models benchmarks clean
+.PHONY: help venv test lint format release models models-kvrh models-gvrh benchmarks clean
 
 help:
 	@echo "make release     build a release into releases/<version>/ (embedded sample by default)"
@@ -39,15 +39,29 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Default: the embedded sample (releases/0.1.0+sample). The real release:
+#   make release RELEASE=build/release.toml VERSION=1.0.0
 release: $(STAMP)
 	$(ATLAS) schema
-	$(ATLAS) release $(if $(VERSION),--version $(VERSION),)
+	$(ATLAS) release $(if $(VERSION),--version $(VERSION),) $(if $(RELEASE),--config $(RELEASE),)
 
-models: $(STAMP)
-	$(ATLAS) train --all
+# Retrain the frozen checkpoints (needs ../shared/data/matbench): three seeds per target,
+# two one-thread runs side by side; `make -j2 models` runs both targets at once.
+SEEDS := 0 1 2
+DATE ?= $(shell date -u +%Y-%m-%d)
+models: models-kvrh models-gvrh
+
+models-%: $(STAMP)
+	target=$$( [ $* = kvrh ] && echo log10_k_vrh || echo log10_g_vrh ); \
+	for seed in $(SEEDS); do \
+	  $(ATLAS) train --target $$target --seed $$seed --run-dir runs/$$target-seed$$seed --quiet || exit 1; \
+	done; \
+	$(ATLAS) freeze $(foreach s,$(SEEDS),runs/$$target-seed$(s)) -o models/cgcnn3x64-matbench-$(DATE)-$*
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_validate.py
+	$(BIN)/python benchmarks/bench_predict.py
+	$(BIN)/python benchmarks/bench_release.py
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build/cache

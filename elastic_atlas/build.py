@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from elastic_atlas.checkpoint import Checkpoint, default_device, load_checkpoint, sha256_file
 from elastic_atlas.mp_api import MPAPIError
+from elastic_atlas.paths import display_path
 from elastic_atlas.predict import Predicted, Rejected, predict_stream
 from elastic_atlas.recipe import Recipe
 from elastic_atlas.screen import screen_band_gap, screen_elements
@@ -72,16 +73,31 @@ def candidates(recipe: Recipe, book: Accounting) -> Iterator[RawStructure]:
                 if gap is not None:
                     book.add(Rejected(raw.material_id, spec.source, "screen", *gap))
                     continue
-                yield RawStructure(raw.material_id, raw.text, spec.source, raw.reason, raw.detail,
-                                   metadata, spec.licence)  # fmt: skip
+                yield RawStructure(
+                    raw.material_id,
+                    raw.text,
+                    spec.source,
+                    raw.reason,
+                    raw.detail,
+                    metadata,
+                    spec.licence,
+                )
         except (SourceError, MPAPIError) as error:
             book.inputs += 1
-            book.add(Rejected(spec.path.name, spec.source, "source", "unreadable_source",
-                              str(error)))  # fmt: skip
+            book.add(
+                Rejected(spec.path.name, spec.source, "source", "unreadable_source", str(error))
+            )
     for material_id in sorted(set(summary or {}) - seen):
         book.inputs += 1
-        book.add(Rejected(material_id, "summary", "join", "no_structure",
-                          "summary row without a structure file"))  # fmt: skip
+        book.add(
+            Rejected(
+                material_id,
+                "summary",
+                "join",
+                "no_structure",
+                "summary row without a structure file",
+            )
+        )
 
 
 def _mp_api(criteria: dict[str, Any]) -> Iterator[RawStructure]:
@@ -115,9 +131,15 @@ def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]
     out = []
     for c in checkpoints:
         files = [c.path] if c.path.is_file() else sorted(c.path.glob("*.safetensors"))
-        out.append({"path": str(c.path), "kind": c.kind, "targets": c.target_names,
-                    "members": len(c.members),
-                    "sha256": {f.name: sha256_file(f) for f in files}})  # fmt: skip
+        out.append(
+            {
+                "path": display_path(c.path),
+                "kind": c.kind,
+                "targets": c.target_names,
+                "members": len(c.members),
+                "sha256": {f.name: sha256_file(f) for f in files},
+            }
+        )
     return out
 
 
@@ -131,10 +153,12 @@ def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = F
     def screen(info: dict[str, Any]) -> tuple[str, str] | None:
         return screen_elements(info["elements"].split(), recipe.screen)
 
-    stream = predict_stream(candidates(recipe, book), checkpoints, workers=workers,
-                            extra=add_symmetry, screen=screen)  # fmt: skip
-    with tqdm(stream, unit=" structures", disable=quiet, file=sys.stderr,
-              desc=f"{recipe.table}") as records:  # fmt: skip
+    stream = predict_stream(
+        candidates(recipe, book), checkpoints, workers=workers, extra=add_symmetry, screen=screen
+    )
+    with tqdm(
+        stream, unit=" structures", disable=quiet, file=sys.stderr, desc=f"{recipe.table}"
+    ) as records:
         for record in records:
             if isinstance(record, Predicted):
                 accepted.append(record)
@@ -147,8 +171,12 @@ def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = F
     frame = table_frame(accepted, recipe.table)
     provenance = checkpoint_provenance(checkpoints)
     write_csv(frame, out_dir / f"{recipe.table}.csv")
-    write_parquet(frame, recipe.table, out_dir / f"{recipe.table}.parquet",
-                  {"elastic_atlas.checkpoints": json.dumps(provenance)})  # fmt: skip
+    write_parquet(
+        frame,
+        recipe.table,
+        out_dir / f"{recipe.table}.parquet",
+        {"elastic_atlas.checkpoints": json.dumps(provenance)},
+    )
     write_rejects(book.rejects, out_dir / "rejects.csv", recipe.table)
     elapsed = time.perf_counter() - start
     summary = {

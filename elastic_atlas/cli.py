@@ -304,6 +304,64 @@ def sample(output: Path | None) -> None:
     click.echo(f"wrote {len(written)} files")
 
 
+@main.command()
+@click.option(
+    "--version",
+    "version",
+    default=None,
+    help="Release version X.Y.Z[-pre][+build] [default: 0.1.0+sample for the sample].",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="ELASTIC_ATLAS_RELEASE",
+    help="Release config [default: $ELASTIC_ATLAS_RELEASE or build/release-sample.toml].",
+)
+@click.option(
+    "--releases",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of releases [default: releases/].",
+)
+@click.option("--force", is_flag=True, help="Rebuild an existing draft (pre-release) version.")
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--quiet", is_flag=True)
+def release(
+    version: str | None,
+    config_path: Path | None,
+    releases: Path | None,
+    force: bool,
+    workers: int,
+    quiet: bool,
+) -> None:
+    """Build, validate and package releases/<version>/ (atomic; never overwrites a version)."""
+    from elastic_atlas.paths import repo_root
+    from elastic_atlas.release import ReleaseError, build_release, load_config
+
+    root = repo_root()
+    config_path = config_path or root / "build" / "release-sample.toml"
+    config, _ = load_config(config_path)
+    version = version or ("0.1.0+sample" if config.sample else None)
+    if version is None:
+        click.echo("error: --version is required for a real release", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        target = build_release(
+            config_path,
+            version,
+            releases or root / "releases",
+            force=force,
+            workers=workers,
+            quiet=quiet,
+        )
+    except ReleaseError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FINDINGS)
+    click.echo(f"release {version}: {target}")
+
+
 TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}
 
 

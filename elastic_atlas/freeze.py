@@ -24,8 +24,11 @@ def metrics(predicted: np.ndarray, observed: np.ndarray) -> dict[str, float]:
     """MAE and R² in the target's units (log10 GPa), and the number of entries."""
     from sklearn.metrics import mean_absolute_error, r2_score
 
-    return {"mae": float(mean_absolute_error(observed, predicted)),
-            "r2": float(r2_score(observed, predicted)), "n": len(observed)}  # fmt: skip
+    return {
+        "mae": float(mean_absolute_error(observed, predicted)),
+        "r2": float(r2_score(observed, predicted)),
+        "n": len(observed),
+    }
 
 
 def freeze_runs(run_dirs: list[Path], out: Path, oof: Path | None = None) -> dict[str, Any]:
@@ -51,16 +54,29 @@ def freeze_runs(run_dirs: list[Path], out: Path, oof: Path | None = None) -> dic
         "split_sizes": {name: len(split[name]) for name in SPLITS},
         "validation": f"{first.validation_fraction:.0%} of the fold's training entries, "
         f"seed {1000 + first.fold}",
-        "members": [{"run": run.name, "seed": c.seed, "best_epoch": best["best_epoch"],
-                     "epochs_run": best["epoch"], "best_validation_mae": best["best_mae"]}
-                    for run, (_, c, best, _) in zip(run_dirs, loaded, strict=True)],
+        "members": [
+            {
+                "run": run.name,
+                "seed": c.seed,
+                "best_epoch": best["best_epoch"],
+                "epochs_run": best["epoch"],
+                "best_validation_mae": best["best_mae"],
+            }
+            for run, (_, c, best, _) in zip(run_dirs, loaded, strict=True)
+        ],
         "optimizer": f"Adam, initial learning rate {first.learning_rate}, ReduceLROnPlateau "
         f"(factor 0.5, patience 15), early stopping patience {first.patience}",
         "loss": first.loss,
         "batch_size": first.batch_size,
-    }  # fmt: skip
-    save_own(out, [m for m, _, _, _ in loaded], own_feature_table(), first.graph, [target],
-             {"training": training})  # fmt: skip
+    }
+    save_own(
+        out,
+        [m for m, _, _, _ in loaded],
+        own_feature_table(),
+        first.graph,
+        [target],
+        {"training": training},
+    )
     checkpoint = load_checkpoint(out)
     evaluation = evaluate(checkpoint, first, split, oof)
     card_path = out / "model.json"
@@ -71,18 +87,21 @@ def freeze_runs(run_dirs: list[Path], out: Path, oof: Path | None = None) -> dic
     return evaluation
 
 
-def evaluate(checkpoint: Checkpoint, config: Any, split: dict[str, list[str]],
-             oof: Path | None) -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    checkpoint: Checkpoint, config: Any, split: dict[str, list[str]], oof: Path | None
+) -> dict[str, Any]:
     dataset = load_dataset(config.dataset)
     graphs = cached_graphs(dataset, config.graph, config.cache)
     result: dict[str, Any] = {"unit": "log10(GPa)"}
     points = {}
     for name in SPLITS:
         ids = split[name]
-        predicted = np.concatenate([
-            checkpoint.predict_graphs([graphs[m] for m in ids[i : i + 512]])[0][:, 0]
-            for i in range(0, len(ids), 512)
-        ])  # fmt: skip
+        predicted = np.concatenate(
+            [
+                checkpoint.predict_graphs([graphs[m] for m in ids[i : i + 512]])[0][:, 0]
+                for i in range(0, len(ids), 512)
+            ]
+        )
         observed = np.array([dataset[m][1] for m in ids])
         result[name] = metrics(predicted, observed)
         points[name] = (observed, predicted)
@@ -137,19 +156,24 @@ def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
         f"- Split sizes: train {t['split_sizes']['train']}, validation "
         f"{t['split_sizes']['validation']}, test {t['split_sizes']['test']}.",
         f"- {t['optimizer']}; loss {t['loss']}; batch {t['batch_size']}.",
-        "- Members: " + "; ".join(
+        "- Members: "
+        + "; ".join(
             f"seed {x['seed']} best epoch {x['best_epoch']} of {x['epochs_run']} "
-            f"(val MAE {x['best_validation_mae']:.4f})" for x in t["members"]),
+            f"(val MAE {x['best_validation_mae']:.4f})"
+            for x in t["members"]
+        ),
         "",
         "## Metrics (log10 GPa)",
         "| split | MAE | R² | n |",
         "|---|---:|---:|---:|",
         *[f"| {s} | {m[s]['mae']:.4f} | {m[s]['r2']:.3f} | {m[s]['n']} |" for s in SPLITS],
-    ]  # fmt: skip
+    ]
     if "cgcnn_v2019_same_test_entries" in m:
         ref = m["cgcnn_v2019_same_test_entries"]
-        lines.append(f"| Matbench CGCNN v2019, same test entries | {ref['mae']:.4f} | "
-                     f"{ref['r2']:.3f} | {ref['n']} |")  # fmt: skip
+        lines.append(
+            f"| Matbench CGCNN v2019, same test entries | {ref['mae']:.4f} | "
+            f"{ref['r2']:.3f} | {ref['n']} |"
+        )
     lines += [
         "",
         "## Files",

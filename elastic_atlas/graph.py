@@ -59,30 +59,60 @@ class CrystalGraph:
         return int(self.atomic_numbers.shape[0])
 
 
-def check_structure(structure: Structure) -> None:
-    """Reject what no graph can represent: disorder, dummy species, an empty or flat cell."""
+def atomic_numbers_of(structure: Structure) -> np.ndarray:
+    """Atomic numbers of an ordered structure; rejects what no graph can represent:
+    no sites, disordered sites, dummy species, a cell without volume."""
     if len(structure) == 0:
         raise StructureRejected("empty_structure", "the structure has no sites")
-    if not structure.is_ordered:
+    try:
+        species = structure.species
+    except AttributeError:
         raise StructureRejected(
             "partial_occupancy", "disordered site(s): a crystal graph needs one element per site"
+        ) from None
+    numbers = np.array([getattr(sp, "Z", 0) for sp in species], dtype=np.int64)
+    bad = (numbers < 1) | (numbers > 118)  # DummySpecies has no real atomic number
+    if bad.any():
+        raise StructureRejected(
+            "unknown_element", f"species {species[int(np.flatnonzero(bad)[0])]!s} is not an element"
         )
-    for site in structure:
-        if not hasattr(site.specie, "Z") or site.specie.Z < 1:
-            raise StructureRejected("unknown_element", f"species {site.specie!s} is not an element")
-    volume = structure.lattice.volume
-    if not np.isfinite(volume) or volume <= 1e-6 or np.linalg.det(structure.lattice.matrix) <= 0:
+    matrix = structure.lattice.matrix
+    volume = float(np.linalg.det(matrix))
+    if not np.isfinite(volume) or volume <= 1e-6:
         raise StructureRejected(
             "bad_cell", f"cell volume {volume:.6g} Å^3 (lattice vectors must span a volume)"
         )
+    return numbers
+
+
+def neighbor_list(structure: Structure, radius: float) -> tuple[np.ndarray, ...]:
+    """(centres, neighbours, images, distances) exactly as `Structure.get_neighbor_list`.
+
+    The same cython routine with the same arguments and the same self-pair exclusion, called
+    directly because the method's own Python overhead (per-site coordinate lists) costs as much
+    as the search itself for small cells.
+    """
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    coords = np.ascontiguousarray(structure.cart_coords, dtype=float)
+    centers, points, images, distances = find_points_in_spheres(
+        coords,
+        coords,
+        r=radius,
+        pbc=np.ascontiguousarray(structure.pbc, dtype=np.int64),
+        lattice=np.ascontiguousarray(structure.lattice.matrix, dtype=float),
+        tol=1e-8,
+    )
+    keep = ~((centers == points) & (distances <= 1e-8))
+    return centers[keep], points[keep], images[keep], distances[keep]
 
 
 def build_graph(structure: Structure, params: GraphParameters | None = None) -> CrystalGraph:
     """The crystal graph of an ordered structure; raises StructureRejected."""
     params = params or GraphParameters()
-    check_structure(structure)
-    n_atoms = len(structure)
-    centers, points, _, distances = structure.get_neighbor_list(params.radius)
+    numbers = atomic_numbers_of(structure)
+    n_atoms = len(numbers)
+    centers, points, _, distances = neighbor_list(structure, params.radius)
     counts = np.bincount(centers, minlength=n_atoms)
     if np.any(counts == 0):
         lonely = int(np.flatnonzero(counts == 0)[0])
@@ -112,9 +142,8 @@ def build_graph(structure: Structure, params: GraphParameters | None = None) -> 
             SparseNeighborsWarning,
             stacklevel=2,
         )
-    numbers = np.fromiter((site.specie.Z for site in structure), dtype=np.int16, count=n_atoms)
     ties = count_cutoff_ties(counts, starts, points, distances, numbers, params.max_neighbors)
-    return CrystalGraph(numbers, index, distance, padded, ties)
+    return CrystalGraph(numbers.astype(np.int16), index, distance, padded, ties)
 
 
 def count_cutoff_ties(

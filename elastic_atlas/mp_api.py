@@ -62,8 +62,9 @@ class MPClient:
         headers = {"X-API-KEY": self.api_key, "accept": "application/json"}
         for attempt in range(self.max_retries + 1):
             try:
-                response = self.session.get(BASE_URL + path, params=params, headers=headers,
-                                            timeout=60)  # fmt: skip
+                response = self.session.get(
+                    BASE_URL + path, params=params, headers=headers, timeout=60
+                )
             except requests.ConnectionError as error:
                 status, reason, retry_after = None, str(error), None
             else:
@@ -80,15 +81,21 @@ class MPClient:
             if attempt < self.max_retries:
                 delay = float(retry_after) if retry_after else self.backoff * 2**attempt
                 self.sleep(delay)
-        raise MPAPIError(f"GET {path} failed after {self.max_retries + 1} attempts "
-                         f"(last: HTTP {status}, {reason})")  # fmt: skip
+        raise MPAPIError(
+            f"GET {path} failed after {self.max_retries + 1} attempts "
+            f"(last: HTTP {status}, {reason})"
+        )
 
     def iter_summary(self, **criteria: Any) -> Iterator[dict[str, Any]]:
         """Every summary document matching `criteria` (e.g. band_gap_min=0.1), page by page."""
         skip = 0
         while True:
-            params = {**criteria, "_fields": ",".join(FIELDS), "_limit": self.page_size,
-                      "_skip": skip}  # fmt: skip
+            params = {
+                **criteria,
+                "_fields": ",".join(FIELDS),
+                "_limit": self.page_size,
+                "_skip": skip,
+            }
             payload = self.get(SUMMARY_PATH, params)
             documents = payload.get("data", [])
             yield from documents
@@ -113,10 +120,18 @@ def raw_from_document(document: dict[str, Any]) -> RawStructure:
     try:
         text = str(CifWriter(Structure.from_dict(document["structure"])))
     except Exception as error:  # a malformed document must not stop the stream
-        return RawStructure(material_id, None, "Materials Project API", "unreadable_structure",
-                            f"{type(error).__name__}: {error}", metadata, "CC-BY-4.0")  # fmt: skip
-    return RawStructure(material_id, text, "Materials Project API", metadata=metadata,
-                        licence="CC-BY-4.0")  # fmt: skip
+        return RawStructure(
+            material_id,
+            None,
+            "Materials Project API",
+            "unreadable_structure",
+            f"{type(error).__name__}: {error}",
+            metadata,
+            "CC-BY-4.0",
+        )
+    return RawStructure(
+        material_id, text, "Materials Project API", metadata=metadata, licence="CC-BY-4.0"
+    )
 
 
 def iter_mp_api(client: MPClient, **criteria: Any) -> Iterator[RawStructure]:

@@ -16,3 +16,12 @@ def shared_data() -> Path:
     """The read-only real data of ../shared/data, next to the repository."""
     override = os.environ.get("ELASTIC_ATLAS_SHARED_DATA")
     return Path(override) if override else repo_root().parent / "shared" / "data"
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the repository when inside it, so no machine-specific prefix is
+    written into release files."""
+    try:
+        return Path(path).resolve().relative_to(repo_root().resolve()).as_posix()
+    except ValueError:
+        return Path(path).name

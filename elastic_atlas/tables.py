@@ -42,8 +42,16 @@ def table_frame(records: list[Predicted], table: str) -> pd.DataFrame:
     g = 10.0 ** np.array([r.values[SHEAR] for r in records], dtype=np.float64)
     column = {name: [r.info.get(name) for r in records] for name in field_map(schema)}
     frame = pd.DataFrame({"material_id": [r.material_id for r in records]})
-    for name in ("formula", "elements", "nsites", "crystal_system", "space_group_number",
-                 "band_gap", "volume", "mass"):  # fmt: skip
+    for name in (
+        "formula",
+        "elements",
+        "nsites",
+        "crystal_system",
+        "space_group_number",
+        "band_gap",
+        "volume",
+        "mass",
+    ):
         frame[name] = column[name]
     frame["k_vrh"], frame["g_vrh"] = k, g
     derived = physics.derive(k, g, frame["nsites"], frame["volume"], mass=frame["mass"])
@@ -69,17 +77,29 @@ def conform(frame: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
 
 def arrow_table(frame: pd.DataFrame, table: str) -> pa.Table:
     schema = load_table_schema(table)
-    fields = [pa.field(f["name"], ARROW_TYPES[f["type"]],
-                       nullable=not f.get("constraints", {}).get("required", False))
-              for f in schema["fields"]]  # fmt: skip
+    fields = [
+        pa.field(
+            f["name"],
+            ARROW_TYPES[f["type"]],
+            nullable=not f.get("constraints", {}).get("required", False),
+        )
+        for f in schema["fields"]
+    ]
     return pa.Table.from_pandas(frame, schema=pa.schema(fields), preserve_index=False)
 
 
 def write_parquet(frame: pd.DataFrame, table: str, path: Path, metadata: dict[str, str]) -> None:
     arrow = arrow_table(frame, table)
     arrow = arrow.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
-    pq.write_table(arrow, path, compression="zstd", compression_level=9, use_dictionary=True,
-                   write_statistics=True, version="2.6")  # fmt: skip
+    pq.write_table(
+        arrow,
+        path,
+        compression="zstd",
+        compression_level=9,
+        use_dictionary=True,
+        write_statistics=True,
+        version="2.6",
+    )
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

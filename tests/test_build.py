@@ -41,7 +41,7 @@ def inputs(tmp_path):
     for name, structure in good.items():
         (folder / f"{name}.cif").write_text(cif_text(structure))
     bad_ids = {}
-    for i, (label, (text, reason)) in enumerate(sorted(BAD_CIFS.items())):
+    for i, (_, (text, reason)) in enumerate(sorted(BAD_CIFS.items())):
         bad_ids[f"mp-{100 + i}"] = reason
         (folder / f"mp-{100 + i}.cif").write_text(text)
     second = tmp_path / "second.zip"

@@ -1,0 +1,178 @@
+"""The embedded-sample release end to end: package, frictionless, determinism, tampering."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import frictionless
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from elastic_atlas.check import file_digest
+from elastic_atlas.cli import main
+from elastic_atlas.paths import repo_root
+from elastic_atlas.release import ReleaseError, build_release, check_version, load_config
+
+SAMPLE = repo_root() / "build" / "release-sample.toml"
+VERSION = "0.1.0+sample"
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    root = tmp_path_factory.mktemp("release")
+    result = CliRunner().invoke(
+        main, ["release", "--releases", str(root / "releases"), "--quiet", "--workers", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def test_release_layout(released):
+    folder = released / "releases" / VERSION
+    names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    assert {
+        "mped.csv",
+        "mped.parquet",
+        "rejects.csv",
+        "datapackage.json",
+        "RELEASE.md",
+        "CHECKSUMS.sha256",
+        "sciencedb/metadata.json",
+        f"sciencedb/elastic-atlas-sample-{VERSION}.zip",
+    } <= names
+    for figure in (
+        "crystal_systems",
+        "atoms_per_cell",
+        "element_frequency",
+        "bulk_vs_shear",
+        "bulk_vs_shear_by_system",
+    ):
+        assert {f"figures/mped/{figure}.png", f"figures/mped/{figure}.svg"} <= names
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    assert descriptor["$schema"].endswith("/2.0/datapackage.json")
+    assert descriptor["version"] == VERSION and "NOT" in descriptor["title"]
+    by_name = {r["name"]: r for r in descriptor["resources"]}
+    assert by_name["mped-parquet"]["licenses"][0]["name"] == "CC-BY-4.0"
+    assert "bytes" in by_name["mped-csv"] and "bytes" not in by_name["mped-parquet"]
+    assert by_name["mped-csv"]["hash"] == f"sha256:{file_digest(folder / 'mped.csv')}"
+    assert by_name["mped-csv"]["rows"] == by_name["mped-parquet"]["rows"] > 10
+    assert "This is the embedded sample" in (folder / "RELEASE.md").read_text()
+    metadata = json.loads((folder / "sciencedb" / "metadata.json").read_text())
+    assert metadata["related_publication"]["doi"] == "10.7498/aps.74.20250127"
+    assert not (released / "CHANGES.md").exists()  # sample releases are not logged
+
+
+def test_checksums_verify_with_sha256sum(released):
+    folder = released / "releases" / VERSION
+    check = subprocess.run(
+        ["sha256sum", "-c", "CHECKSUMS.sha256"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_frictionless_and_elastic_atlas_accept_the_root_package(released):
+    report = frictionless.Package(str(released / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["type", "note"])
+    assert len(report.tasks) == 3  # CSV and Parquet table and the rejects
+    result = CliRunner().invoke(main, ["validate", str(released / "datapackage.json"), "--strict"])
+    assert result.exit_code == 0, result.output
+
+
+def test_rebuilding_a_version_is_byte_identical_and_never_overwrites(released, capsys):
+    target = build_release(SAMPLE, VERSION, released / "releases", workers=0, quiet=True)
+    assert "byte-identical" in capsys.readouterr().err
+    csv = target / "mped.csv"
+    original = csv.read_bytes()
+    csv.write_bytes(original.replace(b"mp-", b"mq-", 1))
+    try:
+        with pytest.raises(ReleaseError, match="differs"):
+            build_release(SAMPLE, VERSION, released / "releases", workers=0, quiet=True)
+        assert csv.read_bytes() != original  # the existing folder was left as it was
+        with pytest.raises(ReleaseError, match="only for draft"):
+            build_release(SAMPLE, VERSION, released / "releases", force=True, workers=0, quiet=True)
+    finally:
+        csv.write_bytes(original)
+    assert not list((released / "releases").glob(".*building*"))
+
+
+def tampered(released, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(released / "releases" / VERSION, copy)
+    return copy
+
+
+def validate_package(folder):
+    return CliRunner().invoke(main, ["validate", str(folder / "datapackage.json")])
+
+
+def test_flipped_byte_in_parquet_is_a_hash_error(released, tmp_path):
+    folder = tampered(released, tmp_path)
+    path = folder / "mped.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = validate_package(folder)
+    assert result.exit_code in (1, 2) and "package.hash" in result.output
+
+
+def test_nan_in_parquet_and_wrong_row_count_are_errors(released, tmp_path):
+    folder = tampered(released, tmp_path)
+    path = folder / "mped.parquet"
+    table = pq.read_table(path)
+    k = table.column("k_vrh").to_numpy().copy()
+    k[0] = float("nan")
+    table = table.set_column(
+        table.schema.get_field_index("k_vrh"), "k_vrh", pa.array(k, from_pandas=False)
+    )
+    pq.write_table(table, path)
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    for entry in descriptor["resources"]:
+        if entry["name"] == "mped-parquet":
+            entry["hash"] = f"sha256:{file_digest(path)}"  # a consistent-looking descriptor
+        if entry["name"] == "mped-csv":
+            entry["rows"] += 1
+    (folder / "datapackage.json").write_text(json.dumps(descriptor))
+    result = validate_package(folder)
+    assert result.exit_code == 1
+    assert "bounds.finite" in result.output and "package.rows" in result.output
+    assert "package.hash" not in result.output
+
+
+def test_interrupted_build_leaves_no_partial_release(tmp_path, monkeypatch):
+    import elastic_atlas.sciencedb as sciencedb
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sciencedb, "write_bundle", boom)
+    with pytest.raises(KeyboardInterrupt):
+        build_release(SAMPLE, "0.2.0+sample", tmp_path / "releases", workers=0, quiet=True)
+    assert list((tmp_path / "releases").iterdir()) == []
+
+
+def test_version_rules():
+    config, _ = load_config(SAMPLE)
+    with pytest.raises(ReleaseError, match=r"\+sample"):
+        check_version("1.0.0", config)
+    with pytest.raises(ReleaseError, match=r"X\.Y\.Z"):
+        check_version("v1", config)
+    check_version("1.0.0-rc1+sample", config)
+
+
+def test_release_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "elastic_atlas.cli", "release", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and "--version" in result.stdout
