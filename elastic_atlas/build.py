@@ -168,7 +168,8 @@ def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = F
     total = len(accepted) + sum(screened.values()) + sum(rejected.values())
     assert total == book.inputs, f"accounting broken: {total} != {book.inputs} inputs"
     out_dir.mkdir(parents=True, exist_ok=True)
-    frame = table_frame(accepted, recipe.table)
+    ensemble = {name: len(c.members) for c in checkpoints for name in c.target_names}
+    frame = table_frame(accepted, recipe.table, ensemble)
     provenance = checkpoint_provenance(checkpoints)
     write_csv(frame, out_dir / f"{recipe.table}.csv")
     write_parquet(

@@ -468,5 +468,65 @@ def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
     click.echo(f"wrote {output}")
 
 
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("benchmarks/results"),
+    show_default=True,
+)
+@click.option(
+    "--models",
+    "model_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Frozen CGCNN model folders whose metrics join the table.",
+)
+def baselines(output: Path, model_dirs: tuple[Path, ...]) -> None:
+    """The study's Fig. 2 baselines on six descriptors, same fold-0 split as CGCNN."""
+    import json
+
+    import pandas as pd
+
+    from elastic_atlas.baselines import plot_baselines, run_baselines
+    from elastic_atlas.paths import shared_data
+    from elastic_atlas.train import TrainConfig
+
+    matbench = shared_data() / "matbench"
+    folds = matbench / "matbench_v0.1_elastic_folds.json.gz"
+    tables = []
+    for target, stem in TARGET_FILES.items():
+        dataset = matbench / f"matbench_log_{stem}_mp2018_subset.json.gz"
+        tables.append(run_baselines(TrainConfig(target=target, dataset=dataset, folds=folds)))
+    for folder in model_dirs:
+        card = json.loads((folder / "model.json").read_text())
+        for split in ("train", "validation", "test"):
+            m = card["metrics"][split]
+            tables.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "target": card["targets"][0]["name"],
+                            "model": f"CGCNN ({folder.name})",
+                            "split": split,
+                            "mae": m["mae"],
+                            "r2": m["r2"],
+                            "n": m["n"],
+                        }
+                    ]
+                )
+            )
+    table = pd.concat(tables, ignore_index=True)
+    output.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output / "baselines.csv", index=False, float_format="%.4f")
+    plot_baselines(table, output / "baselines.png")
+    click.echo(
+        table.pivot_table(index=["target", "model"], columns="split", values="mae").to_string(
+            float_format=lambda v: f"{v:.4f}"
+        )
+    )
+
+
 if __name__ == "__main__":
     main()

@@ -51,6 +51,8 @@ def synthetic_table(rows: int, seed: int = 0, table: str = "mped") -> pd.DataFra
             "mass": mass,
             "k_vrh": k_vrh,
             "g_vrh": g_vrh,
+            "k_vrh_uncertainty": rng.uniform(0.005, 0.05, rows),
+            "g_vrh_uncertainty": rng.uniform(0.005, 0.05, rows),
         }
     )
     derived = physics.derive(k_vrh, g_vrh, nsites, volume, mass=mass)

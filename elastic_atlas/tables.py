@@ -34,8 +34,14 @@ def symmetry_of(structure: Any) -> dict[str, Any]:
     }
 
 
-def table_frame(records: list[Predicted], table: str) -> pd.DataFrame:
-    """The table of accepted predictions: schema columns, schema order, sorted by id."""
+def table_frame(
+    records: list[Predicted], table: str, ensemble: dict[str, int] | None = None
+) -> pd.DataFrame:
+    """The table of accepted predictions: schema columns, schema order, sorted by id.
+
+    `ensemble` gives the number of members behind each target; the uncertainty columns are the
+    members' spread where there are several, and null for a single-member checkpoint.
+    """
     schema = load_table_schema(table)
     records = sorted(records, key=lambda r: r.material_id)
     k = 10.0 ** np.array([r.values[BULK] for r in records], dtype=np.float64)
@@ -54,6 +60,9 @@ def table_frame(records: list[Predicted], table: str) -> pd.DataFrame:
     ):
         frame[name] = column[name]
     frame["k_vrh"], frame["g_vrh"] = k, g
+    for target, column_name in ((BULK, "k_vrh_uncertainty"), (SHEAR, "g_vrh_uncertainty")):
+        if (ensemble or {}).get(target, 1) > 1:
+            frame[column_name] = [r.spread[target] for r in records]
     derived = physics.derive(k, g, frame["nsites"], frame["volume"], mass=frame["mass"])
     for name, values in derived.items():
         frame[name] = values

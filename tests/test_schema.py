@@ -21,6 +21,8 @@ CONTRACT = [
     "density",
     "k_vrh",
     "g_vrh",
+    "k_vrh_uncertainty",
+    "g_vrh_uncertainty",
     "v_longitudinal",
     "v_transverse",
     "v_mean",
@@ -93,7 +95,8 @@ def test_column_contract(table):
         "maximum": 230,
     }
     assert len(fields["crystal_system"]["constraints"]["enum"]) == 7
-    assert "required" not in fields["band_gap"]["constraints"]
+    for optional in ("band_gap", "k_vrh_uncertainty", "g_vrh_uncertainty"):
+        assert "required" not in fields[optional]["constraints"]
     for name, symbol in SYMBOLS.items():
         assert fields[name]["title"] == symbol
     for name, unit in UNITS.items():

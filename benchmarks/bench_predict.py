@@ -1,0 +1,109 @@
+"""Prediction speed and memory on all 36,737 MP 2018 structures with the reference bulk checkpoint.
+
+Usage: .venv/bin/python benchmarks/bench_predict.py [--sample N]
+1. Stage costs (parse, graph, inference) on a random sample, single process, by atoms per cell.
+2. End to end: `elastic-atlas predict` over the whole zip (2 worker processes), with the peak RSS
+   of the whole process tree. Targets: >= 300 structures/s, <= 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import warnings
+import zipfile
+
+import numpy as np
+from common import BIN, OUT, machine, measure, today
+
+from elastic_atlas.checkpoint import load_checkpoint
+from elastic_atlas.cif import parse_cif
+from elastic_atlas.graph import build_graph
+from elastic_atlas.paths import shared_data
+
+BUCKETS = [(1, 8), (9, 16), (17, 32), (33, 64), (65, 10_000)]
+
+
+def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[str]:
+    texts = [archive.read(n).decode() for n in names]
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for text in texts:
+            t0 = time.perf_counter()
+            structure = parse_cif(text)
+            t1 = time.perf_counter()
+            graph = build_graph(structure)
+            t2 = time.perf_counter()
+            rows.append((len(structure), t1 - t0, t2 - t1, graph))
+    graphs = [r[3] for r in rows]
+    infer = np.zeros(len(graphs))
+    for i in range(0, len(graphs), 256):
+        start = time.perf_counter()
+        checkpoint.predict_graphs(graphs[i : i + 256])
+        per_atom = (time.perf_counter() - start) / sum(g.n_atoms for g in graphs[i : i + 256])
+        for j in range(i, min(i + 256, len(graphs))):
+            infer[j] = per_atom * graphs[j].n_atoms  # batch cost shared by atoms
+    atoms = np.array([r[0] for r in rows])
+    parse = np.array([r[1] for r in rows])
+    graph = np.array([r[2] for r in rows])
+    lines = [
+        "| atoms per cell | structures | parse (ms) | graph (ms) | inference (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for low, high in BUCKETS:
+        mask = (atoms >= low) & (atoms <= high)
+        if mask.any():
+            lines.append(
+                f"| {low}-{high if high < 10_000 else 'max'} | {mask.sum()} | "
+                f"{parse[mask].mean() * 1e3:.2f} | {graph[mask].mean() * 1e3:.2f} | "
+                f"{infer[mask].mean() * 1e3:.2f} |"
+            )
+    lines.append(
+        f"| all (mean {atoms.mean():.1f} atoms) | {len(atoms)} | "
+        f"{parse.mean() * 1e3:.2f} ({1 / parse.mean():.0f}/s) | "
+        f"{graph.mean() * 1e3:.2f} ({1 / graph.mean():.0f}/s) | "
+        f"{infer.mean() * 1e3:.2f} ({1 / infer.mean():.0f}/s) |"
+    )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sample", type=int, default=3000)
+    args = parser.parse_args()
+    data = shared_data()
+    reference = data / "models" / "cgcnn_reference"
+    zip_path = data / "mp2018" / "structures.zip"
+    checkpoint = load_checkpoint(reference / "bulk-moduli.pth.tar", reference / "atom_init.json")
+    with zipfile.ZipFile(zip_path) as archive:
+        names = sorted(archive.namelist())
+        random.Random(0).shuffle(names)
+        lines = stage_costs(names[: args.sample], archive, checkpoint)
+    OUT.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(BIN / "elastic-atlas"),
+        "predict",
+        "--checkpoint",
+        str(reference / "bulk-moduli.pth.tar"),
+        "--atom-init",
+        str(reference / "atom_init.json"),
+        str(zip_path),
+        "-o",
+        str(OUT / "bulk.csv"),
+    ]
+    result = measure(command, OUT / "bench_predict.log")
+    print(f"{today()}, {machine()}\n")
+    print(f"Stage costs, one process, random sample of {args.sample} structures:\n")
+    print("\n".join(lines))
+    rate = len(names) / result["seconds"]
+    print(
+        f"\nEnd to end (`elastic-atlas predict`, 2 workers), {len(names):,} structures: "
+        f"{result['seconds']:.1f} s, {rate:.0f} structures/s, peak RSS of the process tree "
+        f"{result['peak_rss_mib']:.0f} MiB, exit {result['exit']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
