@@ -54,7 +54,7 @@ def main() -> None:
         summary = json.loads((out / "summary.json").read_text())
         rate = summary["inputs"] / result["seconds"]
         print(
-            f"- `elastic-atlas build {' '.join(recipe[1:] + ['build/' + table + '.toml'])}`"
+            f"- `elastic-atlas build {' '.join([*recipe[1:], 'build/' + table + '.toml'])}`"
             f"{' (reference checkpoints)' if args.reference else ''}: "
             f"{summary['inputs']:,} inputs = {summary['accepted']:,} accepted + "
             f"screened out {summary['screened_out']} + rejected {summary['rejected']}; "
