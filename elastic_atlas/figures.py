@@ -16,15 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-SYSTEMS = (
-    "triclinic",
-    "monoclinic",
-    "orthorhombic",
-    "tetragonal",
-    "trigonal",
-    "hexagonal",
-    "cubic",
-)
+from elastic_atlas.schema import crystal_systems
+
+SYSTEMS = crystal_systems()
 COLOURS = dict(zip(SYSTEMS, plt.get_cmap("tab10").colors, strict=False))
 # Pugh's ratio B/G = 1.75 separates ductile (above) from brittle (below); B/G = 1 for reference.
 PUGH_LINES = (1.0, 1.75)

@@ -110,3 +110,9 @@ def core_schema() -> dict[str, Any]:
         },
     )
     return {"$schema": TABLE_SCHEMA_PROFILE, "fields": fields, "primaryKey": ["material_id"]}
+
+
+def crystal_systems() -> tuple[str, ...]:
+    """The seven crystal systems, in order of increasing symmetry, as the schema's enum."""
+    shared = _read_json(schema_dir() / "fields.json")["fields"]
+    return tuple(shared["crystal_system"]["constraints"]["enum"])

@@ -117,15 +117,6 @@ SUMMARY_LAYOUTS: dict[str, dict[str, str]] = {
         "Space Group Number": "space_group_number",
     },
 }
-CRYSTAL_SYSTEMS = (
-    "triclinic",
-    "monoclinic",
-    "orthorhombic",
-    "tetragonal",
-    "trigonal",
-    "hexagonal",
-    "cubic",
-)
 
 
 class SummaryError(SourceError):

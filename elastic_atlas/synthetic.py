@@ -6,17 +6,9 @@ import numpy as np
 import pandas as pd
 
 from elastic_atlas import physics
-from elastic_atlas.schema import column_order
+from elastic_atlas.schema import column_order, crystal_systems
 
-_SYSTEMS = (
-    "triclinic",
-    "monoclinic",
-    "orthorhombic",
-    "tetragonal",
-    "trigonal",
-    "hexagonal",
-    "cubic",
-)
+_SYSTEMS = crystal_systems()
 _FIRST_SPACE_GROUP = (1, 3, 16, 75, 143, 168, 195)
 _ELEMENTS = ("Al", "Ba", "Ca", "Cu", "Fe", "Mg", "N", "Na", "O", "S", "Si", "Ti", "Zn")
 
