@@ -1,0 +1,103 @@
+"""Training on a tiny Matbench-layout dataset: checkpoints, resume, cache, freeze."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pandas as pd
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from elastic_atlas.checkpoint import load_checkpoint
+from elastic_atlas.freeze import freeze_runs
+from elastic_atlas.matbench import load_dataset, load_fold
+from elastic_atlas.train import TrainConfig, train_run
+
+SMALL = {"atom_feature_length": 91, "atom_fea_len": 8, "n_conv": 1, "h_fea_len": 8}
+
+
+@pytest.fixture
+def matbench(tmp_path):
+    ids, rows = [], []
+    for i in range(24):
+        a = 4.0 + 0.05 * i
+        structure = Structure(Lattice.cubic(a), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        ids.append(f"mb-log-kvrh-{i:05d}")
+        rows.append([structure.as_dict(), 2.0 - 0.1 * a])
+    dataset = tmp_path / "data.json.gz"
+    with gzip.open(dataset, "wt") as handle:
+        json.dump({"index": ids, "columns": ["structure", "log10(K_VRH)"], "data": rows}, handle)
+    folds = tmp_path / "folds.json.gz"
+    with gzip.open(folds, "wt") as handle:
+        json.dump(
+            {"splits": {"matbench_log_kvrh": {"fold_0": {"train": ids[:18], "test": ids[18:]}}}},
+            handle,
+        )
+    return dataset, folds
+
+
+def config(tmp_path, dataset, folds, epochs):
+    return TrainConfig(
+        target="log10_k_vrh",
+        dataset=dataset,
+        folds=folds,
+        max_epochs=epochs,
+        batch_size=8,
+        architecture=SMALL,
+        cache=tmp_path / "cache",
+        validation_fraction=0.2,
+    )
+
+
+def test_loader_reads_matbench_layout(matbench):
+    dataset, folds = matbench
+    data = load_dataset(dataset)
+    assert len(data) == 24 and isinstance(data["mb-log-kvrh-00000"][0], dict)
+    train, test = load_fold(folds, "matbench_log_kvrh", 0)
+    assert len(train) == 18 and len(test) == 6
+
+
+def test_training_checkpoints_every_epoch_and_resumes(tmp_path, matbench):
+    dataset, folds = matbench
+    run = tmp_path / "run"
+    train_run(config(tmp_path, dataset, folds, 2), run, quiet=True)
+    log = pd.read_csv(run / "log.csv")
+    assert log.epoch.tolist() == [1, 2]
+    assert {"last.pt", "best.safetensors", "best.json", "split.json"} <= {
+        p.name for p in run.iterdir()
+    }
+    assert len(list((tmp_path / "cache").glob("graphs-*.pkl"))) == 1
+    train_run(config(tmp_path, dataset, folds, 4), run, quiet=True)  # "interrupted" at 2
+    log = pd.read_csv(run / "log.csv")
+    assert log.epoch.tolist() == [1, 2, 3, 4]
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["train"]) + len(split["validation"]) == 18 and len(split["test"]) == 6
+    assert not set(split["test"]) & set(split["train"] + split["validation"])
+
+
+def test_a_run_with_another_configuration_is_refused(tmp_path, matbench):
+    dataset, folds = matbench
+    run = tmp_path / "run"
+    train_run(config(tmp_path, dataset, folds, 1), run, quiet=True)
+    other = config(tmp_path, dataset, folds, 1).model_copy(update={"seed": 5})
+    with pytest.raises(SystemExit, match="another configuration"):
+        train_run(other, run, quiet=True)
+
+
+def test_freeze_makes_a_loadable_ensemble_with_metrics(tmp_path, matbench):
+    dataset, folds = matbench
+    runs = []
+    for seed in (0, 1):
+        run = tmp_path / f"run{seed}"
+        cfg = config(tmp_path, dataset, folds, 2).model_copy(update={"seed": seed})
+        train_run(cfg, run, quiet=True)
+        runs.append(run)
+    metrics = freeze_runs(runs, tmp_path / "model")
+    assert set(metrics) >= {"train", "validation", "test"} and metrics["test"]["n"] == 6
+    checkpoint = load_checkpoint(tmp_path / "model")
+    assert len(checkpoint.members) == 2 and checkpoint.target_names == ["log10_k_vrh"]
+    card = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert card["training"]["split_sizes"]["test"] == 6
+    assert (tmp_path / "model" / "README.md").exists()
+    assert (tmp_path / "model" / "parity.png").exists()
