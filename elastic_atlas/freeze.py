@@ -7,6 +7,7 @@ prediction and their standard deviation a per-structure uncertainty.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def freeze_runs(run_dirs: list[Path], out: Path, oof: Path | None = None) -> dic
                 "run": run.name,
                 "seed": c.seed,
                 "best_epoch": best["best_epoch"],
-                "epochs_run": best["epoch"],
+                "epochs_run": epochs_run(run),
                 "best_validation_mae": best["best_mae"],
             }
             for run, (_, c, best, _) in zip(run_dirs, loaded, strict=True)
@@ -77,6 +78,8 @@ def freeze_runs(run_dirs: list[Path], out: Path, oof: Path | None = None) -> dic
         [target],
         {"training": training},
     )
+    for run, config in zip(run_dirs, configs, strict=True):  # the training curves travel along
+        shutil.copyfile(run / "log.csv", out / f"training-log-seed{config.seed}.csv")
     checkpoint = load_checkpoint(out)
     evaluation = evaluate(checkpoint, first, split, oof)
     card_path = out / "model.json"
@@ -85,6 +88,18 @@ def freeze_runs(run_dirs: list[Path], out: Path, oof: Path | None = None) -> dic
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     write_model_readme(out, card)
     return evaluation
+
+
+def predict_ids(checkpoint: Checkpoint, graphs: dict, ids: list[str]) -> np.ndarray:
+    """First-target predictions for `ids`, in chunks of 512 structures."""
+    chunks = [checkpoint.predict_graphs([graphs[m] for m in ids[i : i + 512]])[0][:, 0]
+              for i in range(0, len(ids), 512)]  # fmt: skip
+    return np.concatenate(chunks)
+
+
+def epochs_run(run: Path) -> int:
+    """Epochs the run trained (the log has one line per epoch)."""
+    return max(0, len((run / "log.csv").read_text().strip().splitlines()) - 1)
 
 
 def evaluate(
@@ -96,15 +111,20 @@ def evaluate(
     points = {}
     for name in SPLITS:
         ids = split[name]
-        predicted = np.concatenate(
-            [
-                checkpoint.predict_graphs([graphs[m] for m in ids[i : i + 512]])[0][:, 0]
-                for i in range(0, len(ids), 512)
-            ]
-        )
+        predicted = predict_ids(checkpoint, graphs, ids)
         observed = np.array([dataset[m][1] for m in ids])
         result[name] = metrics(predicted, observed)
         points[name] = (observed, predicted)
+    if len(checkpoint.members) > 1:  # what the ensemble adds over its members
+        ids = split["test"]
+        observed = np.array([dataset[m][1] for m in ids])
+        members = checkpoint.members
+        result["members_test_mae"] = []
+        for member in members:
+            checkpoint.members = [member]
+            predicted = predict_ids(checkpoint, graphs, ids)
+            result["members_test_mae"].append(metrics(predicted, observed)["mae"])
+        checkpoint.members = members
     if oof is not None:
         reference = load_fold_predictions(oof, TARGET_TO_TASK[config.target], config.fold)
         ids = [m for m in split["test"] if m in reference]
@@ -168,6 +188,12 @@ def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
         "|---|---:|---:|---:|",
         *[f"| {s} | {m[s]['mae']:.4f} | {m[s]['r2']:.3f} | {m[s]['n']} |" for s in SPLITS],
     ]
+    if "members_test_mae" in m:
+        lines.append(
+            "| test, each member alone | "
+            + ", ".join(f"{v:.4f}" for v in m["members_test_mae"])
+            + " | | |"
+        )
     if "cgcnn_v2019_same_test_entries" in m:
         ref = m["cgcnn_v2019_same_test_entries"]
         lines.append(
@@ -182,6 +208,7 @@ def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
         f"({card['atom_features']['source']})",
         "- `model.json`: the model card (architecture, graph parameters, normaliser, provenance).",
         "- `parity.png`: predicted vs DFT on train, validation and test.",
+        "- `training-log-seed<k>.csv`: per-epoch losses, validation MAE, learning rate.",
         "",
         f"Use: `elastic-atlas predict --checkpoint models/{folder.name} SOURCE -o OUT.csv`.",
         "Weights: CC-BY-4.0 (trained on Materials Project data via Matbench).",
