@@ -51,16 +51,24 @@ SEEDS := 0 1 2
 DATE ?= $(shell date -u +%Y-%m-%d)
 models: models-kvrh models-gvrh
 
-models-%: $(STAMP)
-	target=$$( [ $* = kvrh ] && echo log10_k_vrh || echo log10_g_vrh ); \
+# $(1): target name, $(2): short name in the model folder. Re-running resumes unfinished runs.
+define train_target
 	for seed in $(SEEDS); do \
-	  $(ATLAS) train --target $$target --seed $$seed --run-dir runs/$$target-seed$$seed --quiet || exit 1; \
-	done; \
-	$(ATLAS) freeze $(foreach s,$(SEEDS),runs/$$target-seed$(s)) -o models/cgcnn3x64-matbench-$(DATE)-$*
+	  $(ATLAS) train --target $(1) --seed $$seed --run-dir runs/$(1)-seed$$seed --quiet || exit 1; \
+	done
+	$(ATLAS) freeze $(foreach s,$(SEEDS),runs/$(1)-seed$(s)) -o models/cgcnn3x64-matbench-$(DATE)-$(2)
+endef
+
+models-kvrh: $(STAMP)
+	$(call train_target,log10_k_vrh,kvrh)
+
+models-gvrh: $(STAMP)
+	$(call train_target,log10_g_vrh,gvrh)
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_validate.py
 	$(BIN)/python benchmarks/bench_predict.py
+	$(BIN)/python benchmarks/bench_build.py --reference
 	$(BIN)/python benchmarks/bench_release.py
 
 clean:

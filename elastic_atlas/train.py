@@ -102,8 +102,13 @@ def split_ids(config: TrainConfig, available: set[str]) -> dict[str, list[str]]:
 
 
 def _run_identity(config: dict) -> dict:
-    """The settings that define a run; stopping rules and threads may change on resume."""
-    return {k: v for k, v in config.items() if k not in ("max_epochs", "patience", "threads")}
+    """The settings that define a run. Stopping rules, threads and the cache folder may change
+    on resume, and data files are identified by name, not by where this machine keeps them."""
+    identity = {k: v for k, v in config.items()
+                if k not in ("max_epochs", "patience", "threads", "cache")}  # fmt: skip
+    for key in ("dataset", "folds"):
+        identity[key] = Path(identity[key]).name
+    return identity
 
 
 # ------------------------------------------------------------------ loop
