@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from elastic_atlas.checkpoint import Checkpoint, default_device, load_checkpoint, sha256_file
+from elastic_atlas.checkpoint import Checkpoint, default_device, load_checkpoint
+from elastic_atlas.digest import file_digest
 from elastic_atlas.mp_api import MPAPIError
 from elastic_atlas.paths import display_path
 from elastic_atlas.predict import Predicted, Rejected, predict_stream
@@ -137,7 +138,7 @@ def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]
                 "kind": c.kind,
                 "targets": c.target_names,
                 "members": len(c.members),
-                "sha256": {f.name: sha256_file(f) for f in files},
+                "sha256": {f.name: file_digest(f) for f in files},
             }
         )
     return out

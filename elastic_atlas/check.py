@@ -7,12 +7,12 @@ adds those package checks and the physics checks of `validate.py`, for CSV and P
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from elastic_atlas.digest import file_digest
 from elastic_atlas.schema import core_schema, field_map
 from elastic_atlas.tableio import TableReadError, read_arrow, rename_columns, type_table
 from elastic_atlas.validate import Finding, ValidationSettings, table_finding, validate_typed_table
@@ -61,15 +61,6 @@ def validate_table_file(
     return validate_typed_table(
         typed, schema, tolerance=tolerance, settings=settings, full_schema=full
     )
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.new(algorithm)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _declared_hash(value: str) -> tuple[str, str]:

@@ -11,7 +11,6 @@ Loading verifies the format version and every sha256 before a weight is used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from elastic_atlas import __version__
 from elastic_atlas.cgcnn import Architecture, CrystalGraphConvNet, collate, gaussian_centers
+from elastic_atlas.digest import file_digest
 from elastic_atlas.features import FeatureTable, load_atom_init
 from elastic_atlas.graph import CrystalGraph, GraphParameters
 
@@ -79,14 +79,6 @@ class Checkpoint:
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_model(arch: Architecture, graph: GraphParameters) -> CrystalGraphConvNet:
@@ -158,7 +150,7 @@ def _verify(folder: Path, entry: dict[str, str]) -> Path:
     path = folder / entry["file"]
     if not path.is_file():
         raise CheckpointError(f"{path} is missing (listed in {folder / 'model.json'})")
-    actual = sha256_file(path)
+    actual = file_digest(path)
     if actual != entry["sha256"]:
         raise CheckpointError(
             f"{path}: sha256 {actual} does not match model.json ({entry['sha256']}); the weights "
@@ -218,7 +210,7 @@ def save_own(
         path = folder / f"member-{k}.safetensors"
         state = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
         save_file(state, str(path))
-        entries.append({"file": path.name, "sha256": sha256_file(path)})
+        entries.append({"file": path.name, "sha256": file_digest(path)})
     card = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -227,7 +219,7 @@ def save_own(
         "targets": [t.__dict__ for t in targets],
         "atom_features": {
             "file": feature_file.name,
-            "sha256": sha256_file(feature_file),
+            "sha256": file_digest(feature_file),
             "source": features.source,
         },
         "members": entries,

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from elastic_atlas.check import file_digest
+from elastic_atlas.digest import file_digest
 from elastic_atlas.schema import load_table_schema
 from elastic_atlas.tableio import read_arrow
 

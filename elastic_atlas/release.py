@@ -7,6 +7,7 @@ overwritten: building it again rebuilds aside and checks the result is byte-iden
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from pydantic import BaseModel
 
 from elastic_atlas import __version__
 from elastic_atlas.build import build_table
-from elastic_atlas.check import file_digest, validate_table_file
+from elastic_atlas.check import validate_table_file
 from elastic_atlas.datapackage import (
     PACKAGE_PROFILE,
     SOURCES,
@@ -34,6 +35,7 @@ from elastic_atlas.datapackage import (
     write_checksums,
     write_json,
 )
+from elastic_atlas.digest import file_digest
 from elastic_atlas.figures import table_figures
 from elastic_atlas.paths import display_path, repo_root
 from elastic_atlas.recipe import Recipe, load_recipe
@@ -90,8 +92,6 @@ def input_hashes(recipe: Recipe) -> list[dict[str, str]]:
             lines = "".join(
                 f"{p.name} {file_digest(p)}\n" for p in sorted(path.iterdir()) if p.is_file()
             )
-            import hashlib
-
             digest = hashlib.sha256(lines.encode()).hexdigest()
         else:
             digest = file_digest(path) if path.exists() else "missing"

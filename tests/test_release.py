@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from elastic_atlas.check import file_digest
 from elastic_atlas.cli import main
+from elastic_atlas.digest import file_digest
 from elastic_atlas.paths import repo_root
 from elastic_atlas.release import ReleaseError, build_release, check_version, load_config
 
