@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from elastic_atlas.checkpoint import Checkpoint, Target, load_checkpoint, save_own
-from elastic_atlas.features import own_feature_table
+from elastic_atlas.features import feature_layout, own_feature_table
 from elastic_atlas.matbench import TARGET_TO_TASK, load_dataset, load_fold_predictions
 from elastic_atlas.train import cached_graphs, load_run_model
 
@@ -80,10 +80,11 @@ def freeze_runs(run_dirs: list[Path], out: Path, oof: Path | None = None) -> dic
     )
     for run, config in zip(run_dirs, configs, strict=True):  # the training curves travel along
         shutil.copyfile(run / "log.csv", out / f"training-log-seed{config.seed}.csv")
-    checkpoint = load_checkpoint(out)
-    evaluation = evaluate(checkpoint, first, split, oof)
     card_path = out / "model.json"
     card = json.loads(card_path.read_text())
+    card["atom_features"]["layout"] = feature_layout()  # what each one-hot block encodes
+    checkpoint = load_checkpoint(out)
+    evaluation = evaluate(checkpoint, first, split, oof)
     card["metrics"] = evaluation
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     write_model_readme(out, card)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from elastic_atlas import physics
 from elastic_atlas.predict import Predicted
-from elastic_atlas.schema import field_map, load_table_schema
+from elastic_atlas.schema import load_table_schema
 
 BULK, SHEAR = "log10_k_vrh", "log10_g_vrh"
 ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64()}
@@ -46,7 +46,6 @@ def table_frame(
     records = sorted(records, key=lambda r: r.material_id)
     k = 10.0 ** np.array([r.values[BULK] for r in records], dtype=np.float64)
     g = 10.0 ** np.array([r.values[SHEAR] for r in records], dtype=np.float64)
-    column = {name: [r.info.get(name) for r in records] for name in field_map(schema)}
     frame = pd.DataFrame({"material_id": [r.material_id for r in records]})
     for name in (
         "formula",
@@ -58,7 +57,7 @@ def table_frame(
         "volume",
         "mass",
     ):
-        frame[name] = column[name]
+        frame[name] = [r.info.get(name) for r in records]
     frame["k_vrh"], frame["g_vrh"] = k, g
     for target, column_name in ((BULK, "k_vrh_uncertainty"), (SHEAR, "g_vrh_uncertainty")):
         if (ensemble or {}).get(target, 1) > 1:

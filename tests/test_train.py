@@ -99,5 +99,7 @@ def test_freeze_makes_a_loadable_ensemble_with_metrics(tmp_path, matbench):
     assert len(checkpoint.members) == 2 and checkpoint.target_names == ["log10_k_vrh"]
     card = json.loads((tmp_path / "model" / "model.json").read_text())
     assert card["training"]["split_sizes"]["test"] == 6
+    layout = card["atom_features"]["layout"]
+    assert sum(block["length"] for block in layout) == checkpoint.features.length == 91
     assert (tmp_path / "model" / "README.md").exists()
     assert (tmp_path / "model" / "parity.png").exists()
