@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from elastic_atlas.mp_api import MPAPIError
 from elastic_atlas.paths import display_path
 from elastic_atlas.predict import Predicted, Rejected, predict_stream
 from elastic_atlas.recipe import Recipe
-from elastic_atlas.screen import screen_band_gap, screen_elements
+from elastic_atlas.screen import ScreenSettings, Verdict, screen_band_gap, screen_elements
 from elastic_atlas.sources import RawStructure, SourceError, iter_cif_source, load_summary
 from elastic_atlas.tables import BULK, SHEAR, symmetry_of, table_frame, write_csv, write_parquet
 
@@ -53,6 +54,11 @@ def add_symmetry(structure: Any, info: dict[str, Any]) -> dict[str, Any]:
     if info.get("space_group_number") and info.get("crystal_system"):
         return {}
     return symmetry_of(structure)
+
+
+def screen_structure(info: dict[str, Any], settings: ScreenSettings) -> Verdict:
+    """The study's rules that need the parsed structure (runs in the worker processes)."""
+    return screen_elements(info["elements"].split(), settings)
 
 
 def candidates(recipe: Recipe, book: Accounting) -> Iterator[RawStructure]:
@@ -150,12 +156,12 @@ def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = F
     checkpoints = load_models(recipe)
     book = Accounting()
     accepted: list[Predicted] = []
-
-    def screen(info: dict[str, Any]) -> tuple[str, str] | None:
-        return screen_elements(info["elements"].split(), recipe.screen)
-
     stream = predict_stream(
-        candidates(recipe, book), checkpoints, workers=workers, extra=add_symmetry, screen=screen
+        candidates(recipe, book),
+        checkpoints,
+        workers=workers,
+        extra=add_symmetry,
+        screen=partial(screen_structure, settings=recipe.screen),
     )
     with tqdm(
         stream, unit=" structures", disable=quiet, file=sys.stderr, desc=f"{recipe.table}"

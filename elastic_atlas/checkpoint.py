@@ -22,7 +22,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from elastic_atlas import __version__
-from elastic_atlas.cgcnn import Architecture, CrystalGraphConvNet, collate, gaussian_centers
+from elastic_atlas.cgcnn import (
+    Architecture,
+    CrystalGraphConvNet,
+    FoldedCGCNN,
+    collate,
+    gaussian_centers,
+)
 from elastic_atlas.digest import file_digest
 from elastic_atlas.features import FeatureTable, load_atom_init
 from elastic_atlas.graph import CrystalGraph, GraphParameters
@@ -66,13 +72,46 @@ class Checkpoint:
         self.device = device
         return self
 
-    @torch.no_grad()
+    def inference(self) -> EnsembleInference:
+        """The inference-only form of this checkpoint: small, picklable, no nn.Modules."""
+        return EnsembleInference(
+            models=[FoldedCGCNN(m.eval()).to(self.device) for m in self.members],
+            features=self.features,
+            target_names=self.target_names,
+            mean=np.array([t.mean for t in self.targets], dtype=np.float32),
+            std=np.array([t.std for t in self.targets], dtype=np.float32),
+            device=self.device,
+            name=self.path.name,
+        )
+
     def predict_graphs(self, graphs: list[CrystalGraph]) -> tuple[np.ndarray, np.ndarray]:
         """(mean, spread) of shape (len(graphs), n_targets) in target units."""
+        return self.inference().predict_graphs(graphs)
+
+
+@dataclass
+class EnsembleInference:
+    """Everything a process needs to predict with one checkpoint (ensemble mean and spread)."""
+
+    models: list[FoldedCGCNN]
+    features: FeatureTable
+    target_names: list[str]
+    mean: np.ndarray  # normaliser per target
+    std: np.ndarray
+    device: torch.device
+    name: str  # the checkpoint's file or folder name, for messages
+
+    @torch.no_grad()
+    def predict_graphs(self, graphs: list[CrystalGraph]) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, spread) of shape (len(graphs), n_targets) in target units.
+
+        The spread is the members' standard deviation (0 for a single member).
+        """
         batch = collate(graphs, self.features.values).to(self.device)
-        mean = torch.tensor([t.mean for t in self.targets], device=self.device)
-        std = torch.tensor([t.std for t in self.targets], device=self.device)
-        outputs = torch.stack([m(batch) * std + mean for m in self.members])
+        bonds = self.models[0].expand_distances(batch.neighbor_distance)  # same for all members
+        mean = torch.from_numpy(self.mean).to(self.device)
+        std = torch.from_numpy(self.std).to(self.device)
+        outputs = torch.stack([model(batch, bonds) * std + mean for model in self.models])
         spread = outputs.std(dim=0, unbiased=False)
         return outputs.mean(dim=0).cpu().numpy(), spread.cpu().numpy()
 

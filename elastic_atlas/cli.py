@@ -156,9 +156,14 @@ def schema_command(write: bool) -> None:
     type=int,
     default=2,
     show_default=True,
-    help="Processes that parse CIFs and build graphs (0: in this process).",
+    help="Processes that parse CIFs, build graphs and (on CPU) run the model (0: in this process).",
 )
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Structures per inference batch [default: 32 on CPU, 256 on a GPU].",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def predict(
     checkpoint_path: Path,
@@ -166,7 +171,7 @@ def predict(
     source: Path,
     output: Path,
     workers: int,
-    batch_size: int,
+    batch_size: int | None,
     quiet: bool,
 ) -> None:
     """Predict with a CGCNN checkpoint for SOURCE: a CIF file, a folder or a zip of CIFs."""

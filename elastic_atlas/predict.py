@@ -1,8 +1,10 @@
-"""Structures → graphs (process pool) → batches → predictions, streaming with bounded memory.
+"""Structures → graphs → batches → predictions in a process pool, streaming with bounded memory.
 
-At most `workers × 4` chunks of structures are in flight at once, so memory does not grow with the
-size of the input. Every input ends as exactly one `Predicted` or `Rejected` record, in input
-order.
+On CPU each worker process takes a chunk of inputs through parsing, graph building, screening
+and the models, so both cores do all the work; on an accelerator the workers stop at the graph
+and the main process batches graphs for the device. At most `workers × 4` chunks are in flight
+at once, so memory does not grow with the size of the input. Every input ends as exactly one
+`Predicted` or `Rejected` record, in input order.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from pymatgen.core import Structure
 
-from elastic_atlas.checkpoint import Checkpoint
+from elastic_atlas.checkpoint import Checkpoint, EnsembleInference
 from elastic_atlas.cif import parse_cif
 from elastic_atlas.graph import CrystalGraph, GraphParameters, StructureRejected, build_graph
 from elastic_atlas.physics import structure_scalars
@@ -83,9 +85,12 @@ def graph_from_raw(
             warnings.simplefilter("ignore")
             structure = parse_cif(raw.text)
             result.graph = build_graph(structure, params)
-        result.info = {**raw.metadata, **structure_info(structure)}
-        if extra is not None:
-            result.info.update(extra(structure, result.info))
+        with warnings.catch_warnings():
+            # pymatgen orders formulas by electronegativity and says so for noble gases.
+            warnings.filterwarnings("ignore", message="No Pauling electronegativity")
+            result.info = {**raw.metadata, **structure_info(structure)}
+            if extra is not None:
+                result.info.update(extra(structure, result.info))
     except StructureRejected as error:
         result.reason, result.detail = error.reason, error.detail
     except Exception as error:  # a structure must never stop the batch; keep the evidence
@@ -93,30 +98,120 @@ def graph_from_raw(
     return result
 
 
-def _graph_chunk(args: tuple[list[RawStructure], GraphParameters, Any]) -> list[GraphResult]:
-    chunk, params, extra = args
-    return [graph_from_raw(raw, params, extra) for raw in chunk]
+@dataclass
+class Setup:
+    """What each worker needs; sent once per worker when the pool starts.
+
+    With `inference` the workers also predict (CPU: each core runs parse → graph → model for
+    its own chunks, one torch thread each); without it they stop at the graph and the main
+    process predicts (an accelerator: one process should own the device).
+    """
+
+    params: GraphParameters
+    inference: list[EnsembleInference] | None
+    featurizers: list[EnsembleInference]  # whose feature tables a structure must be covered by
+    extra: Extra | None = None
+    screen: Screen | None = None
 
 
-def iter_graphs(
-    raws: Iterable[RawStructure],
-    params: GraphParameters,
-    workers: int = 2,
-    extra: Extra | None = None,
-) -> Iterator[GraphResult]:
-    """Graph results in input order; `workers` processes (0 or 1: in this process)."""
+Record = Predicted | Rejected
+_WORKER_SETUP: Setup | None = None
+
+
+def _start_worker(setup: Setup) -> None:
+    global _WORKER_SETUP
+    import torch
+
+    torch.set_num_threads(1)  # the pool already uses every core, one process per core
+    _WORKER_SETUP = setup
+
+
+def _worker_chunk(chunk: list[RawStructure]) -> list[Record | GraphResult]:
+    assert _WORKER_SETUP is not None, "worker started without its setup"
+    return process_chunk(chunk, _WORKER_SETUP)
+
+
+def process_chunk(chunk: list[RawStructure], setup: Setup) -> list[Record | GraphResult]:
+    """One chunk of inputs in order: records, or graph results left for the main process."""
+    items: list[Record | GraphResult] = []
+    for raw in chunk:
+        result = graph_from_raw(raw, setup.params, setup.extra)
+        items.append(triage(result, setup) or result)
+    if setup.inference is not None:
+        items = predict_results(items, setup.inference)
+    return items
+
+
+def triage(result: GraphResult, setup: Setup) -> Rejected | None:
+    """The rejection of a parsed input, if any: bad structure, screened out, no features."""
+    if result.graph is None:
+        reason, detail = result.reason or "", result.detail or ""
+        return Rejected(result.material_id, result.source, "structure", reason, detail)
+    verdict = setup.screen(result.info) if setup.screen is not None else None
+    if verdict is not None:
+        return Rejected(result.material_id, result.source, "screen", *verdict)
+    missing = _unfeaturized(result.graph, setup.featurizers)
+    if missing:
+        return Rejected(
+            result.material_id, result.source, "features", "element_not_featurized", missing
+        )
+    return None
+
+
+def predict_results(
+    items: list[Record | GraphResult], inference: list[EnsembleInference]
+) -> list[Record | GraphResult]:
+    """`items` with every graph result replaced by its prediction (one batch)."""
+    positions = [i for i, item in enumerate(items) if isinstance(item, GraphResult)]
+    if not positions:
+        return items
+    results = [items[i] for i in positions]
+    graphs = [r.graph for r in results if isinstance(r, GraphResult) and r.graph is not None]
+    values: list[dict[str, float]] = [{} for _ in positions]
+    spreads: list[dict[str, float]] = [{} for _ in positions]
+    for model in inference:
+        mean, spread = model.predict_graphs(graphs)
+        for j, name in enumerate(model.target_names):
+            for i in range(len(positions)):
+                values[i][name] = float(mean[i, j])
+                spreads[i][name] = float(spread[i, j])
+    out = list(items)
+    for i, (position, result) in enumerate(zip(positions, results, strict=True)):
+        assert isinstance(result, GraphResult)
+        out[position] = Predicted(
+            result.material_id, result.source, values[i], spreads[i], result.info
+        )
+    return out
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # forkserver where there is one: workers start from a clean process, never from a parent
+    # that has already run torch (OpenMP thread pools and accelerators do not survive fork).
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # The server imports torch and pymatgen once; every worker forked from it starts warm.
+    context.set_forkserver_preload(["elastic_atlas.predict"])
+    return context
+
+
+def iter_chunks(
+    raws: Iterable[RawStructure], setup: Setup, workers: int, chunk_size: int
+) -> Iterator[Record | GraphResult]:
+    """Processed inputs in input order; `workers` processes (0 or 1: in this process).
+
+    At most `workers × 4` chunks are in flight, so memory does not grow with the input.
+    """
     iterator = iter(raws)
-    chunks = iter(lambda: list(islice(iterator, CHUNK)), [])
+    chunks = iter(lambda: list(islice(iterator, chunk_size)), [])
     if workers <= 1:
         for chunk in chunks:
-            yield from _graph_chunk((chunk, params, extra))
+            yield from process_chunk(chunk, setup)
         return
-    # Workers only parse and build graphs (no torch), so the platform's default start method is
-    # safe even after the parent has loaded models.
-    with multiprocessing.get_context().Pool(workers) as pool:
+    with _pool_context().Pool(workers, initializer=_start_worker, initargs=(setup,)) as pool:
         pending: deque = deque()
         for chunk in chunks:
-            pending.append(pool.apply_async(_graph_chunk, ((chunk, params, extra),)))
+            pending.append(pool.apply_async(_worker_chunk, (chunk,)))
             if len(pending) >= workers * 4:
                 yield from pending.popleft().get()
         while pending:
@@ -130,70 +225,61 @@ def graph_parameters_of(checkpoints: list[Checkpoint]) -> GraphParameters:
     return params.pop()
 
 
+CPU_BATCH = 32  # structures per inference batch on CPU: small batches stay in cache (BENCHMARKS)
+ACCELERATOR_BATCH = 256
+
+
 def predict_stream(
     raws: Iterable[RawStructure],
     checkpoints: list[Checkpoint],
     *,
     workers: int = 2,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     extra: Extra | None = None,
     screen: Screen | None = None,
 ) -> Iterator[Predicted | Rejected]:
-    """Every input as one Predicted or Rejected record; predictions of all checkpoints merged.
+    """Every input as one Predicted or Rejected record, in input order; predictions of all
+    checkpoints merged.
 
     `extra` adds facts computed from the structure in the worker (e.g. symmetry); `screen`
     may leave a parsed structure out (stage "screen") before any inference is spent on it.
+    Both must be picklable (module-level functions or partials) when `workers` > 1. On CPU the
+    results do not depend on `workers`: batches are the same chunks of the input either way.
     """
-    params = graph_parameters_of(checkpoints)
-    batch: list[GraphResult] = []
-    for result in iter_graphs(raws, params, workers, extra):
-        if result.graph is None:
-            yield Rejected(
-                result.material_id,
-                result.source,
-                "structure",
-                result.reason or "",
-                result.detail or "",
-            )
-            continue
-        verdict = screen(result.info) if screen is not None else None
-        if verdict is not None:
-            yield Rejected(result.material_id, result.source, "screen", *verdict)
-            continue
-        missing = _unfeaturized(result.graph, checkpoints)
-        if missing:
-            yield Rejected(
-                result.material_id, result.source, "features", "element_not_featurized", missing
-            )
-            continue
-        batch.append(result)
-        if len(batch) >= batch_size:
-            yield from _predict_batch(batch, checkpoints)
-            batch = []
-    if batch:
-        yield from _predict_batch(batch, checkpoints)
+    inference = [c.inference() for c in checkpoints]
+    on_cpu = all(c.device.type == "cpu" for c in checkpoints)
+    size = batch_size or (CPU_BATCH if on_cpu else ACCELERATOR_BATCH)
+    setup = Setup(graph_parameters_of(checkpoints), None, inference, extra, screen)
+    if on_cpu:
+        setup.inference = inference
+        for item in iter_chunks(raws, setup, workers, size):
+            assert not isinstance(item, GraphResult)
+            yield item
+        return
+    # Accelerator: workers make graphs, this process batches them for the device.
+    waiting: list[Record | GraphResult] = []
+    n_graphs = 0
+    for item in iter_chunks(raws, setup, workers, CHUNK):
+        waiting.append(item)
+        n_graphs += isinstance(item, GraphResult)
+        if n_graphs >= size:
+            yield from _records(predict_results(waiting, inference))
+            waiting, n_graphs = [], 0
+    yield from _records(predict_results(waiting, inference))
 
 
-def _unfeaturized(graph: CrystalGraph, checkpoints: list[Checkpoint]) -> str:
+def _records(items: list[Record | GraphResult]) -> Iterator[Record]:
+    for item in items:
+        assert not isinstance(item, GraphResult)
+        yield item
+
+
+def _unfeaturized(graph: CrystalGraph, featurizers: list[EnsembleInference]) -> str:
     from pymatgen.core import Element
 
-    for checkpoint in checkpoints:
-        unknown = checkpoint.features.unknown_elements(graph.atomic_numbers)
+    for model in featurizers:
+        unknown = model.features.unknown_elements(graph.atomic_numbers)
         if unknown:
             symbols = ", ".join(Element.from_Z(z).symbol for z in unknown if 0 < z < 119)
-            return f"no features for {symbols} in {checkpoint.path.name}"
+            return f"no features for {symbols} in {model.name}"
     return ""
-
-
-def _predict_batch(batch: list[GraphResult], checkpoints: list[Checkpoint]) -> Iterator[Predicted]:
-    graphs = [r.graph for r in batch if r.graph is not None]
-    values: list[dict[str, float]] = [{} for _ in batch]
-    spreads: list[dict[str, float]] = [{} for _ in batch]
-    for checkpoint in checkpoints:
-        mean, spread = checkpoint.predict_graphs(graphs)
-        for j, name in enumerate(checkpoint.target_names):
-            for i in range(len(batch)):
-                values[i][name] = float(mean[i, j])
-                spreads[i][name] = float(spread[i, j])
-    for i, result in enumerate(batch):
-        yield Predicted(result.material_id, result.source, values[i], spreads[i], result.info)

@@ -22,7 +22,12 @@ def rejects_path(output: Path) -> Path:
 
 
 def run_predict(
-    checkpoint: Checkpoint, source: Path, output: Path, workers: int, batch_size: int, quiet: bool
+    checkpoint: Checkpoint,
+    source: Path,
+    output: Path,
+    workers: int,
+    batch_size: int | None,
+    quiet: bool,
 ) -> dict[str, int]:
     """Write OUT.csv and OUT.rejects.csv; returns the counts (inputs = predicted + rejected)."""
     raws = iter_cif_source(source)

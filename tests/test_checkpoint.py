@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import warnings
 import zipfile
 
@@ -10,8 +11,9 @@ import pytest
 import torch
 from structures import diamond, rock_salt
 
-from elastic_atlas.cgcnn import Architecture
+from elastic_atlas.cgcnn import Architecture, FoldedCGCNN, collate
 from elastic_atlas.checkpoint import (
+    Checkpoint,
     CheckpointError,
     Target,
     build_model,
@@ -26,18 +28,18 @@ from elastic_atlas.graph import GraphParameters, build_graph
 SMALL = Architecture(
     atom_feature_length=91, atom_fea_len=16, n_conv=2, h_fea_len=16, n_h=2, n_targets=2
 )
+TARGETS = [Target("log10_k_vrh", 1.9, 0.3), Target("log10_g_vrh", 1.6, 0.35)]
 
 
 def make_own(folder, members=2):
     torch.manual_seed(0)
     models = [build_model(SMALL, GraphParameters()).eval() for _ in range(members)]
-    targets = [Target("log10_k_vrh", 1.9, 0.3), Target("log10_g_vrh", 1.6, 0.35)]
     save_own(
         folder,
         models,
         own_feature_table(),
         GraphParameters(),
-        targets,
+        TARGETS,
         {"training": {"note": "random weights, test only"}},
     )
     return models
@@ -49,19 +51,36 @@ def test_own_format_round_trip_gives_identical_predictions(tmp_path):
     loaded = load_checkpoint(tmp_path / "m")
     assert loaded.kind == "own" and loaded.target_names == ["log10_k_vrh", "log10_g_vrh"]
     mean, spread = loaded.predict_graphs(graphs)
-    from elastic_atlas.cgcnn import collate
-
-    batch = collate(graphs, own_feature_table().values)
-    with torch.no_grad():
-        outs = torch.stack(
-            [m(batch) * torch.tensor([0.3, 0.35]) + torch.tensor([1.9, 1.6]) for m in models]
-        )
-    np.testing.assert_array_equal(mean, outs.mean(0).numpy())
-    np.testing.assert_array_equal(spread, outs.std(0, unbiased=False).numpy())
+    in_memory = Checkpoint(models, own_feature_table(), GraphParameters(), TARGETS, "own", tmp_path)
+    expected_mean, expected_spread = in_memory.predict_graphs(graphs)
+    np.testing.assert_array_equal(mean, expected_mean)
+    np.testing.assert_array_equal(spread, expected_spread)
     assert np.all(spread > 0)
     card = json.loads((tmp_path / "m" / "model.json").read_text())
     assert card["format_version"] == 1 and len(card["members"]) == 2
     assert card["targets"][0]["unit"] == "log10(GPa)"
+
+
+def test_folded_inference_equals_the_module_forward():
+    """BatchNorm folding and the fused products change nothing beyond float32 rounding."""
+    torch.manual_seed(1)
+    model = build_model(SMALL, GraphParameters())
+    for module in model.modules():  # trained-like statistics, so the folding is not trivial
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+    model.eval()
+    graphs = [build_graph(rock_salt()), build_graph(diamond()), build_graph(rock_salt())]
+    batch = collate(graphs, own_feature_table().values)
+    with torch.no_grad():
+        expected = model(batch)
+        folded = FoldedCGCNN(model)(batch)
+        travelled = pickle.loads(pickle.dumps(FoldedCGCNN(model)))(batch)
+    assert expected.abs().max() > 0.01
+    torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
+    assert torch.equal(travelled, folded)
 
 
 def test_tampered_weights_are_refused(tmp_path):
