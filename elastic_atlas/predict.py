@@ -21,7 +21,14 @@ from pymatgen.core import Structure
 
 from elastic_atlas.checkpoint import Checkpoint, EnsembleInference
 from elastic_atlas.cif import parse_cif
-from elastic_atlas.graph import CrystalGraph, GraphParameters, StructureRejected, build_graph
+from elastic_atlas.graph import (
+    CrystalGraph,
+    GraphParameters,
+    SparseNeighborsWarning,
+    StructureRejected,
+    atomic_numbers_of,
+    build_graph,
+)
 from elastic_atlas.physics import structure_scalars
 from elastic_atlas.sources import RawStructure
 
@@ -30,14 +37,12 @@ CHUNK = 64
 
 @dataclass
 class GraphResult:
-    """What a worker makes of one input: a graph plus structure facts, or a rejection."""
+    """An input that passed every check, waiting for the models: its graph and its facts."""
 
     material_id: str
     source: str
-    graph: CrystalGraph | None = None
+    graph: CrystalGraph
     info: dict[str, Any] = field(default_factory=dict)
-    reason: str | None = None
-    detail: str | None = None
 
 
 @dataclass
@@ -70,32 +75,6 @@ def structure_info(structure: Structure) -> dict[str, Any]:
 
 Extra = Callable[[Structure, dict[str, Any]], dict[str, Any]]
 Screen = Callable[[dict[str, Any]], tuple[str, str] | None]
-
-
-def graph_from_raw(
-    raw: RawStructure, params: GraphParameters, extra: Extra | None = None
-) -> GraphResult:
-    """Parse and graph one input; never raises for a bad structure."""
-    result = GraphResult(raw.material_id, raw.source)
-    if raw.text is None:
-        result.reason, result.detail = raw.reason or "unreadable_file", raw.detail or ""
-        return result
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            structure = parse_cif(raw.text)
-            result.graph = build_graph(structure, params)
-        with warnings.catch_warnings():
-            # pymatgen orders formulas by electronegativity and says so for noble gases.
-            warnings.filterwarnings("ignore", message="No Pauling electronegativity")
-            result.info = {**raw.metadata, **structure_info(structure)}
-            if extra is not None:
-                result.info.update(extra(structure, result.info))
-    except StructureRejected as error:
-        result.reason, result.detail = error.reason, error.detail
-    except Exception as error:  # a structure must never stop the batch; keep the evidence
-        result.reason, result.detail = "structure_error", f"{type(error).__name__}: {error}"
-    return result
 
 
 @dataclass
@@ -133,29 +112,50 @@ def _worker_chunk(chunk: list[RawStructure]) -> list[Record | GraphResult]:
 
 def process_chunk(chunk: list[RawStructure], setup: Setup) -> list[Record | GraphResult]:
     """One chunk of inputs in order: records, or graph results left for the main process."""
-    items: list[Record | GraphResult] = []
-    for raw in chunk:
-        result = graph_from_raw(raw, setup.params, setup.extra)
-        items.append(triage(result, setup) or result)
+    items = [process_input(raw, setup) for raw in chunk]
     if setup.inference is not None:
         items = predict_results(items, setup.inference)
     return items
 
 
-def triage(result: GraphResult, setup: Setup) -> Rejected | None:
-    """The rejection of a parsed input, if any: bad structure, screened out, no features."""
-    if result.graph is None:
-        reason, detail = result.reason or "", result.detail or ""
-        return Rejected(result.material_id, result.source, "structure", reason, detail)
-    verdict = setup.screen(result.info) if setup.screen is not None else None
-    if verdict is not None:
-        return Rejected(result.material_id, result.source, "screen", *verdict)
-    missing = _unfeaturized(result.graph, setup.featurizers)
-    if missing:
-        return Rejected(
-            result.material_id, result.source, "features", "element_not_featurized", missing
-        )
-    return None
+def process_input(raw: RawStructure, setup: Setup) -> Rejected | GraphResult:
+    """Parse → check → screen → graph → features → extra facts; never raises for bad input.
+
+    The cheap checks and the screen come before the graph and the symmetry, so a structure the
+    study leaves out costs only its parsing.
+    """
+
+    def rejected(stage: str, reason: str, detail: str) -> Rejected:
+        return Rejected(raw.material_id, raw.source, stage, reason, detail)
+
+    if raw.text is None:
+        return rejected("structure", raw.reason or "unreadable_file", raw.detail or "")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # CIF parsing chatter; failures raise instead
+            structure = parse_cif(raw.text)
+        atomic_numbers_of(structure)  # ordered, real elements, a cell with volume
+        with warnings.catch_warnings():
+            # pymatgen orders formulas by electronegativity and says so for noble gases.
+            warnings.filterwarnings("ignore", message="No Pauling electronegativity")
+            info = {**raw.metadata, **structure_info(structure)}
+        verdict = setup.screen(info) if setup.screen is not None else None
+        if verdict is not None:
+            return rejected("screen", *verdict)
+        with warnings.catch_warnings():
+            # Padding is recorded in the graph (`padded`); one warning per structure is noise.
+            warnings.simplefilter("ignore", SparseNeighborsWarning)
+            graph = build_graph(structure, setup.params)
+        missing = _unfeaturized(graph, setup.featurizers)
+        if missing:
+            return rejected("features", "element_not_featurized", missing)
+        if setup.extra is not None:
+            info.update(setup.extra(structure, info))
+    except StructureRejected as error:
+        return rejected("structure", error.reason, error.detail)
+    except Exception as error:  # a structure must never stop the batch; keep the evidence
+        return rejected("structure", "structure_error", f"{type(error).__name__}: {error}")
+    return GraphResult(raw.material_id, raw.source, graph, info)
 
 
 def predict_results(
@@ -166,7 +166,7 @@ def predict_results(
     if not positions:
         return items
     results = [items[i] for i in positions]
-    graphs = [r.graph for r in results if isinstance(r, GraphResult) and r.graph is not None]
+    graphs = [r.graph for r in results if isinstance(r, GraphResult)]
     values: list[dict[str, float]] = [{} for _ in positions]
     spreads: list[dict[str, float]] = [{} for _ in positions]
     for model in inference:
