@@ -58,8 +58,9 @@ def main() -> None:
             f"{' (reference checkpoints)' if args.reference else ''}: "
             f"{summary['inputs']:,} inputs = {summary['accepted']:,} accepted + "
             f"screened out {summary['screened_out']} + rejected {summary['rejected']}; "
-            f"{result['seconds']:.0f} s, {rate:.0f} inputs/s, peak RSS "
-            f"{result['peak_rss_mib']:.0f} MiB (process tree), exit {result['exit']}"
+            f"{result['seconds']:.0f} s, {rate:.0f} inputs/s, peak memory of the process tree "
+            f"{result['peak_rss_mib']:.0f} MiB RSS / {result['peak_pss_mib']:.0f} MiB PSS, "
+            f"exit {result['exit']}"
         )
 
 

@@ -33,7 +33,8 @@ def main() -> None:
     print(
         f"`elastic-atlas release --config build/release.toml --version 0.0.0-bench`: "
         f"{result['seconds']:.0f} s for {inputs:,} inputs ({inputs / result['seconds']:.0f} "
-        f"inputs/s), peak RSS {result['peak_rss_mib']:.0f} MiB, exit {result['exit']}\n"
+        f"inputs/s), peak memory of the process tree {result['peak_rss_mib']:.0f} MiB RSS / "
+        f"{result['peak_pss_mib']:.0f} MiB PSS, exit {result['exit']}\n"
     )
     print(
         "\n".join(

@@ -39,10 +39,16 @@ def timed(command: list[str], runs: int = 3) -> tuple[float, int, float]:
     return best, code, peak_mib
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants (KiB), from /proc."""
+def _tree_memory_kib(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process and all its descendants (KiB), from /proc.
+
+    The RSS sum counts pages shared between processes (the libraries of forked workers) once per
+    process, so it overstates; the PSS sum shares each page out among its users and adds up to
+    the memory the tree really holds.
+    """
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    pss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -55,25 +61,34 @@ def _tree_rss_kib(pid: int) -> int:
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 rss[int(entry.name)] = int(line.split()[1])
-    total, stack = 0, [pid]
+        try:
+            for line in (entry / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss[int(entry.name)] = int(line.split()[1])
+        except OSError:
+            pass
+    total_rss, total_pss, stack = 0, 0, [pid]
     while stack:
         current = stack.pop()
-        total += rss.get(current, 0)
+        total_rss += rss.get(current, 0)
+        total_pss += pss.get(current, 0)
         stack.extend(children.get(current, []))
-    return total
+    return total_rss, total_pss
 
 
 def measure(command: list[str], log: Path | None = None) -> dict[str, float]:
-    """Run `command`; wall time and the peak summed RSS of its process tree (MiB)."""
+    """Run `command`; wall time and the peak summed RSS and PSS of its process tree (MiB)."""
     start = time.perf_counter()
     out = log.open("w") if log else subprocess.DEVNULL
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    peak = 0
+    peak_rss = peak_pss = 0
     while process.poll() is None:
-        peak = max(peak, _tree_rss_kib(process.pid))
+        rss, pss = _tree_memory_kib(process.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         time.sleep(0.5)
     return {
         "seconds": time.perf_counter() - start,
         "exit": process.returncode,
-        "peak_rss_mib": peak / 1024,
+        "peak_rss_mib": peak_rss / 1024,
+        "peak_pss_mib": peak_pss / 1024,
     }
