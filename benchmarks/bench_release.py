@@ -1,19 +1,90 @@
 """A full release on the shared real data (MPED: 36,737 MP inputs; NED: 35,996 GNoME inputs).
 
-Usage: .venv/bin/python benchmarks/bench_release.py
-Builds build/release.toml as version 0.0.0-bench into benchmarks/out/releases (never committed),
-and reports end-to-end time, inputs/s and the peak RSS of the process tree.
+Usage: .venv/bin/python benchmarks/bench_release.py [--sample N] [--stages-only]
+1. Stage costs per table: N structures that pass the summary screen, each stage timed in one
+   process with one torch thread (the cost per core), and the rate two cores could reach if
+   they did nothing else.
+2. Builds build/release.toml as version 0.0.0-bench into benchmarks/out/releases (never
+   committed), and reports end-to-end time, inputs/s and the peak memory of the process tree.
 Goal: >= 400 inputs/s overall, <= 2 GB.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
+import time
+import warnings
+from itertools import islice
 
+import torch
 from common import BIN, OUT, ROOT, machine, measure, today
+
+from elastic_atlas.build import Accounting, add_symmetry, candidates, load_models
+from elastic_atlas.cif import parse_cif
+from elastic_atlas.graph import atomic_numbers_of, build_graph
+from elastic_atlas.predict import structure_info
+from elastic_atlas.release import load_config
+
+STAGES = ["parse", "facts", "graph", "symmetry", "K ensemble", "G ensemble"]
+
+
+def stage_costs(sample: int) -> list[str]:
+    """Mean ms per structure of each stage, single core, for each table of the release."""
+    torch.set_num_threads(1)
+    _, recipes = load_config(ROOT / "build" / "release.toml")
+    lines = [
+        f"| table | structures | atoms | {' | '.join(STAGES)} | total | 2-core ceiling |",
+        "|---|---:|---:|" + "---:|" * (len(STAGES) + 2),
+    ]
+    for table, recipe in recipes.items():
+        bulk, shear = load_models(recipe)
+        raws = list(islice(candidates(recipe, Accounting()), sample))
+        seconds = {stage: 0.0 for stage in STAGES}
+        graphs, atoms = [], 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for raw in raws:
+                t0 = time.perf_counter()
+                structure = parse_cif(raw.text or "")
+                t1 = time.perf_counter()
+                atomic_numbers_of(structure)
+                info = {**raw.metadata, **structure_info(structure)}
+                t2 = time.perf_counter()
+                graphs.append(build_graph(structure))
+                t3 = time.perf_counter()
+                add_symmetry(structure, info)
+                t4 = time.perf_counter()
+                spans = [(t0, t1), (t1, t2), (t2, t3), (t3, t4)]
+                for stage, (a, b) in zip(STAGES[:4], spans, strict=True):
+                    seconds[stage] += b - a
+                atoms += len(structure)
+        for stage, checkpoint in (("K ensemble", bulk), ("G ensemble", shear)):
+            inference = checkpoint.inference()
+            start = time.perf_counter()
+            for i in range(0, len(graphs), 32):
+                inference.predict_graphs(graphs[i : i + 32])
+            seconds[stage] = time.perf_counter() - start
+        per = {stage: 1e3 * value / len(raws) for stage, value in seconds.items()}
+        total = sum(per.values())
+        lines.append(
+            f"| {table} | {len(raws)} | {atoms / len(raws):.1f} | "
+            + " | ".join(f"{per[stage]:.2f}" for stage in STAGES)
+            + f" | {total:.2f} | {2e3 / total:.0f}/s |"
+        )
+    return lines
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sample", type=int, default=1000)
+    parser.add_argument("--stages-only", action="store_true")
+    args = parser.parse_args()
+    print(f"{today()}, {machine()}\n")
+    print(f"Stage costs (ms per structure, one core), first {args.sample} candidates per table:\n")
+    print("\n".join(stage_costs(args.sample)) + "\n", flush=True)
+    if args.stages_only:
+        return
     releases = OUT / "releases"
     shutil.rmtree(releases, ignore_errors=True)
     command = [
@@ -29,7 +100,6 @@ def main() -> None:
     result = measure(command, OUT / "bench_release.log")
     inputs = 36_737 + 35_996
     notes = (releases / "0.0.0-bench" / "RELEASE.md").read_text() if result["exit"] == 0 else ""
-    print(f"{today()}, {machine()}\n")
     print(
         f"`elastic-atlas release --config build/release.toml --version 0.0.0-bench`: "
         f"{result['seconds']:.0f} s for {inputs:,} inputs ({inputs / result['seconds']:.0f} "

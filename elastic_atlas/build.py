@@ -163,14 +163,16 @@ def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = F
         extra=add_symmetry,
         screen=partial(screen_structure, settings=recipe.screen),
     )
-    with tqdm(
-        stream, unit=" structures", disable=quiet, file=sys.stderr, desc=f"{recipe.table}"
-    ) as records:
-        for record in records:
+    # The bar counts inputs read (screening on the summary happens before any structure is
+    # parsed, so most MP inputs never reach the models) and shows how many became rows.
+    with tqdm(unit=" inputs", disable=quiet, file=sys.stderr, desc=recipe.table) as bar:
+        for record in stream:
             if isinstance(record, Predicted):
                 accepted.append(record)
             else:
                 book.add(record)
+            bar.update(book.inputs - bar.n)
+            bar.set_postfix(rows=len(accepted), refresh=False)
     screened, rejected = book.counts()
     total = len(accepted) + sum(screened.values()) + sum(rejected.values())
     assert total == book.inputs, f"accounting broken: {total} != {book.inputs} inputs"
