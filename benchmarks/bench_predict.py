@@ -47,6 +47,7 @@ def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[
         per_atom = (time.perf_counter() - start) / sum(g.n_atoms for g in graphs[i : i + 32])
         for j in range(i, min(i + 32, len(graphs))):
             infer[j] = per_atom * graphs[j].n_atoms  # batch cost shared by atoms
+    lines_sweep = batch_sweep(graphs, checkpoint)
     atoms = np.array([r[0] for r in rows])
     parse = np.array([r[1] for r in rows])
     graph = np.array([r[2] for r in rows])
@@ -68,7 +69,35 @@ def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[
         f"{graph.mean() * 1e3:.2f} ({1 / graph.mean():.0f}/s) | "
         f"{infer.mean() * 1e3:.2f} ({1 / infer.mean():.0f}/s) |"
     )
-    return lines
+    return [*lines, "", *lines_sweep]
+
+
+def batch_sweep(graphs: list, checkpoint) -> list[str]:
+    """Inference structures/s by batch size: the folded model vs the ordinary module forward."""
+    from elastic_atlas.cgcnn import collate
+
+    inference = checkpoint.inference()
+    module = checkpoint.members[0].eval()
+
+    def rate(predict, size: int) -> float:
+        start = time.perf_counter()
+        for i in range(0, len(graphs), size):
+            predict(graphs[i : i + size])
+        return len(graphs) / (time.perf_counter() - start)
+
+    def forward(batch_graphs: list) -> None:
+        with torch.no_grad():
+            module(collate(batch_graphs, checkpoint.features.values))
+
+    sizes = [16, 32, 64, 128, 256, 1024]
+    folded = [rate(inference.predict_graphs, size) for size in sizes]
+    plain = [rate(forward, size) for size in sizes]
+    return [
+        "| inference, structures/s | " + " | ".join(f"batch {n}" for n in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+        "| folded (`FoldedCGCNN`) | " + " | ".join(f"{r:.0f}" for r in folded) + " |",
+        "| module forward | " + " | ".join(f"{r:.0f}" for r in plain) + " |",
+    ]
 
 
 def main() -> None:

@@ -237,20 +237,24 @@ def predict_stream(
     batch_size: int | None = None,
     extra: Extra | None = None,
     screen: Screen | None = None,
+    inference_in_workers: bool | None = None,
 ) -> Iterator[Predicted | Rejected]:
     """Every input as one Predicted or Rejected record, in input order; predictions of all
     checkpoints merged.
 
     `extra` adds facts computed from the structure in the worker (e.g. symmetry); `screen`
     may leave a parsed structure out (stage "screen") before any inference is spent on it.
-    Both must be picklable (module-level functions or partials) when `workers` > 1. On CPU the
-    results do not depend on `workers`: batches are the same chunks of the input either way.
+    Both must be picklable (module-level functions or partials) when `workers` > 1.
+    `inference_in_workers` (default: when every checkpoint is on the CPU) chooses where the
+    models run. With inference in the workers the results do not depend on `workers`: batches
+    are the same chunks of the input either way.
     """
     inference = [c.inference() for c in checkpoints]
-    on_cpu = all(c.device.type == "cpu" for c in checkpoints)
-    size = batch_size or (CPU_BATCH if on_cpu else ACCELERATOR_BATCH)
+    if inference_in_workers is None:
+        inference_in_workers = all(c.device.type == "cpu" for c in checkpoints)
+    size = batch_size or (CPU_BATCH if inference_in_workers else ACCELERATOR_BATCH)
     setup = Setup(graph_parameters_of(checkpoints), None, inference, extra, screen)
-    if on_cpu:
+    if inference_in_workers:
         setup.inference = inference
         for item in iter_chunks(raws, setup, workers, size):
             assert not isinstance(item, GraphResult)

@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
 from elastic_atlas import __version__
-from elastic_atlas.build import build_table
+from elastic_atlas.build import build_table, literature_comparison
 from elastic_atlas.check import validate_table_file
 from elastic_atlas.datapackage import (
     PACKAGE_PROFILE,
@@ -300,8 +301,46 @@ def release_notes(
             ]
             lines += [f"    - `{name}` sha256 `{digest}`" for name, digest in c["sha256"].items()]
         lines.append("")
+        if recipe.literature and recipe.literature.is_file():
+            frame = pd.read_csv(out / f"{table}.csv")
+            n_literature = len(pd.read_csv(recipe.literature))
+            comparison = literature_comparison(frame, recipe.literature)
+            lines += literature_section(comparison, n_literature)
     lines += ["## Changes since the previous version", "", *changes(out, version), ""]
     return "\n".join(lines)
+
+
+def literature_section(comparison: pd.DataFrame, n_literature: int) -> list[str]:
+    """Predicted vs measured moduli as a Markdown table, with the errors in log10 GPa."""
+    if comparison.empty:
+        return []
+    log_error = {
+        name: np.log10(comparison[name]) - np.log10(comparison[f"{name}_literature"])
+        for name in ("k_vrh", "g_vrh")
+    }
+    lines = [
+        "### Predicted vs literature (GPa)",
+        "",
+        "| material_id | formula | B predicted | B literature | G predicted | G literature |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in comparison.sort_values("material_id").itertuples():
+        lines.append(
+            f"| {row.material_id} | {row.formula} | {row.k_vrh:.1f} | {row.k_vrh_literature:.1f} "
+            f"| {row.g_vrh:.1f} | {row.g_vrh_literature:.1f} |"
+        )
+    lines += [
+        "",
+        f"{len(comparison)} of the {n_literature} materials with literature moduli are in the "
+        "table (the others are screened out); mean absolute (signed) error in log10 GPa: "
+        f"B {np.abs(log_error['k_vrh']).mean():.3f} ({log_error['k_vrh'].mean():+.3f}), "
+        f"G {np.abs(log_error['g_vrh']).mean():.3f} ({log_error['g_vrh'].mean():+.3f}). "
+        "The checkpoints learned PBE elastic constants (Materials Project), which tend to "
+        "underestimate measured moduli, so a negative signed error is expected. Literature: "
+        f"{'; '.join(sorted(set(comparison['source'])))}.",
+        "",
+    ]
+    return lines
 
 
 def _metrics(checkpoint: dict[str, Any]) -> str:

@@ -113,6 +113,32 @@ def test_worker_processes_and_in_process_agree(tmp_path):
     assert run(0) == run(2)
 
 
+def test_inference_in_the_main_process_gives_the_same_records(tmp_path):
+    """The accelerator layout (workers build graphs, this process predicts), run on CPU."""
+    make_own(tmp_path / "model")
+    checkpoint = load_checkpoint(tmp_path / "model")
+    source = write_folder(tmp_path / "cifs")
+
+    def run(in_workers):
+        records = predict_stream(
+            iter_cif_source(source),
+            [checkpoint],
+            workers=2,
+            batch_size=2,
+            inference_in_workers=in_workers,
+        )
+        return [
+            (r.material_id, r.source, getattr(r, "reason", None), getattr(r, "values", None))
+            for r in records
+        ]
+
+    in_workers, in_main = run(True), run(False)
+    assert [r[:3] for r in in_workers] == [r[:3] for r in in_main]  # same order, same verdicts
+    for a, b in zip(in_workers, in_main, strict=True):
+        if a[3] is not None:
+            assert a[3] == pytest.approx(b[3], abs=1e-6)  # batches differ, values do not
+
+
 def test_element_without_features_is_rejected(tmp_path):
     make_own(tmp_path / "model")
     checkpoint = load_checkpoint(tmp_path / "model")

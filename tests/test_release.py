@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import frictionless
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -65,6 +66,26 @@ def test_release_layout(released):
     metadata = json.loads((folder / "sciencedb" / "metadata.json").read_text())
     assert metadata["related_publication"]["doi"] == "10.7498/aps.74.20250127"
     assert not (released / "CHANGES.md").exists()  # sample releases are not logged
+
+
+def test_release_notes_compare_predictions_with_the_literature(released):
+    """The sample's RELEASE.md carries predicted vs measured moduli, row for row."""
+    notes = (released / "releases" / VERSION / "RELEASE.md").read_text()
+    assert "### Predicted vs literature (GPa)" in notes
+    rows = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+        for line in notes.splitlines()
+        if line.startswith("| mp-")
+    }
+    literature = pd.read_csv(repo_root() / "build" / "sample" / "literature.csv")
+    table = pd.read_csv(released / "releases" / VERSION / "mped.csv").set_index("material_id")
+    in_table = set(literature.material_id) & set(table.index)
+    assert set(rows) == in_table and 5 <= len(in_table) < len(literature)
+    silicon = rows["mp-149"]  # Si: B 97.8 GPa, G 66.5 GPa from its elastic constants
+    assert silicon[0] == "Si" and silicon[2] == "97.8" and silicon[4] == "66.5"
+    assert silicon[1] == f"{table.loc['mp-149', 'k_vrh']:.1f}"
+    assert f"{len(in_table)} of the {len(literature)} materials" in notes
+    assert "mean absolute (signed) error in log10 GPa" in notes
 
 
 def test_checksums_verify_with_sha256sum(released):
