@@ -17,9 +17,9 @@ import zipfile
 
 import numpy as np
 import torch
-from common import BIN, OUT, machine, measure, today
+from common import BIN, OUT, ROOT, machine, measure, today
 
-from elastic_atlas.checkpoint import load_checkpoint
+from elastic_atlas.checkpoint import Checkpoint, load_checkpoint
 from elastic_atlas.cif import parse_cif
 from elastic_atlas.graph import build_graph
 from elastic_atlas.paths import shared_data
@@ -47,7 +47,10 @@ def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[
         per_atom = (time.perf_counter() - start) / sum(g.n_atoms for g in graphs[i : i + 32])
         for j in range(i, min(i + 32, len(graphs))):
             infer[j] = per_atom * graphs[j].n_atoms  # batch cost shared by atoms
-    lines_sweep = batch_sweep(graphs, checkpoint)
+    own = load_checkpoint(ROOT / "models" / "cgcnn3x64-matbench-2026-11-25-kvrh")
+    lines_sweep = batch_sweep(
+        graphs, {"reference bulk (4 conv, 1 member)": checkpoint, "own K (3 conv, 3 members)": own}
+    )
     atoms = np.array([r[0] for r in rows])
     parse = np.array([r[1] for r in rows])
     graph = np.array([r[2] for r in rows])
@@ -72,37 +75,41 @@ def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[
     return [*lines, "", *lines_sweep]
 
 
-def batch_sweep(graphs: list, checkpoint) -> list[str]:
-    """Inference structures/s by batch size: the folded model vs the ordinary module forward."""
+def batch_sweep(graphs: list, checkpoints: dict[str, Checkpoint]) -> list[str]:
+    """Inference structures/s by batch size: the folded model vs the ordinary module forward
+    (every member of each checkpoint, as a release evaluates them)."""
     from elastic_atlas.cgcnn import collate
 
-    inference = checkpoint.inference()
-    module = checkpoint.members[0].eval()
-
-    def rate(predict, size: int) -> float:
-        start = time.perf_counter()
-        for i in range(0, len(graphs), size):
-            predict(graphs[i : i + size])
-        return len(graphs) / (time.perf_counter() - start)
-
-    def forward(batch_graphs: list) -> None:
-        with torch.no_grad():
-            module(collate(batch_graphs, checkpoint.features.values))
-
     sizes = [16, 32, 64, 128, 256, 1024]
-    folded = [rate(inference.predict_graphs, size) for size in sizes]
-    plain = [rate(forward, size) for size in sizes]
-    return [
+    lines = [
         "| inference, structures/s | " + " | ".join(f"batch {n}" for n in sizes) + " |",
         "|---|" + "---:|" * len(sizes),
-        "| folded (`FoldedCGCNN`) | " + " | ".join(f"{r:.0f}" for r in folded) + " |",
-        "| module forward | " + " | ".join(f"{r:.0f}" for r in plain) + " |",
     ]
+    for label, checkpoint in checkpoints.items():
+        inference = checkpoint.inference()
+        modules = [m.eval() for m in checkpoint.members]
+
+        def forward(batch_graphs: list, modules=modules, checkpoint=checkpoint) -> None:
+            with torch.no_grad():
+                batch = collate(batch_graphs, checkpoint.features.values)
+                for module in modules:
+                    module(batch)
+
+        for kind, predict in (("folded", inference.predict_graphs), ("module", forward)):
+            rates = []
+            for size in sizes:
+                start = time.perf_counter()
+                for i in range(0, len(graphs), size):
+                    predict(graphs[i : i + size])
+                rates.append(len(graphs) / (time.perf_counter() - start))
+            lines.append(f"| {label}, {kind} | " + " | ".join(f"{r:.0f}" for r in rates) + " |")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sample", type=int, default=3000)
+    parser.add_argument("--stages-only", action="store_true", help="skip the end-to-end run")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as in each worker process of `elastic-atlas predict`
     data = shared_data()
@@ -113,6 +120,9 @@ def main() -> None:
         names = sorted(archive.namelist())
         random.Random(0).shuffle(names)
         lines = stage_costs(names[: args.sample], archive, checkpoint)
+    if args.stages_only:
+        print(f"{today()}, {machine()}\n\n" + "\n".join(lines))
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     command = [
         str(BIN / "elastic-atlas"),

@@ -9,6 +9,7 @@ at once, so memory does not grow with the size of the input. Every input ends as
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import warnings
 from collections import deque
@@ -161,27 +162,55 @@ def process_input(raw: RawStructure, setup: Setup) -> Rejected | GraphResult:
 def predict_results(
     items: list[Record | GraphResult], inference: list[EnsembleInference]
 ) -> list[Record | GraphResult]:
-    """`items` with every graph result replaced by its prediction (one batch)."""
+    """`items` with every graph result replaced by its prediction (one batch), or by a rejection
+    where the models fail on it or give a non-finite value; the batch always goes on."""
     positions = [i for i, item in enumerate(items) if isinstance(item, GraphResult)]
     if not positions:
         return items
-    results = [items[i] for i in positions]
-    graphs = [r.graph for r in results if isinstance(r, GraphResult)]
-    values: list[dict[str, float]] = [{} for _ in positions]
-    spreads: list[dict[str, float]] = [{} for _ in positions]
+    results = [item for item in items if isinstance(item, GraphResult)]
+    try:
+        records = _predict(results, inference)
+    except Exception:
+        # One graph the models cannot take must not cost the others: find it one at a time.
+        records = [_predict_one(result, inference) for result in results]
+    out = list(items)
+    for position, record in zip(positions, records, strict=True):
+        out[position] = record
+    return out
+
+
+def _predict(results: list[GraphResult], inference: list[EnsembleInference]) -> list[Record]:
+    values: list[dict[str, float]] = [{} for _ in results]
+    spreads: list[dict[str, float]] = [{} for _ in results]
     for model in inference:
-        mean, spread = model.predict_graphs(graphs)
+        mean, spread = model.predict_graphs([r.graph for r in results])
         for j, name in enumerate(model.target_names):
-            for i in range(len(positions)):
+            for i in range(len(results)):
                 values[i][name] = float(mean[i, j])
                 spreads[i][name] = float(spread[i, j])
-    out = list(items)
-    for i, (position, result) in enumerate(zip(positions, results, strict=True)):
-        assert isinstance(result, GraphResult)
-        out[position] = Predicted(
-            result.material_id, result.source, values[i], spreads[i], result.info
-        )
-    return out
+    records: list[Record] = []
+    for result, value, spread in zip(results, values, spreads, strict=True):
+        if all(math.isfinite(v) for v in (*value.values(), *spread.values())):
+            records.append(Predicted(result.material_id, result.source, value, spread, result.info))
+        else:
+            records.append(
+                Rejected(
+                    result.material_id,
+                    result.source,
+                    "inference",
+                    "non_finite_prediction",
+                    f"predictions {value}, spread {spread}",
+                )
+            )
+    return records
+
+
+def _predict_one(result: GraphResult, inference: list[EnsembleInference]) -> Record:
+    try:
+        return _predict([result], inference)[0]
+    except Exception as error:  # keep the evidence, go on with the batch
+        detail = f"{type(error).__name__}: {error}"
+        return Rejected(result.material_id, result.source, "inference", "inference_error", detail)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 from structures import BAD_CIFS, cif_text, diamond, rock_salt
 from test_checkpoint import make_own
 
-from elastic_atlas.checkpoint import load_checkpoint
+from elastic_atlas.checkpoint import EnsembleInference, load_checkpoint
 from elastic_atlas.cli import main
 from elastic_atlas.predict import Predicted, Rejected, predict_stream
 from elastic_atlas.sources import RawStructure, SourceError, iter_cif_source
@@ -151,6 +152,36 @@ def test_element_without_features_is_rejected(tmp_path):
     assert isinstance(records[0], Rejected) and records[0].reason == "element_not_featurized"
     assert "Na" in records[0].detail
     assert isinstance(records[1], Predicted)
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"), [("raise", "inference_error"), ("nan", "non_finite_prediction")]
+)
+def test_a_graph_the_model_fails_on_is_rejected_and_the_batch_goes_on(
+    tmp_path, monkeypatch, failure, reason
+):
+    make_own(tmp_path / "model")
+    checkpoint = load_checkpoint(tmp_path / "model")
+    real = EnsembleInference.predict_graphs
+
+    def fragile(self, graphs):  # fails on any batch holding carbon
+        mean, spread = real(self, graphs)
+        carbon = [bool((g.atomic_numbers == 6).any()) for g in graphs]
+        if any(carbon) and failure == "raise":
+            raise RuntimeError("simulated kernel failure")
+        mean[carbon] = np.nan
+        return mean, spread
+
+    monkeypatch.setattr(EnsembleInference, "predict_graphs", fragile)
+    raws = [
+        RawStructure("nacl", cif_text(rock_salt()), "test"),
+        RawStructure("c", cif_text(diamond()), "test"),
+        RawStructure("nacl-2", cif_text(rock_salt(6.0)), "test"),
+    ]
+    records = list(predict_stream(raws, [checkpoint], workers=0))
+    assert [type(r).__name__ for r in records] == ["Predicted", "Rejected", "Predicted"]
+    assert records[1].stage == "inference" and records[1].reason == reason
+    assert records[1].detail
 
 
 def test_broken_sources_raise_a_clear_error(tmp_path):
