@@ -113,20 +113,25 @@ def validate(
 
 
 @main.command("schema")
-@click.option("--write", is_flag=True, help="Rewrite schema/<table>.schema.json from fields.json.")
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Rewrite schema/<table>.schema.json from fields.json and validate/checklist.json.",
+)
 def schema_command(write: bool) -> None:
-    """Check (or rewrite) the composed table schemas against schema/fields.json."""
+    """Check (or rewrite) the composed table schemas and the frictionless checklist."""
+    from elastic_atlas.checklist import checklist_is_stale, write_checklist
     from elastic_atlas.schema import stale_table_schemas, write_table_schemas
 
     if write:
-        for path in write_table_schemas():
+        for path in [*write_table_schemas(), write_checklist()]:
             click.echo(f"wrote {path}")
         return
-    stale = stale_table_schemas()
+    stale = stale_table_schemas() + (["validate/checklist.json"] if checklist_is_stale() else [])
     if stale:
         click.echo(f"stale: {', '.join(stale)} (run `elastic-atlas schema --write`)", err=True)
         sys.exit(EXIT_FINDINGS)
-    click.echo("schemas are in step with schema/fields.json")
+    click.echo("schemas and checklist are in step with schema/fields.json and physics.py")
 
 
 @main.command()

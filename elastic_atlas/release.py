@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from elastic_atlas import __version__
 from elastic_atlas.build import build_table, literature_comparison
 from elastic_atlas.check import validate_table_file
+from elastic_atlas.checklist import checklist_text
 from elastic_atlas.datapackage import (
     PACKAGE_PROFILE,
     SOURCES,
@@ -186,6 +187,7 @@ def _assemble(
         table_figures(out / f"{table}.parquet", title, out / "figures" / table)
     descriptor = _descriptor(config, recipes, version, created, out, summaries)
     write_json(out / "datapackage.json", descriptor)
+    (out / "checklist.json").write_text(checklist_text(), encoding="utf-8")
     (out / "RELEASE.md").write_text(
         release_notes(config, recipes, version, created, summaries, validation, out),
         encoding="utf-8",
@@ -306,8 +308,31 @@ def release_notes(
             n_literature = len(pd.read_csv(recipe.literature))
             comparison = literature_comparison(frame, recipe.literature)
             lines += literature_section(comparison, n_literature)
+    lines += how_to_check(list(summaries))
     lines += ["## Changes since the previous version", "", *changes(out, version), ""]
     return "\n".join(lines)
+
+
+def how_to_check(tables: list[str]) -> list[str]:
+    """Commands with which anyone can verify a copy of this release folder."""
+    checklist = [
+        f"frictionless validate --checklist checklist.json --resource-name {table}-{suffix} "
+        "datapackage.json"
+        for table in tables
+        for suffix in ("csv", "parquet")
+    ]
+    return [
+        "## How to check this release",
+        "",
+        "```bash",
+        "sha256sum -c CHECKSUMS.sha256        # every file as published",
+        "frictionless validate datapackage.json   # schemas, hashes, row counts (CSV)",
+        "# the physics consistency rules, per table resource:",
+        *checklist,
+        "elastic-atlas validate datapackage.json  # all of the above, plus Parquet hashes, NaN",
+        "```",
+        "",
+    ]
 
 
 def literature_section(comparison: pd.DataFrame, n_literature: int) -> list[str]:

@@ -36,6 +36,7 @@ def write_bundle(release: Path, descriptor: dict[str, Any], config: Any) -> Path
         for name in sorted(files):
             _add(archive, name, (release / name).read_bytes())
         _add(archive, "datapackage.json", (release / "datapackage.json").read_bytes())
+        _add(archive, "checklist.json", (release / "checklist.json").read_bytes())
         _add(archive, "README.md", (release / "RELEASE.md").read_bytes())
         _add(archive, "CITATION.cff", (repo_root() / "CITATION.cff").read_bytes())
     cff = yaml.safe_load((repo_root() / "CITATION.cff").read_text(encoding="utf-8"))

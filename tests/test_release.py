@@ -6,6 +6,8 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import frictionless
 import pandas as pd
@@ -43,6 +45,7 @@ def test_release_layout(released):
         "datapackage.json",
         "RELEASE.md",
         "CHECKSUMS.sha256",
+        "checklist.json",
         "sciencedb/metadata.json",
         f"sciencedb/elastic-atlas-sample-{VERSION}.zip",
     } <= names
@@ -106,6 +109,42 @@ def test_frictionless_and_elastic_atlas_accept_the_root_package(released):
     assert len(report.tasks) == 3  # CSV and Parquet table and the rejects
     result = CliRunner().invoke(main, ["validate", str(released / "datapackage.json"), "--strict"])
     assert result.exit_code == 0, result.output
+
+
+def frictionless_checklist_report(folder, resource):
+    """`frictionless validate` with the release's checklist, run inside the release folder."""
+    command = [
+        str(Path(sys.executable).parent / "frictionless"),
+        "validate",
+        "--json",
+        "--checklist",
+        "checklist.json",
+        "--resource-name",
+        resource,
+        "datapackage.json",
+    ]
+    report = subprocess.run(command, capture_output=True, text=True, check=False, cwd=folder)
+    return json.loads(report.stdout)
+
+
+def test_frictionless_applies_the_physics_checklist_shipped_with_the_release(released, tmp_path):
+    folder = released / "releases" / VERSION
+    notes = (folder / "RELEASE.md").read_text()
+    assert "--checklist checklist.json --resource-name mped-parquet" in notes
+    with zipfile.ZipFile(next((folder / "sciencedb").glob("*.zip"))) as bundle:
+        assert "checklist.json" in bundle.namelist()
+    for name in ("mped-csv", "mped-parquet"):
+        report = frictionless_checklist_report(folder, name)
+        assert report["valid"], report["tasks"][0]["errors"][:2]
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    table = pd.read_csv(copy / "mped.csv")
+    table.loc[3, "v_mean"] *= 1.01  # data row 4, i.e. row position 5 with the header
+    table.to_csv(copy / "mped.csv", index=False, lineterminator="\n")
+    report = frictionless_checklist_report(copy, "mped-csv")
+    constraint_errors = [e for e in report["tasks"][0]["errors"] if e["type"] == "row-constraint"]
+    assert [e["rowNumber"] for e in constraint_errors] == [5]
+    assert "v_mean" in constraint_errors[0]["note"]
 
 
 def test_rebuilding_a_version_is_byte_identical_and_never_overwrites(released, capsys):

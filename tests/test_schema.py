@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import frictionless
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -72,6 +75,34 @@ UNITS = {
 def test_committed_schemas_are_composed_from_fields_json():
     result = CliRunner().invoke(main, ["schema"])
     assert result.exit_code == 0, result.output
+
+
+def test_checklist_formulas_reproduce_physics_and_a_stale_file_is_reported(monkeypatch, tmp_path):
+    """Each row-constraint, evaluated as frictionless does (simpleeval, Decimal cells), holds for
+    a physically consistent row and fails when one derived value is 1 % off."""
+    import simpleeval
+
+    from elastic_atlas import checklist, physics
+
+    row = {"k_vrh": 97.8, "g_vrh": 66.5, "nsites": 8, "volume": 160.1, "mass": 224.68}
+    row.update(
+        physics.derive(
+            *(np.array([row[k]]) for k in ("k_vrh", "g_vrh", "nsites", "volume")),
+            mass=[row["mass"]],
+        )
+    )
+    cells = {k: Decimal(repr(float(np.ravel(v)[0]))) for k, v in row.items()}
+    checks = checklist.frictionless_checklist()["checks"]
+    assert len(checks) == len(physics.DERIVED_COLUMNS)
+    for check in checks:
+        assert simpleeval.EvalWithCompoundTypes(names=cells).eval(check["formula"])
+    for column in physics.DERIVED_COLUMNS:
+        bad = {**cells, column: cells[column] * Decimal("1.01") + Decimal("0.01")}
+        verdicts = [simpleeval.EvalWithCompoundTypes(names=bad).eval(c["formula"]) for c in checks]
+        assert verdicts.count(False) == 1, column  # exactly the rule of that column fails
+    monkeypatch.setattr(checklist, "checklist_path", lambda: tmp_path / "checklist.json")
+    result = CliRunner().invoke(main, ["schema"])
+    assert result.exit_code == 1 and "validate/checklist.json" in result.output
 
 
 @pytest.mark.parametrize("table", TABLES)
