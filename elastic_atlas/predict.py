@@ -22,6 +22,7 @@ from pymatgen.core import Structure
 
 from elastic_atlas.checkpoint import Checkpoint, EnsembleInference
 from elastic_atlas.cif import parse_cif
+from elastic_atlas.features import FeatureTable
 from elastic_atlas.graph import (
     CrystalGraph,
     GraphParameters,
@@ -89,7 +90,7 @@ class Setup:
 
     params: GraphParameters
     inference: list[EnsembleInference] | None
-    featurizers: list[EnsembleInference]  # whose feature tables a structure must be covered by
+    feature_tables: list[tuple[str, FeatureTable]]  # (checkpoint name, table): must cover Z
     extra: Extra | None = None
     screen: Screen | None = None
 
@@ -147,7 +148,7 @@ def process_input(raw: RawStructure, setup: Setup) -> Rejected | GraphResult:
             # Padding is recorded in the graph (`padded`); one warning per structure is noise.
             warnings.simplefilter("ignore", SparseNeighborsWarning)
             graph = build_graph(structure, setup.params)
-        missing = _unfeaturized(graph, setup.featurizers)
+        missing = _unfeaturized(graph, setup.feature_tables)
         if missing:
             return rejected("features", "element_not_featurized", missing)
         if setup.extra is not None:
@@ -282,7 +283,8 @@ def predict_stream(
     if inference_in_workers is None:
         inference_in_workers = all(c.device.type == "cpu" for c in checkpoints)
     size = batch_size or (CPU_BATCH if inference_in_workers else ACCELERATOR_BATCH)
-    setup = Setup(graph_parameters_of(checkpoints), None, inference, extra, screen)
+    feature_tables = [(model.name, model.features) for model in inference]
+    setup = Setup(graph_parameters_of(checkpoints), None, feature_tables, extra, screen)
     if inference_in_workers:
         setup.inference = inference
         for item in iter_chunks(raws, setup, workers, size):
@@ -307,12 +309,12 @@ def _records(items: list[Record | GraphResult]) -> Iterator[Record]:
         yield item
 
 
-def _unfeaturized(graph: CrystalGraph, featurizers: list[EnsembleInference]) -> str:
+def _unfeaturized(graph: CrystalGraph, feature_tables: list[tuple[str, FeatureTable]]) -> str:
     from pymatgen.core import Element
 
-    for model in featurizers:
-        unknown = model.features.unknown_elements(graph.atomic_numbers)
+    for name, table in feature_tables:
+        unknown = table.unknown_elements(graph.atomic_numbers)
         if unknown:
             symbols = ", ".join(Element.from_Z(z).symbol for z in unknown if 0 < z < 119)
-            return f"no features for {symbols} in {model.name}"
+            return f"no features for {symbols} in {name}"
     return ""
