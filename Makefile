@@ -67,6 +67,7 @@ models-gvrh: $(STAMP)
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_validate.py
+	$(BIN)/python benchmarks/bench_reference.py
 	$(BIN)/python benchmarks/bench_predict.py
 	$(BIN)/python benchmarks/bench_build.py --reference
 	$(BIN)/python benchmarks/bench_release.py

@@ -1,0 +1,57 @@
+"""Agreement with the reference CGCNN implementation on its 120 published predictions.
+
+Usage: .venv/bin/python benchmarks/bench_reference.py
+Predicts the 120 structures of ../shared/data/models/cgcnn_reference/reference_predictions.csv
+with both reference checkpoints and reports, per target, how many agree within 1e-4 log10 GPa,
+the largest difference among those, and every structure beyond it with its tie count at the
+12-neighbour cut.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from importlib.metadata import version
+
+import numpy as np
+import pandas as pd
+from common import machine, today
+
+from elastic_atlas.checkpoint import load_checkpoint
+from elastic_atlas.cif import parse_cif
+from elastic_atlas.graph import build_graph
+from elastic_atlas.paths import shared_data
+
+
+def main() -> None:
+    data = shared_data()
+    folder = data / "models" / "cgcnn_reference"
+    expected = pd.read_csv(folder / "reference_predictions.csv")
+    with zipfile.ZipFile(data / "mp2018" / "structures.zip") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graphs = [
+            build_graph(parse_cif(archive.read(f"{m}.cif").decode())) for m in expected.material_id
+        ]
+    print(f"{today()}, {machine()}, pymatgen {version('pymatgen')}\n")
+    print(
+        "| target | within 1e-4 | largest difference within "
+        "| beyond 1e-4 (difference, ties at the cut) |"
+    )
+    print("|---|---:|---:|---|")
+    for name, column in (("bulk", "log10_k_vrh"), ("shear", "log10_g_vrh")):
+        checkpoint = load_checkpoint(folder / f"{name}-moduli.pth.tar", folder / "atom_init.json")
+        ours = checkpoint.predict_graphs(graphs)[0][:, 0]
+        difference = np.abs(ours - expected[column].to_numpy())
+        close = difference <= 1e-4
+        beyond = ", ".join(
+            f"{expected.material_id[i]} ({difference[i]:.4f}, {graphs[i].cutoff_ties})"
+            for i in np.flatnonzero(~close)
+        )
+        print(
+            f"| {column} | {close.sum()} of {len(close)} | {difference[close].max():.2g} | "
+            f"{beyond or 'none'} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
