@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
 
-def rock_salt(a: float = 5.64) -> Structure:
+# pymatgen builds a SpaceGroup's operations anew on every call (≈ 1.5 s for Fm-3m), so each
+# structure is made once per test session and handed out as a copy.
+@cache
+def cubic_crystal(symbol: str, a: float, species: tuple, coords: tuple) -> Structure:
+    """A cubic crystal from its space group; the caller gets the shared object, so copy it."""
     return Structure.from_spacegroup(
-        "Fm-3m", Lattice.cubic(a), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+        symbol, Lattice.cubic(a), list(species), [list(c) for c in coords]
     )
 
 
+def rock_salt(a: float = 5.64) -> Structure:
+    return cubic_crystal("Fm-3m", a, ("Na", "Cl"), ((0, 0, 0), (0.5, 0.5, 0.5))).copy()
+
+
 def diamond() -> Structure:
-    return Structure.from_spacegroup("Fd-3m", Lattice.cubic(3.567), ["C"], [[0, 0, 0]])
+    return cubic_crystal("Fd-3m", 3.567, ("C",), ((0, 0, 0),)).copy()
 
 
 def cif_text(structure: Structure, symprec: float | None = None) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from pymatgen.core import Lattice, Structure
-from structures import BAD_CIFS, cif_text, diamond, rock_salt
+from pymatgen.core import Structure
+from structures import BAD_CIFS, cif_text, cubic_crystal, diamond, rock_salt
 from test_checkpoint import make_own
 
 from elastic_atlas.cli import main
@@ -18,9 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def uranium_dioxide() -> Structure:
-    return Structure.from_spacegroup(
-        "Fm-3m", Lattice.cubic(5.47), ["U", "O"], [[0, 0, 0], [0.25, 0.25, 0.25]]
-    )
+    return cubic_crystal("Fm-3m", 5.47, ("U", "O"), ((0, 0, 0), (0.25, 0.25, 0.25))).copy()
 
 
 @pytest.fixture
