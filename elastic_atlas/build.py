@@ -214,10 +214,9 @@ def write_rejects(rejects: list[Rejected], path: Path, table: str) -> None:
     frame.to_csv(path, index=False, lineterminator="\n")
 
 
-def literature_comparison(frame: pd.DataFrame, literature: Path) -> pd.DataFrame:
+def literature_comparison(frame: pd.DataFrame, literature: pd.DataFrame) -> pd.DataFrame:
     """Predicted vs literature K and G for the materials that have literature values."""
-    lit = pd.read_csv(literature)
     merged = frame[["material_id", "formula", "k_vrh", "g_vrh"]].merge(
-        lit, on="material_id", suffixes=("", "_literature")
+        literature, on="material_id", suffixes=("", "_literature")
     )
     return merged

@@ -292,7 +292,7 @@ def build(
         import pandas as pd
 
         frame = pd.read_csv(output / f"{result['table']}.csv")
-        comparison = literature_comparison(frame, recipe.literature)
+        comparison = literature_comparison(frame, pd.read_csv(recipe.literature))
         click.echo("  predicted vs literature (GPa):")
         click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 

@@ -284,9 +284,9 @@ def predict_stream(
         inference_in_workers = all(c.device.type == "cpu" for c in checkpoints)
     size = batch_size or (CPU_BATCH if inference_in_workers else ACCELERATOR_BATCH)
     feature_tables = [(model.name, model.features) for model in inference]
-    setup = Setup(graph_parameters_of(checkpoints), None, feature_tables, extra, screen)
+    in_workers = inference if inference_in_workers else None
+    setup = Setup(graph_parameters_of(checkpoints), in_workers, feature_tables, extra, screen)
     if inference_in_workers:
-        setup.inference = inference
         for item in iter_chunks(raws, setup, workers, size):
             assert not isinstance(item, GraphResult)
             yield item

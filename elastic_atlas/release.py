@@ -305,9 +305,9 @@ def release_notes(
         lines.append("")
         if recipe.literature and recipe.literature.is_file():
             frame = pd.read_csv(out / f"{table}.csv")
-            n_literature = len(pd.read_csv(recipe.literature))
-            comparison = literature_comparison(frame, recipe.literature)
-            lines += literature_section(comparison, n_literature)
+            literature = pd.read_csv(recipe.literature)
+            comparison = literature_comparison(frame, literature)
+            lines += literature_section(comparison, len(literature))
     lines += how_to_check(list(summaries))
     lines += ["## Changes since the previous version", "", *changes(out, version), ""]
     return "\n".join(lines)
