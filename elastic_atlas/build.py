@@ -10,6 +10,7 @@ import json
 import resource
 import sys
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,19 +21,20 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from elastic_atlas.checkpoint import Checkpoint, default_device, load_checkpoint
+from elastic_atlas.checkpoint import Checkpoint, CheckpointError, default_device, load_checkpoint
+from elastic_atlas.datapackage import table_licence
 from elastic_atlas.digest import file_digest
-from elastic_atlas.mp_api import MPAPIError
 from elastic_atlas.paths import display_path
 from elastic_atlas.predict import Predicted, Rejected, predict_stream
 from elastic_atlas.recipe import Recipe
 from elastic_atlas.screen import ScreenSettings, Verdict, screen_band_gap, screen_elements
-from elastic_atlas.sources import RawStructure, SourceError, iter_cif_source, load_summary
+from elastic_atlas.sources import RawStructure, iter_cif_source, load_summary
 from elastic_atlas.tables import BULK, SHEAR, symmetry_of, table_frame, write_csv, write_parquet
 
 REJECT_COLUMNS = ["material_id", "source", "stage", "reason", "detail"]
 # Reasons that are rules of the study (screened out); every other reason is a rejection.
 SCREEN_REASONS = {"band_gap_outside_window", "band_gap_unknown", "radioactive_element"}
+SYMMETRY_CHECK = "_space_group_from_structure"  # set on rows sampled for the symmetry check
 
 
 @dataclass
@@ -49,11 +51,18 @@ class Accounting:
         return screened, rejected
 
 
-def add_symmetry(structure: Any, info: dict[str, Any]) -> dict[str, Any]:
-    """Symmetry from the structure, unless the summary already gave it."""
-    if info.get("space_group_number") and info.get("crystal_system"):
-        return {}
-    return symmetry_of(structure)
+def add_symmetry(structure: Any, info: dict[str, Any], check_every: int = 16) -> dict[str, Any]:
+    """Symmetry from the structure, unless the summary already gave it.
+
+    Symmetry taken from a summary is cross-checked against the structure on a fixed sample of
+    rows (those whose id hashes to 0 modulo `check_every`; 1 checks every row, 0 none), so a
+    summary that belongs to other structures shows up in the build summary.
+    """
+    if not (info.get("space_group_number") and info.get("crystal_system")):
+        return symmetry_of(structure)
+    if check_every and zlib.crc32(info["material_id"].encode()) % check_every == 0:
+        return {SYMMETRY_CHECK: symmetry_of(structure)["space_group_number"]}
+    return {}
 
 
 def screen_structure(info: dict[str, Any], settings: ScreenSettings) -> Verdict:
@@ -62,49 +71,42 @@ def screen_structure(info: dict[str, Any], settings: ScreenSettings) -> Verdict:
 
 
 def candidates(recipe: Recipe, book: Accounting) -> Iterator[RawStructure]:
-    """Structures of every source joined with the summary; others go to `book` with a reason."""
-    summary = load_summary(recipe.summary.path, recipe.summary.layout) if recipe.summary else None
+    """Structures of every source joined with the summary; others go to `book` with a reason.
+
+    A source that cannot be read completely raises SourceError: the build stops rather than
+    publish a table with holes in it.
+    """
+    summary = None
+    if recipe.summary:
+        summary = load_summary(
+            recipe.summary.path,
+            recipe.summary.layout,
+            require_band_gap=recipe.screen.gap_policy == "exclude",
+        )
     seen: set[str] = set()
     for spec in recipe.structures:
-        try:
-            raws = iter_cif_source(spec.path) if spec.kind == "cif" else _mp_api(spec.criteria)
-            for raw in raws:
-                book.inputs += 1
-                verdict = _join(raw, summary, seen, spec.source)
-                if verdict is not None:
-                    book.add(Rejected(raw.material_id, spec.source, *verdict))
-                    continue
-                seen.add(raw.material_id)
-                metadata = dict(summary.get(raw.material_id, {})) if summary else {}
-                gap = screen_band_gap(metadata, recipe.screen)
-                if gap is not None:
-                    book.add(Rejected(raw.material_id, spec.source, "screen", *gap))
-                    continue
-                yield RawStructure(
-                    raw.material_id,
-                    raw.text,
-                    spec.source,
-                    raw.reason,
-                    raw.detail,
-                    metadata,
-                    spec.licence,
-                )
-        except (SourceError, MPAPIError) as error:
+        raws = iter_cif_source(spec.path) if spec.kind == "cif" else _mp_api(spec.criteria)
+        for raw in raws:
             book.inputs += 1
-            book.add(
-                Rejected(spec.path.name, spec.source, "source", "unreadable_source", str(error))
-            )
+            verdict = _join(raw, summary, seen)
+            if verdict is not None:
+                book.add(Rejected(raw.material_id, spec.source, *verdict))
+                continue
+            seen.add(raw.material_id)
+            metadata = {**raw.metadata, **(summary or {}).get(raw.material_id, {})}
+            metadata["material_id"] = raw.material_id
+            gap = screen_band_gap(metadata, recipe.screen)
+            if gap is not None:
+                book.add(Rejected(raw.material_id, spec.source, "screen", *gap))
+                continue
+            yield RawStructure(
+                raw.material_id, raw.text, spec.source, raw.reason, raw.detail, metadata,
+                spec.licence,
+            )  # fmt: skip
     for material_id in sorted(set(summary or {}) - seen):
         book.inputs += 1
-        book.add(
-            Rejected(
-                material_id,
-                "summary",
-                "join",
-                "no_structure",
-                "summary row without a structure file",
-            )
-        )
+        detail = "summary row without a structure file"
+        book.add(Rejected(material_id, "summary", "join", "no_structure", detail))
 
 
 def _mp_api(criteria: dict[str, Any]) -> Iterator[RawStructure]:
@@ -113,7 +115,7 @@ def _mp_api(criteria: dict[str, Any]) -> Iterator[RawStructure]:
     return iter_mp_api(MPClient(), **criteria)
 
 
-def _join(raw: RawStructure, summary: dict | None, seen: set[str], source: str):  # type: ignore[no-untyped-def]
+def _join(raw: RawStructure, summary: dict | None, seen: set[str]) -> tuple[str, str, str] | None:
     if raw.material_id in seen:
         return "join", "duplicate_id", f"{raw.material_id} already read from an earlier input"
     if summary is not None and raw.material_id not in summary:
@@ -130,8 +132,22 @@ def load_models(recipe: Recipe) -> list[Checkpoint]:
         if checkpoint.kind == "reference":
             checkpoint.targets[0].name = name
         if name not in checkpoint.target_names:
-            raise SystemExit(f"{checkpoint.path} predicts {checkpoint.target_names}, not {name}")
+            raise CheckpointError(
+                f"{checkpoint.path} predicts {checkpoint.target_names}, not {name}; check the "
+                "recipe's [models] section"
+            )
     return [bulk, shear]
+
+
+def symmetry_agreement(accepted: list[Predicted]) -> dict[str, Any]:
+    """Summary space groups against the structures' own, on the sampled rows."""
+    checked = [r for r in accepted if SYMMETRY_CHECK in r.info]
+    disagree = sorted(
+        r.material_id
+        for r in checked
+        if r.info[SYMMETRY_CHECK] != r.info.get("space_group_number")
+    )
+    return {"checked": len(checked), "disagree": len(disagree), "examples": disagree[:10]}
 
 
 def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]:
@@ -156,11 +172,13 @@ def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = F
     checkpoints = load_models(recipe)
     book = Accounting()
     accepted: list[Predicted] = []
+    licence = table_licence([spec.licence for spec in recipe.structures])
+    check_every = recipe.summary.symmetry_check_every if recipe.summary else 0
     stream = predict_stream(
         candidates(recipe, book),
         checkpoints,
         workers=workers,
-        extra=add_symmetry,
+        extra=partial(add_symmetry, check_every=check_every),
         screen=partial(screen_structure, settings=recipe.screen),
     )
     # The bar counts inputs read (screening on the summary happens before any structure is
@@ -196,7 +214,9 @@ def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = F
         "accepted": len(accepted),
         "screened_out": dict(sorted(screened.items())),
         "rejected": dict(sorted(rejected.items())),
+        "licence": licence,
         "gap_policy": recipe.screen.gap_policy,
+        "symmetry_check": symmetry_agreement(accepted),
         "band_gap_null_rows": int(frame["band_gap"].isna().sum()),
         "checkpoints": provenance,
         "seconds": round(elapsed, 1),

@@ -18,7 +18,11 @@ from elastic_atlas.graph import StructureRejected
 
 _IDENTITY = {"x,y,z", "+x,+y,+z"}
 _SYMOP_TAGS = ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz")
-_SYMBOL = re.compile(r"^([A-Z][a-z]?)")
+# A type symbol the fast path reads on its own: an element symbol in its canonical letter case,
+# then no further letter (charges and numbers may follow: 'Na', 'O2-', 'Fe3+', 'C1'). Any other
+# spelling ('CA', 'cl', 'Hw') goes to pymatgen, whose reading is the project's: 'CA' is
+# calcium, never carbon.
+_SYMBOL = re.compile(r"^([A-Z][a-z]?)(?![A-Za-z])")
 _CELL_TAGS = tuple(
     f"_cell_{name}"
     for name in ("length_a", "length_b", "length_c", "angle_alpha", "angle_beta", "angle_gamma")
@@ -33,11 +37,29 @@ def _is_p1(block: gemmi.cif.Block) -> bool:
     return False
 
 
-def _element(symbol: str) -> str:
+def _element(symbol: str) -> str | None:
+    """The element of a canonically written type symbol, or None for pymatgen to read it."""
     match = _SYMBOL.match(symbol)
     if not match or not Element.is_valid_symbol(match.group(1)):
-        raise StructureRejected("unknown_element", f"atom type {symbol!r} is not an element")
+        return None
     return match.group(1)
+
+
+def _occupancies(block: gemmi.cif.Block) -> list[float]:
+    return [gemmi.cif.as_number(v) for v in block.find_values("_atom_site_occupancy")]
+
+
+def check_occupancies(block: gemmi.cif.Block) -> None:
+    """A site with occupancy 0 (or out of range) is refused, never dropped silently."""
+    for i, occupancy in enumerate(_occupancies(block)):
+        if occupancy == 0:
+            raise StructureRejected(
+                "zero_occupancy", f"atom site {i + 1} has occupancy 0 (an absent atom)"
+            )
+        if occupancy < 0 or occupancy > 1.0 + 1e-3:
+            raise StructureRejected(
+                "bad_occupancy", f"atom site {i + 1} has occupancy {occupancy:g} (not in (0, 1])"
+            )
 
 
 def _fast_p1(block: gemmi.cif.Block) -> Structure | None:
@@ -52,7 +74,10 @@ def _fast_p1(block: gemmi.cif.Block) -> Structure | None:
     for row in table:
         if row.has(4) and gemmi.cif.as_number(row[4]) != 1.0:
             return None  # partial occupancy: pymatgen builds the disordered site
-        species.append(_element(gemmi.cif.as_string(row[0])))
+        element = _element(gemmi.cif.as_string(row[0]))
+        if element is None:
+            return None  # an unusual spelling: pymatgen decides what it means
+        species.append(element)
         coords.append([gemmi.cif.as_number(row[i]) for i in (1, 2, 3)])
     cell = [gemmi.cif.as_number(block.find_value(tag) or "?") for tag in _CELL_TAGS]
     return Structure(Lattice.from_parameters(*cell), species, coords)
@@ -84,6 +109,7 @@ def parse_cif(text: str) -> Structure:
     if len(document) == 0:
         raise StructureRejected("empty_cif", "the CIF has no data block")
     try:
+        check_occupancies(document[0])
         structure = _fast_p1(document[0])
     except (ValueError, RuntimeError) as error:
         raise StructureRejected("unreadable_cif", f"{error}") from error

@@ -31,6 +31,17 @@ class GraphParameters(BaseModel):
     gaussian_step: float = DEFAULT_GAUSSIAN_STEP
 
 
+# Physical limits of a structure the pipeline accepts (README, "Limits"). On 6,000 random MP 2018
+# and GNoME structures the extremes are: shortest interatomic distance 0.75 Å (H-H), volume per
+# atom 7.0 Å^3, density 20.5 g/cm^3, 40,608 neighbour pairs within 8 Å. The limits sit far
+# outside those and far inside what breaks the machine.
+MIN_DISTANCE = 0.5  # Å: closer atoms are one site written twice, never a crystal
+MIN_VOLUME_PER_ATOM = 2.0  # Å^3
+MAX_DENSITY = 30.0  # g/cm^3 (osmium, the densest element, is 22.6)
+MAX_NEIGHBOR_PAIRS = 2_000_000  # estimated pairs within the radius: ~100 MB of neighbour list
+MAX_PERIODIC_IMAGES = 2_000_000  # atoms × lattice images the neighbour search must visit
+
+
 class StructureRejected(Exception):
     """A structure that cannot become a graph; `reason` is a stable machine-readable code."""
 
@@ -85,6 +96,47 @@ def atomic_numbers_of(structure: Structure) -> np.ndarray:
     return numbers
 
 
+def check_cell(structure: Structure, n_atoms: int, radius: float) -> None:
+    """Refuse a cell no crystal has, and one whose neighbour search would exceed the budget,
+    before the search allocates anything (a tiny or flat lattice multiplies the images)."""
+    volume = structure.lattice.volume
+    if volume / n_atoms < MIN_VOLUME_PER_ATOM:
+        raise StructureRejected(
+            "implausible_cell",
+            f"{volume / n_atoms:.3g} Å^3 per atom (the limit is {MIN_VOLUME_PER_ATOM} Å^3)",
+        )
+    density = float(structure.density)
+    if density > MAX_DENSITY:
+        raise StructureRejected(
+            "implausible_cell", f"density {density:.3g} g/cm^3 (the limit is {MAX_DENSITY})"
+        )
+    matrix = structure.lattice.matrix
+    # Interplanar spacing of each lattice direction: V / |b × c| etc.
+    spacings = [
+        volume / np.linalg.norm(np.cross(matrix[(i + 1) % 3], matrix[(i + 2) % 3]))
+        for i in range(3)
+    ]
+    images = float(np.prod([2 * np.ceil(radius / d) + 1 for d in spacings]))
+    pairs = n_atoms * n_atoms / volume * (4.0 / 3.0) * np.pi * radius**3
+    if n_atoms * images > MAX_PERIODIC_IMAGES or pairs > MAX_NEIGHBOR_PAIRS:
+        raise StructureRejected(
+            "neighbor_budget_exceeded",
+            f"about {pairs:.3g} neighbour pairs over {images:.3g} lattice images within "
+            f"{radius} Å (limits {MAX_NEIGHBOR_PAIRS:,} pairs, {MAX_PERIODIC_IMAGES:,} "
+            "atom-images)",
+        )
+
+
+def check_min_distance(distances: np.ndarray, centers: np.ndarray, points: np.ndarray) -> None:
+    if len(distances) and distances.min() < MIN_DISTANCE:
+        i = int(distances.argmin())
+        raise StructureRejected(
+            "overlapping_atoms",
+            f"sites {centers[i]} and {points[i]} are {distances[i]:.3g} Å apart (the limit is "
+            f"{MIN_DISTANCE} Å): one site written twice, or a broken cell",
+        )
+
+
 def neighbor_list(structure: Structure, radius: float) -> tuple[np.ndarray, ...]:
     """(centres, neighbours, images, distances) exactly as `Structure.get_neighbor_list`.
 
@@ -112,7 +164,9 @@ def build_graph(structure: Structure, params: GraphParameters | None = None) -> 
     params = params or GraphParameters()
     numbers = atomic_numbers_of(structure)
     n_atoms = len(numbers)
+    check_cell(structure, n_atoms, params.radius)
     centers, points, _, distances = neighbor_list(structure, params.radius)
+    check_min_distance(distances, centers, points)
     counts = np.bincount(centers, minlength=n_atoms)
     if np.any(counts == 0):
         lonely = int(np.flatnonzero(counts == 0)[0])

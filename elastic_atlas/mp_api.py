@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from elastic_atlas.sources import RawStructure
+from elastic_atlas.sources import RawStructure, SourceError
 
 BASE_URL = "https://api.materialsproject.org"
 SUMMARY_PATH = "/materials/summary/"
@@ -25,7 +25,7 @@ FIELDS = ("material_id", "structure", "band_gap", "symmetry")
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
-class MPAPIError(Exception):
+class MPAPIError(SourceError):
     """The API cannot be used: no key, or a request failed after every retry."""
 
 

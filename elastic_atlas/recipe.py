@@ -25,6 +25,8 @@ class StructureSource(BaseModel):
 class SummarySource(BaseModel):
     path: Path
     layout: Literal["mp", "gnome"] | None = None  # detected from the columns when absent
+    # Space groups from the summary are checked against the structure on 1 row in N (1: all).
+    symmetry_check_every: int = Field(16, ge=0)
 
 
 class Models(BaseModel):

@@ -16,10 +16,17 @@ from typing import Any
 import pandas as pd
 
 CIF_SUFFIXES = (".cif",)
+# The largest CIF read (bytes, uncompressed). The largest of the 72,733 MP 2018 and GNoME CIFs
+# is well under 100 kB; a bigger entry is a broken or hostile input (a zip bomb), rejected
+# before it is decompressed in full.
+MAX_CIF_BYTES = 8 * 1024 * 1024
 
 
 class SourceError(Exception):
-    """A whole source cannot be read (missing path, broken zip directory)."""
+    """A whole source cannot be read completely (missing path, broken zip, a read error).
+
+    A build stops on it (exit 2): a partial source would publish a partial table.
+    """
 
 
 @dataclass(frozen=True)
@@ -40,12 +47,37 @@ def _is_cif(name: str) -> bool:
 
 
 def _decode(material_id: str, data: bytes, source: str) -> RawStructure:
+    if len(data) > MAX_CIF_BYTES:
+        return _too_large(material_id, source, len(data))
     try:
         return RawStructure(material_id, data.decode("utf-8"), source)
     except UnicodeDecodeError as error:
         return RawStructure(
             material_id, None, source, "unreadable_file", f"not UTF-8 text: {error}"
         )
+
+
+def _too_large(material_id: str, source: str, size: int) -> RawStructure:
+    detail = f"{size} bytes or more; the limit for one CIF is {MAX_CIF_BYTES} bytes"
+    return RawStructure(material_id, None, source, "file_too_large", detail)
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
+    """An entry's bytes, at most MAX_CIF_BYTES + 1 of them (the declared size may lie).
+
+    A damaged entry (bad CRC, unsupported compression, encryption) makes the whole source
+    unreadable: the build must not publish a table with holes in it.
+    """
+    if info.flag_bits & 0x1:
+        raise SourceError(f"{path}: entry {info.filename} is encrypted; give an unencrypted zip")
+    try:
+        with archive.open(info) as handle:
+            return handle.read(MAX_CIF_BYTES + 1)
+    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as error:
+        raise SourceError(
+            f"{path}: entry {info.filename} cannot be read ({error}); the archive is damaged "
+            "or uses an unsupported compression: download it again"
+        ) from error
 
 
 def iter_zip(path: Path, source: str | None = None) -> Iterator[RawStructure]:
@@ -56,30 +88,39 @@ def iter_zip(path: Path, source: str | None = None) -> Iterator[RawStructure]:
     except (OSError, zipfile.BadZipFile) as error:
         raise SourceError(f"{path}: not a readable zip archive ({error})") from error
     with archive:
-        names = sorted(n for n in archive.namelist() if _is_cif(n))
-        for name in names:
-            material_id = Path(name).stem
-            try:
-                data = archive.read(name)
-            except (OSError, zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as error:
-                yield RawStructure(material_id, None, source, "unreadable_file", f"{name}: {error}")
+        entries = sorted(
+            (i for i in archive.infolist() if not i.is_dir() and _is_cif(i.filename)),
+            key=lambda i: i.filename,
+        )
+        if not entries:
+            raise SourceError(f"{path}: the zip holds no .cif files")
+        for info in entries:
+            material_id = Path(info.filename).stem
+            if info.file_size > MAX_CIF_BYTES:
+                yield _too_large(material_id, source, info.file_size)
                 continue
-            yield _decode(material_id, data, source)
+            yield _decode(material_id, _read_entry(archive, info, path), source)
 
 
 def iter_folder(path: Path, source: str | None = None) -> Iterator[RawStructure]:
     source = source or path.name
-    for file in sorted(p for p in path.iterdir() if p.is_file() and _is_cif(p.name)):
+    files = sorted(p for p in path.iterdir() if p.is_file() and _is_cif(p.name))
+    if not files:
+        raise SourceError(f"{path}: the folder holds no .cif files")
+    for file in files:
         yield from iter_file(file, source)
 
 
 def iter_file(path: Path, source: str | None = None) -> Iterator[RawStructure]:
     source = source or path.name
     try:
+        size = path.stat().st_size
+        if size > MAX_CIF_BYTES:
+            yield _too_large(path.stem, source, size)
+            return
         data = path.read_bytes()
     except OSError as error:
-        yield RawStructure(path.stem, None, source, "unreadable_file", str(error))
-        return
+        raise SourceError(f"{path}: cannot be read ({error.strerror or error})") from error
     yield _decode(path.stem, data, source)
 
 
@@ -94,7 +135,7 @@ def iter_cif_source(path: Path) -> Iterator[RawStructure]:
         raise SourceError(f"{path}: not a readable zip archive (truncated or corrupt)")
     if path.is_file():
         return iter_file(path)
-    raise SourceError(f"{path}: no such file or folder")
+    raise SourceError(f"{path}: no such file or folder; check the path in the recipe or option")
 
 
 # ------------------------------------------------------------------ summary tables
@@ -131,20 +172,79 @@ def detect_layout(columns: list[str]) -> str:
     raise SummaryError(f"summary has neither 'material_id' nor 'MaterialId' column: {columns}")
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
+CRYSTAL_SYSTEMS = (
+    "triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic",
+)  # fmt: skip
+_MISSING = {"", "nan", "na", "n/a", "null", "none"}
+
+
+def _bad_cell(path: Path, line: int, column: str, value: str, expected: str) -> SummaryError:
+    return SummaryError(
+        f"{path}: line {line}, column {column!r}: {value!r} is not {expected}; fix the summary "
+        "(nothing was predicted)"
+    )
+
+
+def _band_gap(text: str) -> float | None:
+    """A band gap in eV written as a plain number (a comma decimal is an error, not a gap)."""
+    if text.strip().lower() in _MISSING:
         return None
+    value = float(text)  # ValueError for '1,5', text, ...
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
     return value
 
 
-def load_summary(path: Path, layout: str | None = None) -> dict[str, dict[str, Any]]:
+def _space_group(text: str) -> int | None:
+    if text.strip().lower() in _MISSING:
+        return None
+    value = float(text)  # '225' or '225.0' (a float column written by pandas)
+    if not value.is_integer() or not 1 <= value <= 230:
+        raise ValueError(text)
+    return int(value)
+
+
+def _crystal_system(text: str) -> str | None:
+    value = text.strip().lower()
+    if value in _MISSING:
+        return None
+    if value not in CRYSTAL_SYSTEMS:
+        raise ValueError(text)
+    return value
+
+
+_PARSERS = {
+    "band_gap": (_band_gap, "a band gap in eV (a number >= 0 with a decimal point)"),
+    "space_group_number": (_space_group, "a space-group number 1-230"),
+    "crystal_system": (_crystal_system, f"a crystal system ({', '.join(CRYSTAL_SYSTEMS)})"),
+}
+
+
+def _parse_column(path: Path, frame: pd.DataFrame, column: str) -> list[Any]:
+    parse, expected = _PARSERS[column]
+    values = []
+    for line, text in enumerate(frame[column], start=2):  # line 1 is the header
+        try:
+            values.append(parse(text))
+        except ValueError:
+            raise _bad_cell(path, line, column, text, expected) from None
+    if values and all(v is None for v in values) and column != "band_gap":
+        raise SummaryError(f"{path}: column {column!r} is empty; fill it or remove the column")
+    return values
+
+
+def load_summary(
+    path: Path, layout: str | None = None, *, require_band_gap: bool = False
+) -> dict[str, dict[str, Any]]:
     """{material_id: {band_gap, formula, crystal_system, space_group_number}} of a summary CSV.
 
-    Only the columns the tables use are kept (36k rows of metadata is small; the structures
-    themselves are streamed). Missing or NaN values become None.
+    Every cell the tables use is checked here, before any structure is predicted, so a bad
+    summary costs seconds, not a whole run: a band gap or space group that is not a number
+    (comma decimals, 'Fm-3m', 225.5), an unknown crystal system or an empty symmetry column
+    raise SummaryError with the line and column. Missing cells become None.
     """
     try:
-        frame = pd.read_csv(path, dtype={"MaterialId": str, "material_id": str})
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as error:
         raise SummaryError(f"{path}: cannot read summary CSV ({error})") from error
     layout = layout or detect_layout(list(frame.columns))
@@ -152,12 +252,22 @@ def load_summary(path: Path, layout: str | None = None) -> dict[str, dict[str, A
     if "material_id" not in mapping.values():
         raise SummaryError(f"{path}: no id column for layout {layout!r}")
     frame = frame[list(mapping)].rename(columns=mapping)
+    if require_band_gap and "band_gap" not in frame:
+        raise SummaryError(
+            f"{path}: no band gap column, but the screen needs band gaps; add the column or "
+            "set gap_policy = \"include\""
+        )
+    frame["material_id"] = frame["material_id"].str.strip()
+    if (frame["material_id"] == "").any():
+        line = int((frame["material_id"] == "").to_numpy().argmax()) + 2
+        raise SummaryError(f"{path}: line {line} has no material id")
     duplicated = frame["material_id"][frame["material_id"].duplicated()]
     if len(duplicated):
         raise SummaryError(f"{path}: duplicate ids, e.g. {duplicated.iloc[0]!r}")
-    if "band_gap" in frame:
-        frame["band_gap"] = pd.to_numeric(frame["band_gap"], errors="coerce")
-    if "crystal_system" in frame:
-        frame["crystal_system"] = frame["crystal_system"].str.strip().str.lower()
-    records = frame.set_index("material_id").to_dict(orient="index")
-    return {str(mid): {k: _clean(v) for k, v in row.items()} for mid, row in records.items()}
+    columns = {name: _parse_column(path, frame, name) for name in _PARSERS if name in frame}
+    if "formula" in frame:
+        columns["formula"] = [v.strip() or None for v in frame["formula"]]
+    return {
+        material_id: {name: values[i] for name, values in columns.items()}
+        for i, material_id in enumerate(frame["material_id"])
+    }

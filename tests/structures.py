@@ -76,4 +76,26 @@ BAD_CIFS = {
     "dummy_species": (p1_cif(5.0, [("X", 0, 0, 0, 1), ("O", 0.5, 0.5, 0.5, 1)]), "unknown_element"),
     "isolated_atom": (p1_cif(20.0, [("Na", 0, 0, 0, 1)]), "isolated_atom"),
     "zero_volume": (p1_cif(0.0, [("Na", 0, 0, 0, 1), ("Cl", 0.5, 0.5, 0.5, 1)]), "bad_cell"),
+    # Na and Cl written on one site: never a crystal (was read as Na4Cl5-like rows before)
+    "overlapping": (p1_cif(5.64, [("Na", 0, 0, 0, 1), ("Cl", 0, 0, 0, 1)]), "overlapping_atoms"),
+    # an absent atom is refused, not dropped: the formula would silently change
+    "zero_occupancy": (
+        p1_cif(5.64, [("Na", 0, 0, 0, 1), ("Cl", 0.5, 0.5, 0.5, 1), ("K", 0.5, 0, 0, 0)]),
+        "zero_occupancy",
+    ),
+    # one atom in a 0.5 Å cube: 844 g/cm^3 before the limits
+    "implausible_density": (p1_cif(0.5, [("Na", 0, 0, 0, 1)]), "implausible_cell"),
 }
+
+
+def hydrogen_grid(per_side: int = 14, spacing: float = 1.36) -> str:
+    """per_side³ H atoms on a simple cubic grid: plausible density, but a neighbour search of
+    millions of pairs within 8 Å (the budget refuses it before the search)."""
+    step = 1.0 / per_side
+    atoms = [
+        ("H", i * step, j * step, k * step, 1)
+        for i in range(per_side)
+        for j in range(per_side)
+        for k in range(per_side)
+    ]
+    return p1_cif(per_side * spacing, atoms)

@@ -23,7 +23,8 @@ def uranium_dioxide() -> Structure:
 
 @pytest.fixture
 def inputs(tmp_path):
-    """Two structure sources, a truncated zip and a summary exercising every reason."""
+    """Two structure sources and a summary exercising every reason (a truncated zip lies beside
+    them for the tests that expect a build to stop on it)."""
     make_own(tmp_path / "model")
     folder = tmp_path / "cifs"
     folder.mkdir()
@@ -74,10 +75,6 @@ licence = "CC-BY-4.0"
 path = "second.zip"
 source = "second"
 licence = "CC-BY-4.0"
-[[structures]]
-path = "cut.zip"
-source = "truncated"
-licence = "CC-BY-4.0"
 [summary]
 path = "summary.csv"
 [models]
@@ -92,7 +89,6 @@ shear = "model"
         "mp-41": "band_gap_unknown",
         "mp-50": "band_gap_outside_window",
         "mp-99": "no_structure",
-        "cut.zip": "unreadable_source",
         **bad_ids,
     }
     return recipe, expected
