@@ -24,11 +24,11 @@ from tqdm import tqdm
 from elastic_atlas.checkpoint import Checkpoint, CheckpointError, default_device, load_checkpoint
 from elastic_atlas.datapackage import table_licence
 from elastic_atlas.digest import file_digest
-from elastic_atlas.paths import display_path
+from elastic_atlas.paths import display_path, repo_root
 from elastic_atlas.predict import Predicted, Rejected, predict_stream
 from elastic_atlas.recipe import Recipe
 from elastic_atlas.screen import ScreenSettings, Verdict, screen_band_gap, screen_elements
-from elastic_atlas.sources import RawStructure, iter_cif_source, load_summary
+from elastic_atlas.sources import RawStructure, SourceError, iter_cif_source, load_summary
 from elastic_atlas.tables import BULK, SHEAR, symmetry_of, table_frame, write_csv, write_parquet
 
 REJECT_COLUMNS = ["material_id", "source", "stage", "reason", "detail"]
@@ -148,6 +148,21 @@ def symmetry_agreement(accepted: list[Predicted]) -> dict[str, Any]:
         if r.info[SYMMETRY_CHECK] != r.info.get("space_group_number")
     )
     return {"checked": len(checked), "disagree": len(disagree), "examples": disagree[:10]}
+
+
+class BuildOutputError(SourceError):
+    """An output folder a build must not write into."""
+
+
+def check_build_output(output: Path) -> None:
+    """Refuse to write a build into a release: its files are pinned by checksums and a DOI."""
+    resolved = output.resolve()
+    releases = (repo_root() / "releases").resolve()
+    if resolved.is_relative_to(releases):
+        raise BuildOutputError(f"{output} is inside {releases}; releases are made by `release`")
+    for folder in (resolved, *resolved.parents):
+        if (folder / "datapackage.json").is_file() and (folder / "CHECKSUMS.sha256").is_file():
+            raise BuildOutputError(f"{output} is inside the release {folder}; use another folder")
 
 
 def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]:

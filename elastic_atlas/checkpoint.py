@@ -11,7 +11,10 @@ Loading verifies the format version and every sha256 before a weight is used.
 
 from __future__ import annotations
 
+import argparse
 import json
+import pickle
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,6 +149,22 @@ def load_state_strictly(model: torch.nn.Module, state: dict[str, torch.Tensor], 
 
 
 # ------------------------------------------------------------------ reference .pth.tar
+def _load_weights_only(path: Path) -> Any:
+    """A .pth.tar read as data: tensors, containers and numbers, plus argparse.Namespace (the
+    reference stores its command-line arguments in one). A pickle that names any other
+    callable is refused before anything in it runs."""
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{path}: refused, the file asks to run code or build objects a checkpoint does not "
+            f"hold ({str(error).splitlines()[0][:200]})"
+        ) from error
+    except (OSError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({error})") from error
+
+
 def load_reference(path: Path, atom_init: Path | None) -> Checkpoint:
     """A checkpoint of the reference implementation (`state_dict`, `normalizer`, `args`)."""
     if atom_init is None:
@@ -153,12 +172,12 @@ def load_reference(path: Path, atom_init: Path | None) -> Checkpoint:
             f"{path} is a reference CGCNN checkpoint: give its atom feature table with "
             "--atom-init PATH/atom_init.json"
         )
+    raw = _load_weights_only(path)
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=False)
         state, normalizer, args = raw["state_dict"], raw["normalizer"], raw["args"]
-    except (OSError, RuntimeError, KeyError, TypeError) as error:
+        args = args if isinstance(args, dict) else vars(args)
+    except (KeyError, TypeError) as error:
         raise CheckpointError(f"{path}: not a reference CGCNN checkpoint ({error})") from error
-    args = args if isinstance(args, dict) else vars(args)
     atom_fea_len = state["embedding.weight"].shape[0]
     arch = Architecture(
         atom_feature_length=state["embedding.weight"].shape[1],
@@ -169,7 +188,10 @@ def load_reference(path: Path, atom_init: Path | None) -> Checkpoint:
         n_h=int(args["n_h"]),
         n_targets=state["fc_out.weight"].shape[0],
     )
-    features = load_atom_init(atom_init)
+    try:
+        features = load_atom_init(atom_init)
+    except (OSError, ValueError, TypeError, StopIteration, AttributeError) as error:
+        raise CheckpointError(f"{atom_init}: not a readable atom_init.json ({error})") from error
     if features.length != arch.atom_feature_length:
         raise CheckpointError(
             f"{atom_init} has {features.length} features per element, {path} expects "

@@ -2,14 +2,68 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from elastic_atlas import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Library errors that mean bad input or usage: one line, exit 2, never a traceback."""
+    from elastic_atlas.check import PackageError
+    from elastic_atlas.checkpoint import CheckpointError
+    from elastic_atlas.datapackage import LicenceError
+    from elastic_atlas.recipe import RecipeError
+    from elastic_atlas.sources import SourceError
+    from elastic_atlas.tableio import TableReadError
+
+    return (
+        SourceError, CheckpointError, PackageError, TableReadError, LicenceError, RecipeError,
+        OSError,  # unwritable or read-only folders, a full disk: the message names the path
+    )  # fmt: skip
+
+
+def handle_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """The one map from library errors to exit codes, shared by every command."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        from elastic_atlas.release import ReleaseError
+
+        try:
+            command(*args, **kwargs)
+        except ReleaseError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_FINDINGS)
+        except Exception as error:
+            if not isinstance(error, _usage_errors()):
+                raise
+            click.echo(f"error: {_one_line(error)}", err=True)
+            sys.exit(EXIT_USAGE)
+
+    return wrapper
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    return " ".join(str(error).split())
+
+
+def positive_tolerance(
+    ctx: click.Context, param: click.Parameter, value: float | None
+) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value} is not a finite positive number")
+    return value
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +79,7 @@ def main() -> None:
     type=float,
     default=None,
     metavar="REL",
+    callback=positive_tolerance,
     help="Relative tolerance of the consistency rules [default: validate/settings.json].",
 )
 @click.option(
@@ -43,7 +98,7 @@ def main() -> None:
     "schema_name",
     type=click.Choice(["mped", "ned"]),
     default=None,
-    help="Check a bare table against this table's full schema.",
+    help="Check a bare table (or every table of a package) against this table's contract.",
 )
 @click.option(
     "--json",
@@ -60,6 +115,7 @@ def main() -> None:
     show_default=True,
     help="Offending rows shown per check in the summary.",
 )
+@handle_errors
 def validate(
     path: Path,
     tolerance: float | None,
@@ -75,34 +131,31 @@ def validate(
     """
     from elastic_atlas.check import (
         PAPER_COLUMNS,
-        PackageError,
         is_package,
         summarize,
         validate_package,
         validate_table_file,
     )
     from elastic_atlas.schema import load_table_schema
-    from elastic_atlas.tableio import TableReadError
     from elastic_atlas.validate import ValidationSettings, findings_json
 
-    if not path.exists():
-        click.echo(f"error: {path} does not exist", err=True)
-        sys.exit(EXIT_USAGE)
+    if not path.is_file():
+        raise click.BadParameter(f"{path} is not a file", param_hint="PATH")
+    if json_report and not json_report.parent.is_dir():
+        raise click.BadParameter(f"folder {json_report.parent} does not exist", param_hint="--json")
     settings = ValidationSettings.load()
     if tolerance is None:
         tolerance = settings.strict_tolerance.value if strict else settings.tolerance.value
     rename = PAPER_COLUMNS if column_names == "paper" else None
-    try:
-        if is_package(path):
-            findings = validate_package(path, tolerance=tolerance, settings=settings)
-        else:
-            schema = load_table_schema(schema_name) if schema_name else None
-            findings = validate_table_file(
-                path, tolerance=tolerance, settings=settings, schema=schema, rename=rename
-            )
-    except (TableReadError, PackageError) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_USAGE)
+    if is_package(path):
+        findings = validate_package(
+            path, tolerance=tolerance, settings=settings, schema_name=schema_name
+        )
+    else:
+        schema = load_table_schema(schema_name) if schema_name else None
+        findings = validate_table_file(
+            path, tolerance=tolerance, settings=settings, schema=schema, rename=rename
+        )
     click.echo(f"{path}: checked with relative tolerance {tolerance:g}")
     click.echo(summarize(findings, examples), nl=False)
     if json_report:
@@ -118,6 +171,7 @@ def validate(
     is_flag=True,
     help="Rewrite schema/<table>.schema.json from fields.json and validate/checklist.json.",
 )
+@handle_errors
 def schema_command(write: bool) -> None:
     """Check (or rewrite) the composed table schemas and the frictionless checklist."""
     from elastic_atlas.checklist import checklist_is_stale, write_checklist
@@ -170,6 +224,7 @@ def schema_command(write: bool) -> None:
     help="Structures per inference batch [default: 32 on CPU, 256 on a GPU].",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@handle_errors
 def predict(
     checkpoint_path: Path,
     atom_init: Path | None,
@@ -180,16 +235,12 @@ def predict(
     quiet: bool,
 ) -> None:
     """Predict with a CGCNN checkpoint for SOURCE: a CIF file, a folder or a zip of CIFs."""
-    from elastic_atlas.checkpoint import CheckpointError, default_device, load_checkpoint
-    from elastic_atlas.predict_cli import run_predict
-    from elastic_atlas.sources import SourceError
+    from elastic_atlas.checkpoint import default_device, load_checkpoint
+    from elastic_atlas.predict_cli import check_output, run_predict
 
-    try:
-        checkpoint = load_checkpoint(checkpoint_path, atom_init).to(default_device())
-        counts = run_predict(checkpoint, source, output, workers, batch_size, quiet)
-    except (CheckpointError, SourceError) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_USAGE)
+    check_output(source, output)
+    checkpoint = load_checkpoint(checkpoint_path, atom_init).to(default_device())
+    counts = run_predict(checkpoint, source, output, workers, batch_size, quiet)
     click.echo(
         f"{counts['inputs']} inputs = {counts['predicted']} predicted + "
         f"{counts['rejected']} rejected -> {output}"
@@ -233,6 +284,7 @@ def predict(
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--quiet", is_flag=True)
+@handle_errors
 def build(
     recipe_path: Path | None,
     structures: Path | None,
@@ -250,12 +302,11 @@ def build(
 
     Writes OUT/<table>.csv, OUT/<table>.parquet, OUT/rejects.csv and OUT/summary.json.
     """
-    from elastic_atlas.build import build_table, literature_comparison
-    from elastic_atlas.checkpoint import CheckpointError
+    from elastic_atlas.build import build_table, check_build_output, literature_comparison
     from elastic_atlas.paths import repo_root
     from elastic_atlas.recipe import StructureSource, SummarySource, load_recipe
-    from elastic_atlas.sources import SourceError
 
+    check_build_output(output)
     recipe = load_recipe(recipe_path or repo_root() / "build" / "sample.toml")
     if structures:
         licence = recipe.structures[0].licence if recipe.structures else "unknown"
@@ -274,11 +325,7 @@ def build(
         recipe.models.atom_init = atom_init
     if gap_policy:
         recipe.screen.gap_policy = gap_policy  # type: ignore[assignment]
-    try:
-        result = build_table(recipe, output, workers=workers, quiet=quiet)
-    except (CheckpointError, SourceError) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_USAGE)
+    result = build_table(recipe, output, workers=workers, quiet=quiet)
     click.echo(
         f"{result['table']}: {result['inputs']} inputs = {result['accepted']} accepted + "
         f"{sum(result['screened_out'].values())} screened out + "
@@ -305,6 +352,7 @@ def build(
     default=None,
     help="Folder to write [default: build/sample].",
 )
+@handle_errors
 def sample(output: Path | None) -> None:
     """(Re)generate the embedded sample crystals from their crystallographic facts."""
     from elastic_atlas.paths import repo_root
@@ -338,6 +386,7 @@ def sample(output: Path | None) -> None:
 @click.option("--force", is_flag=True, help="Rebuild an existing draft (pre-release) version.")
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("--quiet", is_flag=True)
+@handle_errors
 def release(
     version: str | None,
     config_path: Path | None,
@@ -348,7 +397,7 @@ def release(
 ) -> None:
     """Build, validate and package releases/<version>/ (atomic; never overwrites a version)."""
     from elastic_atlas.paths import repo_root
-    from elastic_atlas.release import ReleaseError, build_release, load_config
+    from elastic_atlas.release import build_release, load_config
 
     root = repo_root()
     config_path = config_path or root / "build" / "release-sample.toml"
@@ -357,18 +406,15 @@ def release(
     if version is None:
         click.echo("error: --version is required for a real release", err=True)
         sys.exit(EXIT_USAGE)
-    try:
-        target = build_release(
-            config_path,
-            version,
-            releases or root / "releases",
-            force=force,
-            workers=workers,
-            quiet=quiet,
-        )
-    except ReleaseError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_FINDINGS)
+    target = build_release(
+        config_path,
+        version,
+        releases or root / "releases",
+        force=force,
+        workers=workers,
+        quiet=quiet,
+        root_descriptor=releases is None,
+    )
     click.echo(f"release {version}: {target}")
 
 
@@ -407,6 +453,7 @@ TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}
     help="Torch threads (two 1-thread runs side by side beat one 2-thread run).",
 )
 @click.option("--quiet", is_flag=True)
+@handle_errors
 def train(
     target: str,
     seed: int,
@@ -459,6 +506,7 @@ def train(
     default=None,
     help="Matbench CGCNN v2019 out-of-fold predictions to compare with.",
 )
+@handle_errors
 def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
     """Freeze training runs (seeds of one target) into an own-format ensemble checkpoint."""
     from elastic_atlas.freeze import freeze_runs
@@ -493,6 +541,7 @@ def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
     type=click.Path(path_type=Path),
     help="Frozen CGCNN model folders whose metrics join the table.",
 )
+@handle_errors
 def baselines(output: Path, model_dirs: tuple[Path, ...]) -> None:
     """The study's Fig. 2 baselines on six descriptors, same fold-0 split as CGCNN."""
     import json

@@ -1,108 +1,207 @@
 """Materials Project API source: summary documents (id, structure, band gap, symmetry).
 
-Real HTTP code (requests) with the key from $MP_API_KEY, pagination with _skip/_limit, retries
-with exponential backoff on 429 and 5xx (honouring Retry-After), and an on-disk cache keyed by
-the query, so a rebuild never asks twice. Tests run it against recorded responses only.
+Real HTTP code: requests with the key from $MP_API_KEY, pagination with _skip/_limit, and an
+on-disk cache keyed by the query, so a rebuild never asks twice. Transport failures, read
+time-outs, 429 and 5xx are retried by urllib3's `Retry` on the session's adapter (Retry-After in
+seconds or as an HTTP date, capped; exponential backoff otherwise). What urllib3 cannot judge —
+a 200 whose body is not the JSON page we asked for, a server that ignores `_skip`, a damaged
+cache file — is handled here. Every failure is one `MPAPIError` whose message never repeats the
+server's body (an error page may echo the key). Tests run it against a local server only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
 
 from elastic_atlas.sources import RawStructure, SourceError
 
 BASE_URL = "https://api.materialsproject.org"
 SUMMARY_PATH = "/materials/summary/"
 FIELDS = ("material_id", "structure", "band_gap", "symmetry")
-RETRY_STATUS = {429, 500, 502, 503, 504}
+RETRY_STATUS = (429, 500, 502, 503, 504)
+MAX_WAIT = 120.0  # seconds: the longest Retry-After honoured; a larger one is cut to this
 
 
 class MPAPIError(SourceError):
-    """The API cannot be used: no key, or a request failed after every retry."""
+    """The API cannot be used: no key, a refused key, a failed request after every retry, or
+    an answer that is not the page asked for."""
+
+
+class CappedRetry(Retry):
+    """urllib3's Retry with a bounded wait: a Retry-After that is negative, unparsable or huge
+    becomes 0 (then the exponential backoff applies) or `max_wait`."""
+
+    def __init__(self, *args: Any, max_wait: float = MAX_WAIT, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_wait = max_wait
+
+    def new(self, **kwargs: Any) -> CappedRetry:
+        retry = super().new(**kwargs)
+        retry.max_wait = self.max_wait
+        return retry
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            seconds = super().parse_retry_after(retry_after)
+        except InvalidHeader:
+            return 0.0
+        return min(max(seconds, 0.0), self.max_wait)
+
+
+def default_cache_dir() -> Path:
+    """$ELASTIC_ATLAS_CACHE/mp_api, else the per-user cache folder (never the current one)."""
+    root = os.environ.get("ELASTIC_ATLAS_CACHE")
+    if root:
+        return Path(root) / "mp_api"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("elastic-atlas")) / "mp_api"
+
+
+def retrying_session(retries: int, backoff: float, max_wait: float) -> requests.Session:
+    retry = CappedRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        backoff_factor=backoff,
+        status_forcelist=RETRY_STATUS,
+        allowed_methods=frozenset({"GET"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last answer comes back and is reported below
+        max_wait=max_wait,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 class MPClient:
     def __init__(
         self,
         api_key: str | None = None,
-        cache_dir: Path | None = Path("build/cache/mp_api"),
+        cache_dir: Path | None = None,
         session: requests.Session | None = None,
-        max_retries: int = 5,
+        *,
+        base_url: str = BASE_URL,
+        retries: int = 5,
         backoff: float = 1.0,
+        max_wait: float = MAX_WAIT,
         page_size: int = 500,
-        sleep: Callable[[float], None] = time.sleep,
+        timeout: tuple[float, float] = (10.0, 60.0),
     ) -> None:
         self.api_key = api_key or os.environ.get("MP_API_KEY")
         if not self.api_key:
             raise MPAPIError("no Materials Project API key: set MP_API_KEY in the environment")
-        self.cache_dir = cache_dir
-        self.session = session or requests.Session()
-        self.max_retries, self.backoff, self.page_size = max_retries, backoff, page_size
-        self.sleep = sleep
+        self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
+        self.session = session or retrying_session(retries, backoff, max_wait)
+        self.base_url, self.page_size, self.timeout = base_url.rstrip("/"), page_size, timeout
 
-    def _cache_path(self, path: str, params: dict[str, Any]) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        key = json.dumps([path, sorted(params.items())], default=str)
+    def _cache_path(self, path: str, params: dict[str, Any]) -> Path:
+        key = json.dumps([self.base_url, path, sorted(params.items())], default=str)
         return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
     def get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One GET, from the cache when it was asked before; retried on 429/5xx."""
+        """One page, from the cache when it was asked before (a damaged cache file is fetched
+        again); raises MPAPIError."""
         cached = self._cache_path(path, params)
-        if cached is not None and cached.exists():
-            return json.loads(cached.read_text(encoding="utf-8"))
+        payload = _read_cache(cached)
+        if payload is not None:
+            return payload
+        payload = self._fetch(path, params)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(payload), encoding="utf-8")
+        partial.replace(cached)  # a killed run never leaves a truncated page behind
+        return payload
+
+    def _fetch(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         headers = {"X-API-KEY": self.api_key, "accept": "application/json"}
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = self.session.get(
-                    BASE_URL + path, params=params, headers=headers, timeout=60
-                )
-            except requests.ConnectionError as error:
-                status, reason, retry_after = None, str(error), None
-            else:
-                if response.status_code == 200:
-                    payload = response.json()
-                    if cached is not None:
-                        cached.parent.mkdir(parents=True, exist_ok=True)
-                        cached.write_text(json.dumps(payload), encoding="utf-8")
-                    return payload
-                status, reason = response.status_code, response.text[:200]
-                retry_after = response.headers.get("Retry-After")
-                if status not in RETRY_STATUS:
-                    raise MPAPIError(f"GET {path} failed with HTTP {status}: {reason}")
-            if attempt < self.max_retries:
-                delay = float(retry_after) if retry_after else self.backoff * 2**attempt
-                self.sleep(delay)
-        raise MPAPIError(
-            f"GET {path} failed after {self.max_retries + 1} attempts "
-            f"(last: HTTP {status}, {reason})"
-        )
+        try:
+            response = self.session.get(
+                self.base_url + path, params=params, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as error:
+            raise MPAPIError(
+                f"GET {path} failed after every retry ({type(error).__name__}); check the "
+                "network and try again later"
+            ) from None
+        if response.status_code != 200:
+            raise MPAPIError(f"GET {path}: {_explain(response.status_code)}")
+        return _page(path, response)
 
     def iter_summary(self, **criteria: Any) -> Iterator[dict[str, Any]]:
         """Every summary document matching `criteria` (e.g. band_gap_min=0.1), page by page."""
-        skip = 0
+        skip, seen = 0, set()
         while True:
-            params = {
-                **criteria,
-                "_fields": ",".join(FIELDS),
-                "_limit": self.page_size,
-                "_skip": skip,
-            }
-            payload = self.get(SUMMARY_PATH, params)
-            documents = payload.get("data", [])
+            params = {**criteria, "_fields": ",".join(FIELDS), "_limit": self.page_size}
+            payload = self.get(SUMMARY_PATH, {**params, "_skip": skip})
+            documents = payload["data"]
+            ids = {str(d.get("material_id")) for d in documents if isinstance(d, dict)}
+            if documents and ids <= seen:
+                raise MPAPIError(
+                    f"GET {SUMMARY_PATH}: the page at _skip={skip} repeats earlier documents "
+                    "(the server ignores pagination); stopped instead of looping"
+                )
+            seen |= ids
             yield from documents
-            total = payload.get("meta", {}).get("total_doc")
+            total = (payload.get("meta") or {}).get("total_doc")
             skip += len(documents)
             if not documents or len(documents) < self.page_size or (total and skip >= total):
                 return
+
+
+def _explain(status: int) -> str:
+    """A failed status in words; the server's body is never repeated (it may echo the key)."""
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "unknown status"
+    if status in (401, 403):
+        return f"HTTP {status} {phrase}: the API key was refused; check MP_API_KEY"
+    if status in RETRY_STATUS:
+        return f"HTTP {status} {phrase} after every retry; try again later"
+    return f"HTTP {status} {phrase}"
+
+
+def _page(path: str, response: requests.Response) -> dict[str, Any]:
+    """The JSON page of a 200 answer, or MPAPIError (an HTML error page, `data: null`, ...)."""
+    try:
+        payload = response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type")
+        raise MPAPIError(f"GET {path}: the answer is not JSON ({kind})") from None
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise MPAPIError(f"GET {path}: the answer has no list of documents under 'data'")
+    return payload
+
+
+def _read_cache(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("data"), list):
+        return payload
+    path.unlink(missing_ok=True)  # truncated or foreign: ask the server again
+    return None
 
 
 def raw_from_document(document: dict[str, Any]) -> RawStructure:
@@ -110,14 +209,15 @@ def raw_from_document(document: dict[str, Any]) -> RawStructure:
     from pymatgen.core import Structure
     from pymatgen.io.cif import CifWriter
 
-    material_id = str(document["material_id"])
+    material_id = str(document.get("material_id"))
     symmetry = document.get("symmetry") or {}
     metadata = {
         "band_gap": document.get("band_gap"),
-        "crystal_system": (symmetry.get("crystal_system") or "").lower() or None,
+        "crystal_system": str(symmetry.get("crystal_system") or "").lower() or None,
         "space_group_number": symmetry.get("number"),
     }
     try:
+        _check_metadata(metadata)
         text = str(CifWriter(Structure.from_dict(document["structure"])))
     except Exception as error:  # a malformed document must not stop the stream
         return RawStructure(
@@ -125,13 +225,22 @@ def raw_from_document(document: dict[str, Any]) -> RawStructure:
             None,
             "Materials Project API",
             "unreadable_structure",
-            f"{type(error).__name__}: {error}",
+            f"{type(error).__name__}: {error}"[:300],
             metadata,
             "CC-BY-4.0",
         )
     return RawStructure(
         material_id, text, "Materials Project API", metadata=metadata, licence="CC-BY-4.0"
     )
+
+
+def _check_metadata(metadata: dict[str, Any]) -> None:
+    """The document's numbers are numbers: a text band gap must not reach the screen."""
+    gap, number = metadata["band_gap"], metadata["space_group_number"]
+    if gap is not None and (isinstance(gap, bool) or not isinstance(gap, int | float)):
+        raise ValueError(f"band_gap {gap!r} is not a number")
+    if number is not None and (not isinstance(number, int) or not 1 <= number <= 230):
+        raise ValueError(f"symmetry.number {number!r} is not a space-group number")
 
 
 def iter_mp_api(client: MPClient, **criteria: Any) -> Iterator[RawStructure]:

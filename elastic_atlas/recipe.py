@@ -9,12 +9,38 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from elastic_atlas.screen import ScreenSettings
 
 
-class StructureSource(BaseModel):
+class RecipeError(Exception):
+    """A recipe or release config that cannot be used: unreadable TOML, an unknown key, a wrong
+    type. The message names the file and the key."""
+
+
+class Strict(BaseModel):
+    """A config model that refuses unknown keys: a typo must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def validated(model: type[Strict], path: Path) -> Any:
+    """`model` from a TOML file, or RecipeError naming the file and every offending key."""
+    try:
+        with Path(path).open("rb") as handle:
+            return model.model_validate(tomllib.load(handle))
+    except tomllib.TOMLDecodeError as error:
+        raise RecipeError(f"{path}: not valid TOML ({error})") from error
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise RecipeError(f"{path}: {problems}") from None
+
+
+class StructureSource(Strict):
     kind: Literal["cif", "mp_api"] = "cif"  # CIF file/folder/zip, or the Materials Project API
     path: Path = Path(".")  # for kind "cif"
     criteria: dict[str, Any] = Field(default_factory=dict)  # for kind "mp_api", e.g. band_gap_min
@@ -22,20 +48,20 @@ class StructureSource(BaseModel):
     licence: str = Field(description="SPDX identifier of the structures' licence")
 
 
-class SummarySource(BaseModel):
+class SummarySource(Strict):
     path: Path
     layout: Literal["mp", "gnome"] | None = None  # detected from the columns when absent
     # Space groups from the summary are checked against the structure on 1 row in N (1: all).
     symmetry_check_every: int = Field(16, ge=0)
 
 
-class Models(BaseModel):
+class Models(Strict):
     bulk: Path
     shear: Path
     atom_init: Path | None = None  # only for reference CGCNN checkpoints
 
 
-class Recipe(BaseModel):
+class Recipe(Strict):
     table: Literal["mped", "ned"]
     title: str = ""
     structures: list[StructureSource]
@@ -54,8 +80,7 @@ def _resolve(base: Path, path: Path | None) -> Path | None:
 
 
 def load_recipe(path: Path) -> Recipe:
-    with Path(path).open("rb") as handle:
-        recipe = Recipe.model_validate(tomllib.load(handle))
+    recipe = validated(Recipe, path)
     base = Path(path).resolve().parent
     for item in recipe.structures:
         item.path = _resolve(base, item.path)  # type: ignore[assignment]

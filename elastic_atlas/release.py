@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import sys
-import tomllib
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
 
 from elastic_atlas import __version__
 from elastic_atlas.build import build_table, literature_comparison
@@ -40,7 +38,7 @@ from elastic_atlas.datapackage import (
 from elastic_atlas.digest import file_digest
 from elastic_atlas.figures import table_figures
 from elastic_atlas.paths import display_path, repo_root
-from elastic_atlas.recipe import Recipe, load_recipe
+from elastic_atlas.recipe import Recipe, RecipeError, Strict, load_recipe, validated
 from elastic_atlas.schema import load_table_schema
 from elastic_atlas.validate import ValidationSettings
 
@@ -52,7 +50,11 @@ class ReleaseError(Exception):
     """The release cannot be made (bad version, validation errors, existing version differs)."""
 
 
-class ReleaseConfig(BaseModel):
+class ReleaseSetupError(RecipeError):
+    """The environment of a release is unusable (an invalid SOURCE_DATE_EPOCH): exit 2."""
+
+
+class ReleaseConfig(Strict):
     name: str
     title: str
     description: str
@@ -62,8 +64,7 @@ class ReleaseConfig(BaseModel):
 
 
 def load_config(path: Path) -> tuple[ReleaseConfig, dict[str, Recipe]]:
-    with path.open("rb") as handle:
-        config = ReleaseConfig.model_validate(tomllib.load(handle))
+    config = validated(ReleaseConfig, path)
     recipes = {t: load_recipe((path.parent / p).resolve()) for t, p in config.tables.items()}
     return config, recipes
 
@@ -80,7 +81,18 @@ def check_version(version: str, config: ReleaseConfig) -> None:
 def created_timestamp() -> str:
     """SOURCE_DATE_EPOCH when set (reproducible builds), else today at 00:00 UTC."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    if not epoch:
+        return datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")
+    try:
+        seconds = int(epoch)
+        if seconds < 0:
+            raise ValueError(epoch)
+        moment = datetime.fromtimestamp(seconds, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ReleaseSetupError(
+            f"SOURCE_DATE_EPOCH={epoch!r} is not a count of seconds since 1970; unset it or "
+            "give e.g. $(git log -1 --format=%ct)"
+        ) from None
     return moment.strftime("%Y-%m-%dT00:00:00Z")
 
 
@@ -109,14 +121,18 @@ def build_release(
     force: bool = False,
     workers: int = 2,
     quiet: bool = False,
+    root_descriptor: bool = True,
 ) -> Path:
+    """Build `releases/<version>/`. With `root_descriptor` (the repository's own releases/)
+    the folder above gets datapackage.json pointing at it and CHANGES.md; otherwise both go
+    inside `releases`, so nothing is written outside the folder a user named."""
     config, recipes = load_config(config_path)
     check_version(version, config)
+    created = created_timestamp()
     target = releases / version
     releases.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_scratch(releases)
     scratch = releases / f".{version}.building-{os.getpid()}"
-    shutil.rmtree(scratch, ignore_errors=True)
-    created = created_timestamp()
     if target.exists() and not force:  # rebuild aside and compare, with the same timestamp
         created = json.loads((target / "datapackage.json").read_text())["created"]
     elif target.exists() and "-" not in version.partition("+")[0]:
@@ -136,12 +152,32 @@ def build_release(
     # The folder holding releases/ gets the root descriptor of the current release and the log
     # of changes (the repository root by default).
     descriptor = json.loads((target / "datapackage.json").read_text())
-    write_json(
-        releases.parent / "datapackage.json", rebase(descriptor, f"{releases.name}/{version}")
-    )
+    home = releases.parent if root_descriptor else releases
+    prefix = f"{releases.name}/{version}" if root_descriptor else version
+    write_json(home / "datapackage.json", rebase(descriptor, prefix))
     if not config.sample:  # the sample is rebuilt on every clone; only real releases are logged
-        _append_changes(target, releases.parent / "CHANGES.md")
+        _append_changes(target, home / "CHANGES.md")
     return target
+
+
+def remove_abandoned_scratch(releases: Path) -> None:
+    """Hidden scratch folders of release runs that were killed (their process is gone)."""
+    for scratch in releases.glob(".*.building-*"):
+        pid = scratch.name.rpartition("-")[2]
+        if scratch.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a leftover of an earlier process that had this pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _digests(folder: Path) -> set[str]:
@@ -170,18 +206,20 @@ def _assemble(
     quiet: bool,
 ) -> None:
     out.mkdir(parents=True)
-    summaries, rejects, validation = {}, [], {}
+    summaries, validation = {}, {}
     for table, recipe in recipes.items():
         work = out / f".build-{table}"
         summaries[table] = build_table(recipe, work, workers=workers, quiet=quiet)
+        if summaries[table]["accepted"] == 0:
+            raise ReleaseError(
+                f"table {table} has 0 rows ({summaries[table]['inputs']} inputs, none accepted); "
+                "a release needs rows: check the recipe's sources and screen"
+            )
         for suffix in (".csv", ".parquet"):
             os.replace(work / f"{table}{suffix}", out / f"{table}{suffix}")
-        rejects.append(pd.read_csv(work / "rejects.csv", dtype=str, keep_default_na=False))
+        os.replace(work / "rejects.csv", out / f"{table}-rejects.csv")  # licensed per table
         shutil.rmtree(work)
         validation[table] = _validate(out, table)
-    pd.concat(rejects).sort_values(["table", "material_id", "source"]).to_csv(
-        out / "rejects.csv", index=False, lineterminator="\n"
-    )
     for table in recipes:
         title = f"{config.title.split(':')[0]} — {TABLE_TITLES[table]}"
         table_figures(out / f"{table}.parquet", title, out / "figures" / table)
@@ -227,28 +265,27 @@ def _descriptor(
     summaries: dict[str, Any],
 ) -> dict[str, Any]:
     resources = []
-    licences = set()
-    for table, recipe in recipes.items():
-        licence = recipe.structures[0].licence
-        licences.add(licence)
+    for table in recipes:
+        licence = summaries[table]["licence"]
         extra = {
             "title": TABLE_TITLES[table],
+            "elastic_atlas:table": table,
             "elastic_atlas:checkpoints": summaries[table]["checkpoints"],
         }
         for suffix in ("csv", "parquet"):
             resources.append(
                 resource(out / f"{table}.{suffix}", out, f"{table}-{suffix}", licence, table, extra)
             )
-    rejects = resource(
-        out / "rejects.csv",
-        out,
-        "rejects",
-        sorted(licences)[-1],
-        None,
-        {"title": "Inputs screened out or rejected, with the reason"},
-    )
-    rejects["schema"] = rejects_schema()
-    resources.append(rejects)
+        rejects = resource(
+            out / f"{table}-rejects.csv",
+            out,
+            f"{table}-rejects",
+            licence,
+            None,
+            {"title": f"{TABLE_TITLES[table]}: inputs screened out or rejected, with the reason"},
+        )
+        rejects["schema"] = rejects_schema()
+        resources.append(rejects)
     return {
         "$schema": PACKAGE_PROFILE,
         "name": config.name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Element
 
 # Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope.
@@ -19,6 +19,8 @@ Verdict = tuple[str, str] | None  # (reason, detail), or None when the rule pass
 
 
 class ScreenSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # `band_gap_mx = 1.0` is an error, not ignored
+
     band_gap_min: float = Field(0.1, description="lowest band gap kept (eV, inclusive)")
     band_gap_max: float = Field(3.0, description="highest band gap kept (eV, inclusive)")
     gap_policy: Literal["exclude", "include"] = "exclude"

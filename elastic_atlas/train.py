@@ -159,7 +159,7 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
     state = {"epoch": 0, "best_mae": float("inf"), "best_epoch": 0}
     last = run_dir / "last.pt"
     if last.exists():
-        saved_state = torch.load(last, weights_only=False)
+        saved_state = torch.load(last, weights_only=True)  # data only, never code
         model.load_state_dict(saved_state["model"])
         optimizer.load_state_dict(saved_state["optimizer"])
         scheduler.load_state_dict(saved_state["scheduler"])

@@ -41,7 +41,7 @@ def test_release_layout(released):
     assert {
         "mped.csv",
         "mped.parquet",
-        "rejects.csv",
+        "mped-rejects.csv",
         "datapackage.json",
         "RELEASE.md",
         "CHECKSUMS.sha256",
@@ -103,11 +103,14 @@ def test_checksums_verify_with_sha256sum(released):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_frictionless_and_elastic_atlas_accept_the_root_package(released):
-    report = frictionless.Package(str(released / "datapackage.json")).validate()
+def test_frictionless_and_elastic_atlas_accept_the_current_release_descriptor(released):
+    # --releases DIR: the descriptor of the current release goes inside DIR, nothing beside it
+    assert sorted(p.name for p in released.iterdir()) == ["releases"]
+    current = released / "releases" / "datapackage.json"
+    report = frictionless.Package(str(current)).validate()
     assert report.valid, report.flatten(["type", "note"])
     assert len(report.tasks) == 3  # CSV and Parquet table and the rejects
-    result = CliRunner().invoke(main, ["validate", str(released / "datapackage.json"), "--strict"])
+    result = CliRunner().invoke(main, ["validate", str(current), "--strict"])
     assert result.exit_code == 0, result.output
 
 
