@@ -20,7 +20,7 @@ import warnings
 import torch
 from common import BIN, OUT, ROOT, machine, measure, today
 
-from elastic_atlas.build import Accounting, add_symmetry, candidates, load_models
+from elastic_atlas.build import Accounting, add_symmetry, candidates, load_models, recipe_summary
 from elastic_atlas.cif import parse_cif
 from elastic_atlas.graph import atomic_numbers_of, build_graph
 from elastic_atlas.predict import structure_info
@@ -39,7 +39,7 @@ def stage_costs(sample: int) -> list[str]:
     ]
     for table, recipe in recipes.items():
         bulk, shear = load_models(recipe)
-        everything = list(candidates(recipe, Accounting()))
+        everything = list(candidates(recipe, Accounting(), recipe_summary(recipe)))
         raws = random.Random(0).sample(everything, min(sample, len(everything)))
         seconds = {stage: 0.0 for stage in STAGES}
         graphs, atoms = [], 0

@@ -70,19 +70,25 @@ def screen_structure(info: dict[str, Any], settings: ScreenSettings) -> Verdict:
     return screen_elements(info["elements"].split(), settings)
 
 
-def candidates(recipe: Recipe, book: Accounting) -> Iterator[RawStructure]:
+def recipe_summary(recipe: Recipe) -> dict[str, dict[str, Any]] | None:
+    """The recipe's summary, every cell checked (read before any model is loaded)."""
+    if recipe.summary is None:
+        return None
+    return load_summary(
+        recipe.summary.path,
+        recipe.summary.layout,
+        require_band_gap=recipe.screen.gap_policy == "exclude",
+    )
+
+
+def candidates(
+    recipe: Recipe, book: Accounting, summary: dict[str, dict[str, Any]] | None
+) -> Iterator[RawStructure]:
     """Structures of every source joined with the summary; others go to `book` with a reason.
 
     A source that cannot be read completely raises SourceError: the build stops rather than
     publish a table with holes in it.
     """
-    summary = None
-    if recipe.summary:
-        summary = load_summary(
-            recipe.summary.path,
-            recipe.summary.layout,
-            require_band_gap=recipe.screen.gap_policy == "exclude",
-        )
     seen: set[str] = set()
     for spec in recipe.structures:
         raws = iter_cif_source(spec.path) if spec.kind == "cif" else _mp_api(spec.criteria)
@@ -143,9 +149,7 @@ def symmetry_agreement(accepted: list[Predicted]) -> dict[str, Any]:
     """Summary space groups against the structures' own, on the sampled rows."""
     checked = [r for r in accepted if SYMMETRY_CHECK in r.info]
     disagree = sorted(
-        r.material_id
-        for r in checked
-        if r.info[SYMMETRY_CHECK] != r.info.get("space_group_number")
+        r.material_id for r in checked if r.info[SYMMETRY_CHECK] != r.info.get("space_group_number")
     )
     return {"checked": len(checked), "disagree": len(disagree), "examples": disagree[:10]}
 
@@ -184,13 +188,14 @@ def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]
 def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = False) -> dict:
     """Write <table>.csv/.parquet, rejects.csv and summary.json into out_dir; returns summary."""
     start = time.perf_counter()
+    summary = recipe_summary(recipe)
     checkpoints = load_models(recipe)
     book = Accounting()
     accepted: list[Predicted] = []
     licence = table_licence([spec.licence for spec in recipe.structures])
     check_every = recipe.summary.symmetry_check_every if recipe.summary else 0
     stream = predict_stream(
-        candidates(recipe, book),
+        candidates(recipe, book, summary),
         checkpoints,
         workers=workers,
         extra=partial(add_symmetry, check_every=check_every),

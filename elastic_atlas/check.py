@@ -284,9 +284,9 @@ def read_descriptor(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def is_release(descriptor: dict[str, Any]) -> bool:
-    return "elastic_atlas:code_version" in descriptor or str(
-        descriptor.get("name", "")
-    ).startswith("elastic-atlas")
+    return "elastic_atlas:code_version" in descriptor or str(descriptor.get("name", "")).startswith(
+        "elastic-atlas"
+    )
 
 
 def validate_package(

@@ -333,6 +333,13 @@ def build(
     )
     click.echo(f"  screened out: {result['screened_out'] or 'none'}")
     click.echo(f"  rejected:     {result['rejected'] or 'none'}")
+    symmetry = result["symmetry_check"]
+    if symmetry["checked"]:
+        click.echo(
+            f"  symmetry: {symmetry['checked']} summary space groups checked against the "
+            f"structure, {symmetry['disagree']} disagree"
+            + (f" (e.g. {', '.join(symmetry['examples'])})" if symmetry["disagree"] else "")
+        )
     if result["gap_policy"] == "include":
         click.echo(f"  gap policy include: {result['band_gap_null_rows']} rows have no band gap")
     if recipe.literature and recipe.literature.exists():

@@ -97,7 +97,7 @@ class MPClient:
         cache_dir: Path | None = None,
         session: requests.Session | None = None,
         *,
-        base_url: str = BASE_URL,
+        base_url: str | None = None,
         retries: int = 5,
         backoff: float = 1.0,
         max_wait: float = MAX_WAIT,
@@ -109,6 +109,8 @@ class MPClient:
             raise MPAPIError("no Materials Project API key: set MP_API_KEY in the environment")
         self.cache_dir = cache_dir if cache_dir is not None else default_cache_dir()
         self.session = session or retrying_session(retries, backoff, max_wait)
+        # MP_API_ENDPOINT: the same variable as the official mp-api client (a mirror, a test server)
+        base_url = base_url or os.environ.get("MP_API_ENDPOINT") or BASE_URL
         self.base_url, self.page_size, self.timeout = base_url.rstrip("/"), page_size, timeout
 
     def _cache_path(self, path: str, params: dict[str, Any]) -> Path:

@@ -255,7 +255,7 @@ def load_summary(
     if require_band_gap and "band_gap" not in frame:
         raise SummaryError(
             f"{path}: no band gap column, but the screen needs band gaps; add the column or "
-            "set gap_policy = \"include\""
+            'set gap_policy = "include"'
         )
     frame["material_id"] = frame["material_id"].str.strip()
     if (frame["material_id"] == "").any():

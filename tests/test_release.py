@@ -25,16 +25,6 @@ SAMPLE = repo_root() / "build" / "release-sample.toml"
 VERSION = "0.1.0+sample"
 
 
-@pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    root = tmp_path_factory.mktemp("release")
-    result = CliRunner().invoke(
-        main, ["release", "--releases", str(root / "releases"), "--quiet", "--workers", "0"]
-    )
-    assert result.exit_code == 0, result.output
-    return root
-
-
 def test_release_layout(released):
     folder = released / "releases" / VERSION
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
