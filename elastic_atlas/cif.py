@@ -8,6 +8,7 @@ operations, partial occupancies — goes through pymatgen's parser, which handle
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 
@@ -45,13 +46,15 @@ def _element(symbol: str) -> str | None:
     return match.group(1)
 
 
-def _occupancies(block: gemmi.cif.Block) -> list[float]:
-    return [gemmi.cif.as_number(v) for v in block.find_values("_atom_site_occupancy")]
-
-
 def check_occupancies(block: gemmi.cif.Block) -> None:
-    """A site with occupancy 0 (or out of range) is refused, never dropped silently."""
-    for i, occupancy in enumerate(_occupancies(block)):
+    """A site with occupancy 0 (or not a number in (0, 1]) is refused, never dropped or
+    guessed silently."""
+    for i, text in enumerate(block.find_values("_atom_site_occupancy")):
+        occupancy = gemmi.cif.as_number(text)
+        if math.isnan(occupancy):
+            raise StructureRejected(
+                "bad_occupancy", f"atom site {i + 1} has occupancy {text!r} (not a number)"
+            )
         if occupancy == 0:
             raise StructureRejected(
                 "zero_occupancy", f"atom site {i + 1} has occupancy 0 (an absent atom)"
@@ -108,6 +111,11 @@ def parse_cif(text: str) -> Structure:
         raise StructureRejected("unreadable_cif", f"CIF syntax: {error}") from error
     if len(document) == 0:
         raise StructureRejected("empty_cif", "the CIF has no data block")
+    if len(document) > 1:
+        # One file is one material id: which of several structures it means is a guess.
+        raise StructureRejected(
+            "multiple_structures", f"the CIF has {len(document)} data blocks; give one per file"
+        )
     try:
         check_occupancies(document[0])
         structure = _fast_p1(document[0])

@@ -39,6 +39,7 @@ MIN_DISTANCE = 0.5  # Å: closer atoms are one site written twice, never a cryst
 MIN_VOLUME_PER_ATOM = 2.0  # Å^3
 MAX_DENSITY = 30.0  # g/cm^3 (osmium, the densest element, is 22.6)
 MAX_NEIGHBOR_PAIRS = 2_000_000  # estimated pairs within the radius: ~100 MB of neighbour list
+MAX_FRACTIONAL = 1000.0  # |fractional coordinate|: beyond it float64 loses the position
 MAX_PERIODIC_IMAGES = 2_000_000  # atoms × lattice images the neighbour search must visit
 
 
@@ -86,6 +87,12 @@ def atomic_numbers_of(structure: Structure) -> np.ndarray:
     if bad.any():
         raise StructureRejected(
             "unknown_element", f"species {species[int(np.flatnonzero(bad)[0])]!s} is not an element"
+        )
+    fractional = structure.frac_coords
+    if not np.all(np.isfinite(fractional)) or np.abs(fractional).max() > MAX_FRACTIONAL:
+        raise StructureRejected(
+            "bad_coordinates",
+            f"fractional coordinates must be finite numbers within ±{MAX_FRACTIONAL:g}",
         )
     matrix = structure.lattice.matrix
     volume = float(np.linalg.det(matrix))

@@ -50,7 +50,8 @@ def _decode(material_id: str, data: bytes, source: str) -> RawStructure:
     if len(data) > MAX_CIF_BYTES:
         return _too_large(material_id, source, len(data))
     try:
-        return RawStructure(material_id, data.decode("utf-8"), source)
+        # utf-8-sig: a byte-order mark (allowed by CIF 2.0) is not part of the first token
+        return RawStructure(material_id, data.decode("utf-8-sig"), source)
     except UnicodeDecodeError as error:
         return RawStructure(
             material_id, None, source, "unreadable_file", f"not UTF-8 text: {error}"

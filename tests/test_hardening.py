@@ -176,8 +176,18 @@ def test_a_release_on_a_mistyped_path_creates_nothing(tmp_path, model):
         f'[tables]\nmped = "{recipe_path.name}"\n'
     )
     releases = tmp_path / "releases"
-    result = invoke("release", "--config", config, "--version", "1.0.0", "--releases", releases,
-                    "--quiet", "--workers", "0")  # fmt: skip
+    result = invoke(
+        "release",
+        "--config",
+        config,
+        "--version",
+        "1.0.0",
+        "--releases",
+        releases,
+        "--quiet",
+        "--workers",
+        "0",
+    )
     assert_usage_error(result, "misspelt.zip")
     assert list(releases.iterdir()) == []
     assert not (tmp_path / "datapackage.json").exists()
@@ -194,8 +204,18 @@ def test_a_release_with_an_empty_table_is_refused(tmp_path, model):
         '[tables]\nmped = "recipe.toml"\n'
     )
     releases = tmp_path / "releases"
-    result = invoke("release", "--config", config, "--version", "1.0.0", "--releases", releases,
-                    "--quiet", "--workers", "0")  # fmt: skip
+    result = invoke(
+        "release",
+        "--config",
+        config,
+        "--version",
+        "1.0.0",
+        "--releases",
+        releases,
+        "--quiet",
+        "--workers",
+        "0",
+    )
     assert result.exit_code == 1 and "0 rows" in result.output
     assert list(releases.iterdir()) == []
 
@@ -256,8 +276,16 @@ def test_a_malicious_checkpoint_is_refused_and_runs_nothing(tmp_path):
     with pytest.raises(CheckpointError, match="refused"):
         load_checkpoint(path, atom_init)
     assert not sentinel.exists()
-    result = invoke("predict", "--checkpoint", path, "--atom-init", atom_init, tmp_path,
-                    "-o", tmp_path / "p.csv")  # fmt: skip
+    result = invoke(
+        "predict",
+        "--checkpoint",
+        path,
+        "--atom-init",
+        atom_init,
+        tmp_path,
+        "-o",
+        tmp_path / "p.csv",
+    )
     assert_usage_error(result, "refused")
     assert not sentinel.exists()
     # The file is what it claims: loading it the old way runs the command.
@@ -504,8 +532,15 @@ def test_unwritable_outputs_and_a_bad_source_date_epoch_are_usage_errors(tmp_pat
     result = invoke("release", "--releases", blocker / "r", "--quiet", "--workers", "0")
     assert_usage_error(result, str(blocker))
     for bad in ("yesterday", "-5", "1e99"):
-        result = invoke("release", "--releases", tmp_path / "r", "--quiet", "--workers", "0",
-                        env={"SOURCE_DATE_EPOCH": bad})  # fmt: skip
+        result = invoke(
+            "release",
+            "--releases",
+            tmp_path / "r",
+            "--quiet",
+            "--workers",
+            "0",
+            env={"SOURCE_DATE_EPOCH": bad},
+        )
         assert_usage_error(result, "SOURCE_DATE_EPOCH")
     if os.geteuid() != 0:  # root writes through permission bits
         locked = tmp_path / "locked"

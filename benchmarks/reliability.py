@@ -1,0 +1,570 @@
+"""Replay the hostile-input corpus against build, predict, validate and release.
+
+Every case runs the real command in this process (click's runner) and is judged on what a
+careful user needs; the script prints one line per category and the totals:
+
+- crashes: an uncaught exception (a traceback) or an exit status outside 0/1/2;
+- silent drops: a build or prediction whose inputs do not all reappear as a row or a reject;
+- wrong verdicts: a hostile input that ends in an unexpected status (e.g. VALID, or exit 0);
+- files read outside the package: files `validate` opened outside the package folder (beyond
+  Python, its libraries and the project's own schema files), seen through an audit hook;
+- code executed: files written by the malicious checkpoints' payloads.
+
+The corpus is generated small and fresh each run (tests/hostile.py, tests/structures.py), the
+same inputs the tests assert on. Usage:  python benchmarks/reliability.py [--quiet]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import pandas as pd  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+from common import machine, today  # noqa: E402
+from hostile import (  # noqa: E402
+    bad_crc_zip,
+    encrypted_zip,
+    malicious_checkpoint,
+    stored_zip,
+    unsupported_compression_zip,
+    zip_bomb,
+)
+from structures import BAD_CIFS, cif_text, diamond, hydrogen_grid, p1_cif, rock_salt  # noqa: E402
+from test_checkpoint import make_own  # noqa: E402
+from test_mp_api import FakeMP, page  # noqa: E402
+
+from elastic_atlas.cli import main  # noqa: E402
+
+OPENED: list[str] = []
+TRACKING = False
+
+
+def audit(event: str, args: tuple) -> None:
+    if TRACKING and event == "open" and isinstance(args[0], str | bytes | os.PathLike):
+        OPENED.append(os.fsdecode(args[0]))
+
+
+@dataclass
+class Outcome:
+    category: str
+    name: str
+    crashed: bool = False
+    dropped: int = 0
+    wrong: bool = False
+    outside: int = 0
+    detail: str = ""
+
+
+def run(*args: object, env: dict | None = None):
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def crashed(result) -> bool:
+    return (result.exception is not None and not isinstance(result.exception, SystemExit)) or (
+        result.exit_code not in (0, 1, 2)
+    )
+
+
+# ------------------------------------------------------------------ the corpus
+def hostile_cifs() -> dict[str, str | bytes]:
+    """One CIF per hostile structure: the tests' bad CIFs plus more malformed cells and text."""
+    nacl = cif_text(rock_salt())
+    cifs: dict[str, str | bytes] = {name: text for name, (text, _) in BAD_CIFS.items()}
+    cifs |= {
+        "upper-symbols": nacl.replace(" Na ", " NA ").replace(" Cl ", " CL "),
+        "lower-symbols": nacl.replace(" Na ", " na ").replace(" Cl ", " cl "),
+        "budget": hydrogen_grid(),
+        "binary": os.urandom(2000),
+        "bom-crlf": "\ufeff" + nacl.replace("\n", "\r\n"),
+        "nan-cell": nacl.replace("_cell_length_a", "_cell_length_a nan\n_x", 1),
+        "huge-cell": p1_cif(1e300, [("Na", 0, 0, 0, 1), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "negative-cell": p1_cif(-5.0, [("Na", 0, 0, 0, 1), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "nan-coordinate": p1_cif(5.0, [("Na", "nan", 0, 0, 1), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "unknown-coordinate": p1_cif(5.0, [("Na", "?", 0, 0, 1), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "huge-coordinate": p1_cif(5.0, [("Na", 1e20, 0, 0, 1), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "occupancy-2": p1_cif(5.0, [("Na", 0, 0, 0, 2), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "occupancy-negative": p1_cif(5.0, [("Na", 0, 0, 0, -1), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "occupancy-text": p1_cif(5.0, [("Na", 0, 0, 0, "x"), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "many-on-one-site": p1_cif(5.0, [("Na", 0, 0, 0, 1)] * 50),
+        "no-atoms": nacl.split("loop_\n _atom_site_type_symbol")[0],
+        "no-data-block": "# just a comment\n",
+        "two-blocks": nacl + "\n" + cif_text(diamond()).replace("data_", "data_second"),
+        "flat-angles": nacl.replace("_cell_angle_alpha   90.0", "_cell_angle_alpha   179.99"),
+        "symops-shifted": nacl.replace("'x, y, z'", "'x, y, z+1/2'"),
+        "hydrogen-only-close": p1_cif(5.0, [("H", 0, 0, 0, 1), ("H", 0.02, 0, 0, 1)]),
+        "radioactive": p1_cif(5.0, [("Po", 0, 0, 0, 1), ("O", 0.5, 0.5, 0.5, 1)]),
+        "deuterium": p1_cif(5.0, [("D", 0, 0, 0, 1), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "noble-gas": p1_cif(5.0, [("Xe", 0, 0, 0, 1), ("F", 0.5, 0.5, 0.5, 1)]),
+        "long-symbol": p1_cif(5.0, [("Nax", 0, 0, 0, 1), ("Cl", 0.5, 0.5, 0.5, 1)]),
+        "semicolon-text": "data_x\n_cell_length_a\n;\n5.0\n;\n",
+        "deep-nesting": "data_x\n" + "loop_\n_a\n" * 2000,
+    }
+    return cifs
+
+
+# Hostile in form, sound in substance: these must become rows, read as pymatgen reads them.
+VALID_ROWS = {
+    "good-1",
+    "good-2",
+    "upper-symbols",
+    "lower-symbols",
+    "bom-crlf",
+    "deuterium",
+    "noble-gas",
+    "long-symbol",
+}
+
+
+def recipe(folder: Path, structures: str, *, extra: str = "", policy: str = "include") -> Path:
+    path = folder / "recipe.toml"
+    path.write_text(
+        f'table = "mped"\n[[structures]]\npath = "{structures}"\nsource = "s"\n'
+        f'licence = "CC-BY-4.0"\n{extra}[screen]\ngap_policy = "{policy}"\n'
+        '[models]\nbulk = "model"\nshear = "model"\n'
+    )
+    return path
+
+
+def build_cases(work: Path, model: Path) -> list[Outcome]:
+    """All hostile CIFs in one folder with two good ones: every one must be accounted for."""
+    out = []
+    folder = work / "cif-corpus"
+    (folder / "cifs").mkdir(parents=True)
+    (folder / "model").symlink_to(model)
+    files = {"good-1": cif_text(rock_salt()), "good-2": cif_text(diamond()), **hostile_cifs()}
+    for name, text in files.items():
+        path = folder / "cifs" / f"{name}.cif"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    result = run("build", recipe(folder, "cifs"), "-o", folder / "out", "--quiet", "--workers", 0)
+    if crashed(result) or result.exit_code != 0:
+        return [Outcome("structures", n, crashed=crashed(result), wrong=True) for n in files]
+    table = pd.read_csv(folder / "out" / "mped.csv")
+    rejects = pd.read_csv(folder / "out" / "rejects.csv")
+    seen = Counter(list(table.material_id) + list(rejects.material_id))
+    for name in files:
+        if name in VALID_ROWS and name not in set(table.material_id):
+            out.append(Outcome("structures", name, wrong=True, detail="a sound CIF was refused"))
+            continue
+        accepted_bad = name in set(table.material_id) and name not in VALID_ROWS
+        reason = dict(zip(rejects.material_id, rejects.reason, strict=False)).get(name, "row")
+        out.append(
+            Outcome(
+                "structures", name, dropped=int(seen[name] != 1), wrong=accepted_bad, detail=reason
+            )
+        )
+    return out
+
+
+def source_cases(work: Path, model: Path) -> list[Outcome]:
+    nacl = cif_text(rock_salt())
+    makers: dict[str, Callable[[Path], Path]] = {
+        "missing-path": lambda d: d / "missing.zip",
+        "truncated-zip": lambda d: _cut(d),
+        "bad-crc": lambda d: bad_crc_zip(d / "a.zip", nacl),
+        "unsupported-compression": lambda d: unsupported_compression_zip(d / "a.zip", nacl),
+        "encrypted-entry": lambda d: encrypted_zip(d / "a.zip", nacl),
+        "zip-without-cifs": lambda d: stored_zip(d / "a.zip", {"x.txt": "x"}),
+        "empty-folder": lambda d: _mkdir(d / "empty"),
+        "not-a-zip": lambda d: _write(d / "a.zip", b"PK not really"),
+    }
+    out = []
+    for name, make in makers.items():
+        folder = work / f"source-{name}"
+        folder.mkdir()
+        (folder / "model").symlink_to(model)
+        source = make(folder)
+        result = run("build", recipe(folder, source.name), "-o", folder / "out", "--quiet")
+        out.append(Outcome("sources", name, crashed(result), wrong=result.exit_code != 2))
+    folder = work / "source-bomb"
+    folder.mkdir()
+    (folder / "model").symlink_to(model)
+    bomb = zip_bomb(folder / "bomb.zip")
+    result = run("build", recipe(folder, bomb.name), "-o", folder / "out", "--quiet")
+    ok = result.exit_code == 0 and "file_too_large" in (folder / "out" / "rejects.csv").read_text()
+    out.append(Outcome("sources", "zip-bomb", crashed(result), wrong=not ok))
+    return out
+
+
+def _cut(folder: Path) -> Path:
+    whole = stored_zip(folder / "whole.bin", {"mp-1.cif": cif_text(rock_salt())})
+    return _write(folder / "cut.zip", whole.read_bytes()[:60])
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+SUMMARIES = {
+    "no-band-gap-column": "material_id,formula\nmp-1,NaCl\n",
+    "comma-decimal": 'material_id,band_gap\nmp-1,"1,5"\n',
+    "text-gap": "material_id,band_gap\nmp-1,large\n",
+    "negative-gap": "material_id,band_gap\nmp-1,-1\n",
+    "infinite-gap": "material_id,band_gap\nmp-1,inf\n",
+    "empty-crystal-system": "material_id,band_gap,crystal_system\nmp-1,1.0,\n",
+    "unknown-crystal-system": "material_id,band_gap,crystal_system\nmp-1,1.0,cubicc\n",
+    "space-group-symbol": "material_id,band_gap,spacegroup_number\nmp-1,1.0,Fm-3m\n",
+    "space-group-fraction": "material_id,band_gap,spacegroup_number\nmp-1,1.0,225.5\n",
+    "space-group-out-of-range": "material_id,band_gap,spacegroup_number\nmp-1,1.0,231\n",
+    "duplicate-ids": "material_id,band_gap\nmp-1,1.0\nmp-1,2.0\n",
+    "empty-id": "material_id,band_gap\n,1.0\n",
+    "no-id-column": "id,band_gap\nmp-1,1.0\n",
+    "binary": "\x00\x01\x02garbage",
+    "empty-file": "",
+}
+
+
+def summary_cases(work: Path, model: Path) -> list[Outcome]:
+    out = []
+    for name, text in SUMMARIES.items():
+        folder = work / f"summary-{name}"
+        (folder / "cifs").mkdir(parents=True)
+        (folder / "model").symlink_to(model)
+        (folder / "cifs" / "mp-1.cif").write_text(cif_text(rock_salt()))
+        (folder / "summary.csv").write_text(text)
+        extra = '[summary]\npath = "summary.csv"\nlayout = "mp"\n'
+        if name == "no-id-column":
+            extra = extra.replace('layout = "mp"\n', "")
+        path = recipe(folder, "cifs", extra=extra, policy="exclude")
+        result = run("build", path, "-o", folder / "out", "--quiet", "--workers", 0)
+        out.append(Outcome("summaries", name, crashed(result), wrong=result.exit_code != 2))
+    return out
+
+
+def recipe_cases(work: Path, model: Path) -> list[Outcome]:
+    sentinel = work / "pwned-recipe"
+    evil = malicious_checkpoint(work / "evil.pth.tar", sentinel)
+    (work / "atom_init.json").write_text(json.dumps({"1": [0.0]}))
+    tampered = work / "tampered-model"
+    shutil.copytree(model, tampered)
+    member = next(tampered.glob("member-*.safetensors"))
+    member.write_bytes(member.read_bytes()[:-8] + b"\x00" * 8)
+    edits: dict[str, Callable[[str], str]] = {
+        "unknown-key": lambda t: t.replace('gap_policy = "include"', "band_gap_mx = 1.0"),
+        "misspelt-section": lambda t: t.replace("[models]", "[model]"),
+        "wrong-type": lambda t: t.replace('gap_policy = "include"', "gap_policy = 3"),
+        "toml-syntax": lambda t: t + "\n[[[",
+        "missing-model": lambda t: t.replace('bulk = "model"', 'bulk = "nowhere"'),
+        "model-is-a-cif": lambda t: t.replace('bulk = "model"', 'bulk = "cifs/mp-1.cif"'),
+        "tampered-weights": lambda t: t.replace('bulk = "model"', f'bulk = "{tampered}"'),
+        "malicious-reference": lambda t: (
+            t.replace('bulk = "model"', f'bulk = "{evil}"')
+            + f'atom_init = "{work / "atom_init.json"}"\n'
+        ),
+        "unknown-licence": lambda t: t.replace("CC-BY-4.0", "GPL-3.0"),
+        "unknown-table": lambda t: t.replace('table = "mped"', 'table = "other"'),
+    }
+    out = []
+    for name, edit in edits.items():
+        folder = work / f"recipe-{name}"
+        (folder / "cifs").mkdir(parents=True)
+        (folder / "model").symlink_to(model)
+        (folder / "cifs" / "mp-1.cif").write_text(cif_text(rock_salt()))
+        path = recipe(folder, "cifs")
+        path.write_text(edit(path.read_text()))
+        result = run("build", path, "-o", folder / "out", "--quiet", "--workers", 0)
+        out.append(Outcome("recipes", name, crashed(result), wrong=result.exit_code != 2))
+    return out
+
+
+def predict_cases(work: Path, model: Path) -> list[Outcome]:
+    folder = work / "predict"
+    folder.mkdir()
+    source = folder / "one.cif"
+    source.write_text(cif_text(rock_salt()))
+    sentinel = work / "pwned-predict"
+    evil = malicious_checkpoint(folder / "evil.pth.tar", sentinel)
+    (folder / "atom_init.json").write_text(json.dumps({"1": [0.0]}))
+    cases = {
+        "output-is-input": ["--checkpoint", model, source, "-o", source],
+        "output-is-folder": ["--checkpoint", model, source, "-o", folder],
+        "malicious-checkpoint": [
+            "--checkpoint",
+            evil,
+            "--atom-init",
+            folder / "atom_init.json",
+            source,
+            "-o",
+            folder / "p.csv",
+        ],
+        "bad-atom-init": ["--checkpoint", evil, "--atom-init", source, source, "-o", folder / "q"],
+        "missing-source": ["--checkpoint", model, folder / "none", "-o", folder / "r.csv"],
+    }
+    out = []
+    for name, args in cases.items():
+        result = run("predict", *args, "--quiet", "--workers", 0)
+        out.append(Outcome("predict", name, crashed(result), wrong=result.exit_code != 2))
+    corpus = work / "cif-corpus" / "cifs"
+    result = run(
+        "predict",
+        "--checkpoint",
+        model,
+        corpus,
+        "-o",
+        folder / "all.csv",
+        "--quiet",
+        "--workers",
+        0,
+    )
+    ids = set(pd.read_csv(folder / "all.csv").material_id)
+    ids |= set(pd.read_csv(folder / "all.rejects.csv").material_id)
+    missing = {p.stem for p in corpus.iterdir()} - ids
+    out.append(Outcome("predict", "whole-corpus", crashed(result), dropped=len(missing)))
+    return out
+
+
+def validate_cases(work: Path, release: Path) -> list[Outcome]:
+    """Tampered copies of a real (sample) release; reads outside the copy are counted."""
+    global TRACKING
+    outside = work / "outside.csv"
+    outside.write_text("material_id\nmp-1\n")
+    cases = _package_tampering(outside)
+    out = []
+    for name, (change, expected) in cases.items():
+        folder = work / f"validate-{name}"
+        shutil.copytree(release, folder)
+        path = folder / "datapackage.json"
+        descriptor = json.loads(path.read_text())
+        text = change(descriptor, folder)
+        path.write_text(text if isinstance(text, str) else json.dumps(descriptor))
+        OPENED.clear()
+        TRACKING = True
+        try:
+            result = run("validate", path)
+        finally:
+            TRACKING = False
+        reads = [p for p in OPENED if not _allowed(p, folder)]
+        out.append(
+            Outcome(
+                "validate",
+                name,
+                crashed(result),
+                wrong=result.exit_code != expected,
+                outside=len(set(reads)),
+                detail=", ".join(sorted(set(reads))[:3]),
+            )
+        )
+    package = release / "datapackage.json"
+    for bad in ("nan", "inf", "-1", "0"):
+        result = run("validate", package, "--tolerance", bad)
+        out.append(
+            Outcome("validate", f"tolerance-{bad}", crashed(result), wrong=result.exit_code != 2)
+        )
+    result = run("validate", package, "--json", work / "nowhere" / "r.json")
+    out.append(
+        Outcome("validate", "json-missing-folder", crashed(result), wrong=result.exit_code != 2)
+    )
+    return out
+
+
+def _allowed(path: str, package: Path) -> bool:
+    real = Path(path).resolve() if not path.startswith("/proc") else Path(path)
+    roots = [
+        package.resolve(), Path(sys.prefix), Path(sys.base_prefix), Path("/proc"), Path("/sys"),
+        Path("/dev/null"), ROOT / "schema", ROOT / "validate", ROOT / "elastic_atlas",
+        Path(tempfile.gettempdir()) / "matplotlib",
+    ]  # fmt: skip
+    return any(real == r or r in real.parents for r in roots) or path.endswith((".py", ".pyc"))
+
+
+def _package_tampering(outside: Path) -> dict[str, tuple[Callable, int]]:
+    def first(key: str, value):
+        return lambda d, f: d["resources"][0].__setitem__(key, value)
+
+    def link(target: str):
+        def change(d, f):
+            (f / "link.csv").symlink_to(target)
+            d["resources"][0]["path"] = "link.csv"
+
+        return change
+
+    def weaken(d, f):
+        for field in d["resources"][0]["schema"]["fields"]:
+            field.pop("constraints", None)
+
+    def schema_outside(d, f):
+        d["resources"][0]["schema"] = str(outside)
+
+    def parquet_as_text(d, f):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(f / "mped.parquet")
+        i = table.column_names.index("k_vrh")
+        pq.write_table(
+            table.set_column(i, "k_vrh", table.column(i).cast(pa.string())), f / "mped.parquet"
+        )
+
+    return {
+        "absolute-path": (first("path", "/etc/passwd"), 1),
+        "parent-path": (first("path", f"../{outside.name}"), 1),
+        "url-path": (first("path", "https://example.org/mped.csv"), 1),
+        "file-url": (first("path", "file:///etc/passwd"), 1),
+        "symlink-out": (link(str(outside)), 1),
+        "device": (link("/dev/zero"), 1),
+        "fifo-like-urandom": (link("/dev/urandom"), 1),
+        "schema-outside": (schema_outside, 1),
+        "schema-url": (first("schema", "https://example.org/s.json"), 1),
+        "unknown-hash": (first("hash", "sha3-999:abc"), 2),
+        "hash-not-text": (first("hash", 12), 2),
+        "multipart": (first("path", ["a.csv", "b.csv"]), 2),
+        "path-not-text": (first("path", 7), 2),
+        "inline-data": (first("data", [{"a": 1}]), 2),
+        "resources-object": (lambda d, f: d.update(resources={"a": {}}), 2),
+        "resources-strings": (lambda d, f: d.update(resources=["mped.csv"]), 2),
+        "resources-empty": (lambda d, f: d.update(resources=[]), 1),
+        "not-json": (lambda d, f: "{not json", 2),
+        "json-array": (lambda d, f: "[1, 2]", 2),
+        "weakened-schema": (weaken, 1),
+        "format-upper": (first("format", "CSV"), 1),
+        "format-xlsx": (first("format", "xlsx"), 1),
+        "parquet-k-as-text": (parquet_as_text, 1),
+        "rows-lie": (first("rows", 99999), 1),
+    }
+
+
+def release_cases(work: Path, model: Path) -> list[Outcome]:
+    out = []
+    for name, env in {
+        "epoch-text": {"SOURCE_DATE_EPOCH": "yesterday"},
+        "epoch-negative": {"SOURCE_DATE_EPOCH": "-5"},
+        "epoch-huge": {"SOURCE_DATE_EPOCH": "1e99"},
+    }.items():
+        result = run(
+            "release", "--releases", work / f"r-{name}", "--quiet", "--workers", 0, env=env
+        )
+        out.append(Outcome("release", name, crashed(result), wrong=result.exit_code != 2))
+    blocker = work / "blocker"
+    blocker.write_text("a file")
+    result = run("release", "--releases", blocker / "r", "--quiet", "--workers", 0)
+    out.append(Outcome("release", "unwritable", crashed(result), wrong=result.exit_code != 2))
+    for version in ("1.0", "../../evil", "1.0.0/../x", "1.0.0+sample/.."):
+        result = run("release", "--version", version, "--releases", work / "rv", "--quiet")
+        wrong = result.exit_code == 0 or any((work / "rv").glob("**/datapackage.json"))
+        out.append(Outcome("release", f"version-{version}", crashed(result), wrong=wrong))
+    folder = work / "release-mistyped"
+    folder.mkdir()
+    (folder / "model").symlink_to(model)
+    recipe(folder, "misspelt.zip")
+    config = folder / "release.toml"
+    config.write_text(
+        'name = "x"\ntitle = "t"\ndescription = "d"\nkeywords = []\n'
+        '[tables]\nmped = "recipe.toml"\n'
+    )
+    result = run(
+        "release",
+        "--config",
+        config,
+        "--version",
+        "1.0.0",
+        "--releases",
+        folder / "releases",
+        "--quiet",
+        "--workers",
+        0,
+    )
+    made = list((folder / "releases").glob("*")) if (folder / "releases").exists() else []
+    out.append(Outcome("release", "mistyped-path", crashed(result), wrong=bool(made)))
+    return out
+
+
+def mp_api_cases(work: Path, model: Path) -> list[Outcome]:
+    full = page(0)
+    full["data"] = [{**full["data"][i % 2], "material_id": f"mp-{i}"} for i in range(500)]
+    full["meta"]["total_doc"] = 1000
+    scripts = {
+        "http-401": [(401, b"bad key secret-key")],
+        "http-403": [(403, b'{"detail": "forbidden secret-key"}')],
+        "html-200": [(200, b"<html>maintenance</html>", {"Content-Type": "text/html"})],
+        "malformed-json": [(200, b'{"data": [')],
+        "data-null": [(200, {"data": None})],
+        "data-strings": [(200, {"data": ["mp-1"]})],
+        "fails-after-first-page": [(200, full)] + [(503, b"down")] * 8,
+        "ignores-skip": [(200, full)] * 3,
+        "retry-after-date": [(429, b"", {"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"})] * 8,
+    }
+    out = []
+    for name, script in scripts.items():
+        folder = work / f"mp-{name}"
+        folder.mkdir()
+        (folder / "model").symlink_to(model)
+        path = recipe(folder, ".")
+        path.write_text(path.read_text().replace('path = "."', 'kind = "mp_api"'))
+        with FakeMP(script) as server:
+            env = {
+                "MP_API_KEY": "secret-key",
+                "MP_API_ENDPOINT": server.url,
+                "ELASTIC_ATLAS_CACHE": str(folder / "cache"),
+            }
+            result = run("build", path, "-o", folder / "out", "--quiet", "--workers", 0, env=env)
+        leaked = "secret-key" in result.output
+        out.append(Outcome("mp_api", name, crashed(result), wrong=result.exit_code != 2 or leaked))
+    return out
+
+
+# ------------------------------------------------------------------ report
+def sample_release(work: Path) -> Path:
+    result = run("release", "--releases", work / "releases", "--quiet", "--workers", 0)
+    assert result.exit_code == 0, result.output
+    return work / "releases" / "0.1.0+sample"
+
+
+def main_run(quiet: bool = False) -> int:
+    warnings.simplefilter("ignore")
+    sys.addaudithook(audit)
+    with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
+        work = Path(tmp)
+        model = work / "model"
+        make_own(model)
+        outcomes = build_cases(work, model) + source_cases(work, model)
+        outcomes += summary_cases(work, model) + recipe_cases(work, model)
+        outcomes += predict_cases(work, model) + validate_cases(work, sample_release(work))
+        outcomes += release_cases(work, model) + mp_api_cases(work, model)
+        executed = sum(p.exists() for p in work.glob("pwned*"))
+        executed += sum(p.exists() for p in (work / "predict").glob("pwned*"))
+    return report(outcomes, executed, quiet)
+
+
+def report(outcomes: list[Outcome], executed: int, quiet: bool) -> int:
+    if not quiet:
+        for o in outcomes:
+            flags = [k for k in ("crashed", "wrong") if getattr(o, k)]
+            flags += [f"dropped {o.dropped}"] * bool(o.dropped)
+            flags += [f"read outside {o.outside}: {o.detail}"] * bool(o.outside)
+            print(f"  {o.category:<10} {o.name:<28} {', '.join(flags) or 'ok'}")
+    totals = {
+        "inputs tried": len(outcomes),
+        "crashes": sum(o.crashed for o in outcomes),
+        "silent drops": sum(o.dropped for o in outcomes),
+        "wrong verdicts": sum(o.wrong for o in outcomes),
+        "files read outside the package": sum(o.outside for o in outcomes),
+        "code executed": executed,
+    }
+    print(f"reliability replay, {today()}, {machine()}")
+    per_category = Counter(o.category for o in outcomes)
+    print("  by category: " + ", ".join(f"{k} {v}" for k, v in per_category.items()))
+    for name, value in totals.items():
+        print(f"  {name:<32} {value}")
+    failures = sum(v for k, v in totals.items() if k != "inputs tried")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_run(quiet="--quiet" in sys.argv))
