@@ -24,7 +24,7 @@ from tqdm import tqdm
 from elastic_atlas.checkpoint import Checkpoint, CheckpointError, default_device, load_checkpoint
 from elastic_atlas.datapackage import table_licence
 from elastic_atlas.digest import file_digest
-from elastic_atlas.paths import display_path, repo_root
+from elastic_atlas.paths import default_releases, display_path
 from elastic_atlas.predict import Predicted, Rejected, predict_stream
 from elastic_atlas.recipe import Recipe
 from elastic_atlas.screen import ScreenSettings, Verdict, screen_band_gap, screen_elements
@@ -161,7 +161,7 @@ class BuildOutputError(SourceError):
 def check_build_output(output: Path) -> None:
     """Refuse to write a build into a release: its files are pinned by checksums and a DOI."""
     resolved = output.resolve()
-    releases = (repo_root() / "releases").resolve()
+    releases = default_releases().resolve()
     if resolved.is_relative_to(releases):
         raise BuildOutputError(f"{output} is inside {releases}; releases are made by `release`")
     for folder in (resolved, *resolved.parents):

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from elastic_atlas import physics
-from elastic_atlas.paths import repo_root
+from elastic_atlas.paths import contract_root
 from elastic_atlas.validate import ValidationSettings
 
 
 def checklist_path() -> Path:
-    return repo_root() / "validate" / "checklist.json"
+    return contract_root() / "validate" / "checklist.json"
 
 
 def _expressions() -> dict[str, str]:

@@ -175,8 +175,11 @@ def validate(
 def schema_command(write: bool) -> None:
     """Check (or rewrite) the composed table schemas and the frictionless checklist."""
     from elastic_atlas.checklist import checklist_is_stale, write_checklist
+    from elastic_atlas.paths import is_source_checkout
     from elastic_atlas.schema import stale_table_schemas, write_table_schemas
 
+    if write and not is_source_checkout():
+        raise click.UsageError("--write regenerates the repository's files: run it in a clone")
     if write:
         for path in [*write_table_schemas(), write_checklist()]:
             click.echo(f"wrote {path}")
@@ -191,10 +194,11 @@ def schema_command(write: bool) -> None:
 @main.command()
 @click.option(
     "--checkpoint",
-    "checkpoint_path",
-    required=True,
+    "checkpoint_paths",
+    multiple=True,
     type=click.Path(path_type=Path),
-    help="A reference CGCNN .pth.tar or an own model folder (models/<name>).",
+    help="A reference CGCNN .pth.tar or an own model folder; repeat for several "
+    "[default: the packaged bulk and shear checkpoints].",
 )
 @click.option(
     "--atom-init",
@@ -226,7 +230,7 @@ def schema_command(write: bool) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
 def predict(
-    checkpoint_path: Path,
+    checkpoint_paths: tuple[Path, ...],
     atom_init: Path | None,
     source: Path,
     output: Path,
@@ -234,13 +238,18 @@ def predict(
     batch_size: int | None,
     quiet: bool,
 ) -> None:
-    """Predict with a CGCNN checkpoint for SOURCE: a CIF file, a folder or a zip of CIFs."""
+    """Predict with CGCNN checkpoints for SOURCE: a CIF file, a folder or a zip of CIFs."""
     from elastic_atlas.checkpoint import default_device, load_checkpoint
-    from elastic_atlas.predict_cli import check_output, run_predict
+    from elastic_atlas.predict_cli import PredictOptions, check_output, run_predict
+    from elastic_atlas.recipe import default_models
 
     check_output(source, output)
-    checkpoint = load_checkpoint(checkpoint_path, atom_init).to(default_device())
-    counts = run_predict(checkpoint, source, output, workers, batch_size, quiet)
+    paths = list(checkpoint_paths) or list(default_models().values())
+    checkpoints = [load_checkpoint(p, atom_init).to(default_device()) for p in paths]
+    targets = [t for c in checkpoints for t in c.target_names]
+    if len(set(targets)) != len(targets):
+        raise click.UsageError(f"the checkpoints predict the same target twice: {targets}")
+    counts = run_predict(checkpoints, source, output, PredictOptions(workers, batch_size, quiet))
     click.echo(
         f"{counts['inputs']} inputs = {counts['predicted']} predicted + "
         f"{counts['rejected']} rejected -> {output}"
@@ -303,11 +312,11 @@ def build(
     Writes OUT/<table>.csv, OUT/<table>.parquet, OUT/rejects.csv and OUT/summary.json.
     """
     from elastic_atlas.build import build_table, check_build_output, literature_comparison
-    from elastic_atlas.paths import repo_root
+    from elastic_atlas.paths import contract_root
     from elastic_atlas.recipe import StructureSource, SummarySource, load_recipe
 
     check_build_output(output)
-    recipe = load_recipe(recipe_path or repo_root() / "build" / "sample.toml")
+    recipe = load_recipe(recipe_path or contract_root() / "build" / "sample.toml")
     if structures:
         licence = recipe.structures[0].licence if recipe.structures else "unknown"
         recipe.structures = [
@@ -357,14 +366,16 @@ def build(
     "--output",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Folder to write [default: build/sample].",
+    help="Folder to write [default: build/sample of the clone].",
 )
 @handle_errors
 def sample(output: Path | None) -> None:
     """(Re)generate the embedded sample crystals from their crystallographic facts."""
-    from elastic_atlas.paths import repo_root
+    from elastic_atlas.paths import is_source_checkout, repo_root
     from elastic_atlas.sample import write_sample
 
+    if output is None and not is_source_checkout():
+        raise click.UsageError("give the folder to write with -o DIR (this is not a clone)")
     written = write_sample(output or repo_root() / "build" / "sample")
     click.echo(f"wrote {len(written)} files")
 
@@ -388,7 +399,7 @@ def sample(output: Path | None) -> None:
     "--releases",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Folder of releases [default: releases/].",
+    help="Folder of releases [default: releases/ of the clone, else of the current folder].",
 )
 @click.option("--force", is_flag=True, help="Rebuild an existing draft (pre-release) version.")
 @click.option("--workers", type=int, default=2, show_default=True)
@@ -403,11 +414,10 @@ def release(
     quiet: bool,
 ) -> None:
     """Build, validate and package releases/<version>/ (atomic; never overwrites a version)."""
-    from elastic_atlas.paths import repo_root
+    from elastic_atlas.paths import contract_root, default_releases, is_source_checkout
     from elastic_atlas.release import build_release, load_config
 
-    root = repo_root()
-    config_path = config_path or root / "build" / "release-sample.toml"
+    config_path = config_path or contract_root() / "build" / "release-sample.toml"
     config, _ = load_config(config_path)
     version = version or ("0.1.0+sample" if config.sample else None)
     if version is None:
@@ -416,11 +426,12 @@ def release(
     target = build_release(
         config_path,
         version,
-        releases or root / "releases",
+        releases or default_releases(),
         force=force,
         workers=workers,
         quiet=quiet,
-        root_descriptor=releases is None,
+        # the root datapackage.json beside releases/ belongs to a clone's own releases folder
+        root_descriptor=releases is None and is_source_checkout(),
     )
     click.echo(f"release {version}: {target}")
 

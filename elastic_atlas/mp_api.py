@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from elastic_atlas.paths import cache_dir
 from elastic_atlas.sources import RawStructure, SourceError
 
 BASE_URL = "https://api.materialsproject.org"
@@ -61,12 +62,7 @@ class CappedRetry(Retry):
 
 def default_cache_dir() -> Path:
     """$ELASTIC_ATLAS_CACHE/mp_api, else the per-user cache folder (never the current one)."""
-    root = os.environ.get("ELASTIC_ATLAS_CACHE")
-    if root:
-        return Path(root) / "mp_api"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("elastic-atlas")) / "mp_api"
+    return cache_dir("mp_api")
 
 
 def retrying_session(retries: int, backoff: float, max_wait: float) -> requests.Session:

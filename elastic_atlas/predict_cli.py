@@ -1,4 +1,4 @@
-"""The `elastic-atlas predict` job: stream a source through one checkpoint into CSV files."""
+"""The `elastic-atlas predict` job: stream a source through checkpoints into CSV files."""
 
 from __future__ import annotations
 
@@ -7,20 +7,28 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from elastic_atlas.checkpoint import Checkpoint
 from elastic_atlas.predict import Predicted, predict_stream
-from elastic_atlas.sources import RawStructure, SourceError, iter_cif_source
+from elastic_atlas.sources import SourceError, iter_cif_source
 
 REJECT_COLUMNS = ["material_id", "reason", "detail"]
 
 
 class OutputError(SourceError):
     """An output path that would destroy an input or cannot be written."""
+
+
+@dataclass
+class PredictOptions:
+    workers: int = 2
+    batch_size: int | None = None
+    quiet: bool = False
 
 
 def rejects_path(output: Path) -> Path:
@@ -42,34 +50,32 @@ def _partial(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial-{os.getpid()}")
 
 
+def header_of(checkpoints: list[Checkpoint]) -> list[str]:
+    targets = [t for c in checkpoints for t in c.target_names]
+    spreads = [f"{t}_spread" for c in checkpoints if len(c.members) > 1 for t in c.target_names]
+    return ["material_id", *targets, *spreads]
+
+
 def run_predict(
-    checkpoint: Checkpoint,
-    source: Path,
-    output: Path,
-    workers: int,
-    batch_size: int | None,
-    quiet: bool,
+    checkpoints: list[Checkpoint], source: Path, output: Path, options: PredictOptions
 ) -> dict[str, int]:
-    """Write OUT.csv and OUT.rejects.csv; returns the counts (inputs = predicted + rejected)."""
-    raws = iter_cif_source(source)
-    targets = checkpoint.target_names
-    ensemble = len(checkpoint.members) > 1
-    header = ["material_id", *targets, *([f"{t}_spread" for t in targets] if ensemble else [])]
+    """Write OUT.csv and OUT.rejects.csv under temporary names, renamed only when every input
+    is done (an interrupted run leaves no complete-looking file); returns the counts."""
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    partials = {output: _partial(output), rejects_path(output): _partial(rejects_path(output))}
+    finals = (output, rejects_path(output))
+    partials = tuple(_partial(path) for path in finals)
     try:
-        _write(raws, checkpoint, partials[output], partials[rejects_path(output)], header,
-               (workers, batch_size, quiet), counts, reasons)  # fmt: skip
-        for final, partial in partials.items():
-            os.replace(partial, final)  # only a finished run leaves complete-looking files
+        _write(checkpoints, source, partials, options, counts, reasons)
+        for final, partial in zip(finals, partials, strict=True):
+            os.replace(partial, final)
     finally:
-        for partial in partials.values():
+        for partial in partials:
             partial.unlink(missing_ok=True)
     assert counts["inputs"] == counts["predicted"] + counts["rejected"]
-    if not quiet:
+    if not options.quiet:
         elapsed = time.perf_counter() - start
         rate = counts["inputs"] / elapsed if elapsed else 0.0
         print(
@@ -77,42 +83,35 @@ def run_predict(
             f"{dict(reasons) or 'none'}",
             file=sys.stderr,
         )
-    return {
-        "inputs": counts["inputs"],
-        "predicted": counts["predicted"],
-        "rejected": counts["rejected"],
-    }
+    return {key: counts[key] for key in ("inputs", "predicted", "rejected")}
 
 
 def _write(
-    raws: Iterable[RawStructure],
-    checkpoint: Checkpoint,
-    output: Path,
-    rejects: Path,
-    header: list[str],
-    options: tuple[int, int | None, bool],
+    checkpoints: list[Checkpoint],
+    source: Path,
+    paths: tuple[Path, Path],
+    options: PredictOptions,
     counts: Counter[str],
     reasons: Counter[str],
 ) -> None:
-    workers, batch_size, quiet = options
-    targets = checkpoint.target_names
-    ensemble = len(checkpoint.members) > 1
-    with (
-        output.open("w", newline="", encoding="utf-8") as out,
-        rejects.open("w", newline="", encoding="utf-8") as rej,
-        tqdm(unit=" structures", disable=quiet, file=sys.stderr) as bar,
-    ):
+    header = header_of(checkpoints)
+    columns = header[1:]
+    stream = predict_stream(
+        iter_cif_source(source), checkpoints, workers=options.workers, batch_size=options.batch_size
+    )
+    with ExitStack() as stack:
+        out, rej = (stack.enter_context(p.open("w", newline="", encoding="utf-8")) for p in paths)
+        bar = stack.enter_context(tqdm(unit=" structures", disable=options.quiet, file=sys.stderr))
         predictions, rejections = csv.writer(out), csv.writer(rej)
         predictions.writerow(header)
         rejections.writerow(REJECT_COLUMNS)
-        for record in predict_stream(raws, [checkpoint], workers=workers, batch_size=batch_size):
+        for record in stream:
             counts["inputs"] += 1
             bar.update()
             if isinstance(record, Predicted):
                 counts["predicted"] += 1
-                row = [record.values[t] for t in targets]
-                row += [record.spread[t] for t in targets] if ensemble else []
-                predictions.writerow([record.material_id, *(repr(v) for v in row)])
+                values = {**record.values, **{f"{t}_spread": v for t, v in record.spread.items()}}
+                predictions.writerow([record.material_id, *(repr(values[c]) for c in columns)])
             else:
                 counts["rejected"] += 1
                 reasons[record.reason] += 1

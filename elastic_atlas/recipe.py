@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from elastic_atlas.paths import contract_root
 from elastic_atlas.screen import ScreenSettings
 
 
@@ -55,9 +56,22 @@ class SummarySource(Strict):
     symmetry_check_every: int = Field(16, ge=0)
 
 
+# The project's own frozen checkpoints, shipped with the package (models/ of the clone).
+DEFAULT_MODELS = {
+    "bulk": "cgcnn3x64-matbench-2026-11-25-kvrh",
+    "shear": "cgcnn3x64-matbench-2026-11-25-gvrh",
+}
+
+
+def default_models() -> dict[str, Path]:
+    return {role: contract_root() / "models" / name for role, name in DEFAULT_MODELS.items()}
+
+
 class Models(Strict):
-    bulk: Path
-    shear: Path
+    """Checkpoints of a table; a recipe without [models] uses the packaged defaults."""
+
+    bulk: Path = Field(default_factory=lambda: default_models()["bulk"])
+    shear: Path = Field(default_factory=lambda: default_models()["shear"])
     atom_init: Path | None = None  # only for reference CGCNN checkpoints
 
 
@@ -68,7 +82,7 @@ class Recipe(Strict):
     summary: SummarySource | None = None
     literature: Path | None = None  # optional CSV: material_id, k_vrh, g_vrh, source
     screen: ScreenSettings = ScreenSettings()
-    models: Models
+    models: Models = Field(default_factory=Models)
     path: Path | None = None  # the recipe file itself
 
 

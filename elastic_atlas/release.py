@@ -37,7 +37,7 @@ from elastic_atlas.datapackage import (
 )
 from elastic_atlas.digest import file_digest
 from elastic_atlas.figures import table_figures
-from elastic_atlas.paths import display_path, repo_root
+from elastic_atlas.paths import contract_root, display_path
 from elastic_atlas.recipe import Recipe, RecipeError, Strict, load_recipe, validated
 from elastic_atlas.schema import load_table_schema
 from elastic_atlas.validate import ValidationSettings
@@ -294,7 +294,7 @@ def _descriptor(
         "created": created,
         "description": config.description,
         "keywords": config.keywords,
-        "contributors": contributors(repo_root() / "CITATION.cff"),
+        "contributors": contributors(contract_root() / "CITATION.cff"),
         "sources": SOURCES,
         "elastic_atlas:code_version": __version__,
         "resources": resources,
@@ -406,7 +406,7 @@ def literature_section(comparison: pd.DataFrame, n_literature: int) -> list[str]
 
 
 def _metrics(checkpoint: dict[str, Any]) -> str:
-    card = repo_root() / checkpoint["path"] / "model.json"
+    card = contract_root() / checkpoint["path"] / "model.json"
     if not card.is_file():
         return ""
     test = json.loads(card.read_text()).get("metrics", {}).get("test")

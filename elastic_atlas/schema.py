@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from elastic_atlas.paths import repo_root
+from elastic_atlas.paths import contract_root
 
 TABLE_SCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
 TABLES = ("mped", "ned")
@@ -21,7 +21,7 @@ TABLES = ("mped", "ned")
 
 def schema_dir() -> Path:
     """The repository's `schema/` folder (the package is installed in editable mode)."""
-    return repo_root() / "schema"
+    return contract_root() / "schema"
 
 
 def _read_json(path: Path) -> dict[str, Any]:

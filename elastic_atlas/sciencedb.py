@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from elastic_atlas.datapackage import write_json
-from elastic_atlas.paths import repo_root
+from elastic_atlas.paths import contract_root
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 AFFILIATION = "see the publication (Acta Physica Sinica 74, 120702 (2025))"
@@ -38,8 +38,8 @@ def write_bundle(release: Path, descriptor: dict[str, Any], config: Any) -> Path
         _add(archive, "datapackage.json", (release / "datapackage.json").read_bytes())
         _add(archive, "checklist.json", (release / "checklist.json").read_bytes())
         _add(archive, "README.md", (release / "RELEASE.md").read_bytes())
-        _add(archive, "CITATION.cff", (repo_root() / "CITATION.cff").read_bytes())
-    cff = yaml.safe_load((repo_root() / "CITATION.cff").read_text(encoding="utf-8"))
+        _add(archive, "CITATION.cff", (contract_root() / "CITATION.cff").read_bytes())
+    cff = yaml.safe_load((contract_root() / "CITATION.cff").read_text(encoding="utf-8"))
     study = cff["preferred-citation"]
     licences = sorted({lic["name"] for r in descriptor["resources"] for lic in r["licenses"]})
     metadata = {

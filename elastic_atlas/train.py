@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from safetensors.torch import load_file, save_file
 
 from elastic_atlas.cgcnn import Architecture, CrystalGraphConvNet, collate
@@ -30,6 +30,7 @@ from elastic_atlas.checkpoint import build_model
 from elastic_atlas.features import FeatureTable, own_feature_table
 from elastic_atlas.graph import CrystalGraph, GraphParameters, StructureRejected, build_graph
 from elastic_atlas.matbench import TARGET_TO_TASK, load_dataset, load_fold
+from elastic_atlas.paths import cache_dir
 
 
 class TrainConfig(BaseModel):
@@ -47,7 +48,7 @@ class TrainConfig(BaseModel):
     patience: int = 40
     loss: Literal["l1", "mse"] = "l1"
     threads: int = 1
-    cache: Path = Path("build/cache/graphs")
+    cache: Path = Field(default_factory=lambda: cache_dir("graphs"))
 
 
 # ------------------------------------------------------------------ data

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from elastic_atlas import physics
-from elastic_atlas.paths import repo_root
+from elastic_atlas.paths import contract_root
 from elastic_atlas.tableio import TypedTable
 
 Severity = Literal["error", "warning"]
@@ -49,7 +49,7 @@ class ValidationSettings(BaseModel):
 
     @classmethod
     def load(cls, path: Path | None = None) -> ValidationSettings:
-        path = path or repo_root() / "validate" / "settings.json"
+        path = path or contract_root() / "validate" / "settings.json"
         return cls.model_validate_json(path.read_text(encoding="utf-8"))
 
 
