@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from common import BIN, OUT, ROOT, machine, measure, today
 
-from elastic_atlas.checkpoint import Checkpoint, load_checkpoint
-from elastic_atlas.cif import parse_cif
-from elastic_atlas.graph import build_graph
+from elastic_atlas.inputs.cif import parse_cif
+from elastic_atlas.model.checkpoint import Checkpoint, load_checkpoint
+from elastic_atlas.model.graph import build_graph
 from elastic_atlas.paths import shared_data
 
 BUCKETS = [(1, 8), (9, 16), (17, 32), (33, 64), (65, 10_000)]
@@ -78,7 +78,7 @@ def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[
 def batch_sweep(graphs: list, checkpoints: dict[str, Checkpoint]) -> list[str]:
     """Inference structures/s by batch size: the folded model vs the ordinary module forward
     (every member of each checkpoint, as a release evaluates them)."""
-    from elastic_atlas.cgcnn import collate
+    from elastic_atlas.model.cgcnn import collate
 
     sizes = [16, 32, 64, 128, 256, 1024]
     lines = [

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from common import machine, today
 
-from elastic_atlas.checkpoint import load_checkpoint
-from elastic_atlas.cif import parse_cif
-from elastic_atlas.graph import build_graph
+from elastic_atlas.inputs.cif import parse_cif
+from elastic_atlas.model.checkpoint import load_checkpoint
+from elastic_atlas.model.graph import build_graph
 from elastic_atlas.paths import shared_data
 
 

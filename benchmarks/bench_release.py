@@ -20,11 +20,17 @@ import warnings
 import torch
 from common import BIN, OUT, ROOT, machine, measure, today
 
-from elastic_atlas.build import Accounting, add_symmetry, candidates, load_models, recipe_summary
-from elastic_atlas.cif import parse_cif
-from elastic_atlas.graph import atomic_numbers_of, build_graph
-from elastic_atlas.predict import structure_info
-from elastic_atlas.release import load_config
+from elastic_atlas.inputs.cif import parse_cif
+from elastic_atlas.model.graph import atomic_numbers_of, build_graph
+from elastic_atlas.pipeline.predict import structure_info
+from elastic_atlas.pipeline.run import (
+    Accounting,
+    add_symmetry,
+    candidates,
+    load_models,
+    recipe_summary,
+)
+from elastic_atlas.release.assemble import load_config
 
 STAGES = ["parse", "facts", "graph", "symmetry", "K ensemble", "G ensemble"]
 

@@ -11,8 +11,8 @@ import json
 
 from common import BIN, OUT, machine, timed, today
 
-from elastic_atlas.schema import load_table_schema
-from elastic_atlas.synthetic import synthetic_table
+from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.inputs.synthetic import synthetic_table
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from structures import BAD_CIFS, cif_text, cubic_crystal, diamond, rock_salt
 from test_checkpoint import make_own
 
 from elastic_atlas.cli import main
-from elastic_atlas.sources import load_summary
+from elastic_atlas.inputs.sources import load_summary
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -11,8 +11,9 @@ import pytest
 import torch
 from structures import diamond, rock_salt
 
-from elastic_atlas.cgcnn import Architecture, FoldedCGCNN, collate
-from elastic_atlas.checkpoint import (
+from elastic_atlas.inputs.cif import parse_cif
+from elastic_atlas.model.cgcnn import Architecture, FoldedCGCNN, collate
+from elastic_atlas.model.checkpoint import (
     Checkpoint,
     CheckpointError,
     Target,
@@ -21,9 +22,8 @@ from elastic_atlas.checkpoint import (
     load_state_strictly,
     save_own,
 )
-from elastic_atlas.cif import parse_cif
-from elastic_atlas.features import own_feature_table
-from elastic_atlas.graph import GraphParameters, build_graph
+from elastic_atlas.model.features import own_feature_table
+from elastic_atlas.model.graph import GraphParameters, build_graph
 
 SMALL = Architecture(
     atom_feature_length=91, atom_fea_len=16, n_conv=2, h_fea_len=16, n_h=2, n_targets=2

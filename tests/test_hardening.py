@@ -30,13 +30,13 @@ from structures import cif_text, diamond, hydrogen_grid, p1_cif, rock_salt
 from test_checkpoint import make_own
 from test_mp_api import KEY, FakeMP, page
 
-from elastic_atlas import graph
-from elastic_atlas.checkpoint import CheckpointError, load_checkpoint
-from elastic_atlas.cif import parse_cif
 from elastic_atlas.cli import main
-from elastic_atlas.datapackage import LicenceError, table_licence
-from elastic_atlas.graph import StructureRejected, build_graph
-from elastic_atlas.sources import MAX_CIF_BYTES, iter_cif_source
+from elastic_atlas.inputs.cif import parse_cif
+from elastic_atlas.inputs.sources import MAX_CIF_BYTES, iter_cif_source
+from elastic_atlas.model import graph
+from elastic_atlas.model.checkpoint import CheckpointError, load_checkpoint
+from elastic_atlas.model.graph import StructureRejected, build_graph
+from elastic_atlas.release.descriptor import LicenceError, table_licence
 
 VERSION = "0.1.0+sample"
 
@@ -455,7 +455,7 @@ def test_a_bare_table_with_schema_is_held_to_the_contract(released, tmp_path):
 def test_a_bad_summary_stops_the_build_before_any_model_runs(
     tmp_path, model, monkeypatch, summary, words
 ):
-    import elastic_atlas.build as build_module
+    import elastic_atlas.pipeline.run as build_module
 
     def never(*args, **kwargs):
         raise AssertionError("models were loaded before the summary was checked")
@@ -490,7 +490,7 @@ def test_predict_never_overwrites_its_input_and_writes_atomically(tmp_path, mode
     assert_usage_error(invoke("predict", "--checkpoint", model, source, "-o", source), "input")
     assert source.read_bytes() == before
 
-    import elastic_atlas.predict_cli as predict_cli
+    import elastic_atlas.pipeline.predict_job as predict_cli
 
     def interrupted(*args, **kwargs):
         yield from ()

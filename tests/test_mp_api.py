@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from elastic_atlas.cif import parse_cif
-from elastic_atlas.mp_api import CappedRetry, MPAPIError, MPClient, iter_mp_api
+from elastic_atlas.inputs.cif import parse_cif
+from elastic_atlas.inputs.mp_api import CappedRetry, MPAPIError, MPClient, iter_mp_api
 
 RECORDED = Path(__file__).parent / "fixtures" / "mp_api"
 KEY = "secret-test-key-123"

@@ -7,7 +7,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from elastic_atlas import physics
+from elastic_atlas.contract import physics
 
 
 def test_constants_are_codata_2018():

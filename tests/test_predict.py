@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from structures import BAD_CIFS, cif_text, diamond, rock_salt
 from test_checkpoint import make_own
 
-from elastic_atlas.checkpoint import EnsembleInference, load_checkpoint
 from elastic_atlas.cli import main
-from elastic_atlas.predict import Predicted, Rejected, predict_stream
-from elastic_atlas.sources import RawStructure, SourceError, iter_cif_source
+from elastic_atlas.inputs.sources import RawStructure, SourceError, iter_cif_source
+from elastic_atlas.model.checkpoint import EnsembleInference, load_checkpoint
+from elastic_atlas.pipeline.predict import Predicted, Rejected, predict_stream
 
 GOOD = {"mp-1": rock_salt(), "mp-2": diamond(), "mp-3": rock_salt(6.0)}
 

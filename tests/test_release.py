@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from elastic_atlas.cli import main
 from elastic_atlas.digest import file_digest
 from elastic_atlas.paths import repo_root
-from elastic_atlas.release import ReleaseError, build_release, check_version, load_config
+from elastic_atlas.release.assemble import ReleaseError, build_release, check_version, load_config
 
 SAMPLE = repo_root() / "build" / "release-sample.toml"
 VERSION = "0.1.0+sample"
@@ -201,7 +201,7 @@ def test_nan_in_parquet_and_wrong_row_count_are_errors(released, tmp_path):
 
 
 def test_interrupted_build_leaves_no_partial_release(tmp_path, monkeypatch):
-    import elastic_atlas.sciencedb as sciencedb
+    import elastic_atlas.release.sciencedb as sciencedb
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from elastic_atlas.cli import main
-from elastic_atlas.schema import TABLES, compose_table_schema, field_map, load_table_schema
-from elastic_atlas.synthetic import synthetic_table
+from elastic_atlas.contract.schema import TABLES, compose_table_schema, field_map, load_table_schema
+from elastic_atlas.inputs.synthetic import synthetic_table
 
 CONTRACT = [
     "material_id",
@@ -82,7 +82,7 @@ def test_checklist_formulas_reproduce_physics_and_a_stale_file_is_reported(monke
     a physically consistent row and fails when one derived value is 1 % off."""
     import simpleeval
 
-    from elastic_atlas import checklist, physics
+    from elastic_atlas.contract import checklist, physics
 
     row = {"k_vrh": 97.8, "g_vrh": 66.5, "nsites": 8, "volume": 160.1, "mass": 224.68}
     row.update(

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from elastic_atlas.checkpoint import load_checkpoint
-from elastic_atlas.freeze import freeze_runs
-from elastic_atlas.matbench import load_dataset, load_fold
-from elastic_atlas.train import TrainConfig, train_run
+from elastic_atlas.model.checkpoint import load_checkpoint
+from elastic_atlas.training.freeze import freeze_runs
+from elastic_atlas.training.matbench import load_dataset, load_fold
+from elastic_atlas.training.train import TrainConfig, train_run
 
 SMALL = {"atom_feature_length": 91, "atom_fea_len": 8, "n_conv": 1, "h_fea_len": 8}
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from elastic_atlas.paths import contract_root
-from elastic_atlas.screen import ScreenSettings
+from elastic_atlas.pipeline.screen import ScreenSettings
 
 
 class RecipeError(Exception):

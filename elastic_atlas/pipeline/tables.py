@@ -15,9 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from elastic_atlas import physics
-from elastic_atlas.predict import Predicted
-from elastic_atlas.schema import load_table_schema
+from elastic_atlas.contract import physics
+from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.pipeline.predict import Predicted
 
 BULK, SHEAR = "log10_k_vrh", "log10_g_vrh"
 ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64()}

@@ -16,16 +16,21 @@ from typing import Any
 
 import pyarrow as pa
 
+from elastic_atlas.contract.schema import core_schema, field_map, load_table_schema
 from elastic_atlas.digest import file_digest
-from elastic_atlas.schema import core_schema, field_map, load_table_schema
-from elastic_atlas.tableio import (
+from elastic_atlas.validation.rules import (
+    Finding,
+    ValidationSettings,
+    table_finding,
+    validate_typed_table,
+)
+from elastic_atlas.validation.tableio import (
     TableReadError,
     read_arrow,
     rename_columns,
     table_format,
     type_table,
 )
-from elastic_atlas.validate import Finding, ValidationSettings, table_finding, validate_typed_table
 
 # The study's appendix headers (Tables A1/A2) -> the project's column names.
 PAPER_COLUMNS: dict[str, str] = {

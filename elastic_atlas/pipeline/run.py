@@ -21,15 +21,27 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from elastic_atlas.checkpoint import Checkpoint, CheckpointError, default_device, load_checkpoint
-from elastic_atlas.datapackage import table_licence
 from elastic_atlas.digest import file_digest
+from elastic_atlas.inputs.recipe import Recipe
+from elastic_atlas.inputs.sources import RawStructure, SourceError, iter_cif_source, load_summary
+from elastic_atlas.model.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    default_device,
+    load_checkpoint,
+)
 from elastic_atlas.paths import default_releases, display_path
-from elastic_atlas.predict import Predicted, Rejected, predict_stream
-from elastic_atlas.recipe import Recipe
-from elastic_atlas.screen import ScreenSettings, Verdict, screen_band_gap, screen_elements
-from elastic_atlas.sources import RawStructure, SourceError, iter_cif_source, load_summary
-from elastic_atlas.tables import BULK, SHEAR, symmetry_of, table_frame, write_csv, write_parquet
+from elastic_atlas.pipeline.predict import Predicted, Rejected, predict_stream
+from elastic_atlas.pipeline.screen import ScreenSettings, Verdict, screen_band_gap, screen_elements
+from elastic_atlas.pipeline.tables import (
+    BULK,
+    SHEAR,
+    symmetry_of,
+    table_frame,
+    write_csv,
+    write_parquet,
+)
+from elastic_atlas.release.descriptor import table_licence
 
 REJECT_COLUMNS = ["material_id", "source", "stage", "reason", "detail"]
 # Reasons that are rules of the study (screened out); every other reason is a rejection.
@@ -116,7 +128,7 @@ def candidates(
 
 
 def _mp_api(criteria: dict[str, Any]) -> Iterator[RawStructure]:
-    from elastic_atlas.mp_api import MPClient, iter_mp_api
+    from elastic_atlas.inputs.mp_api import MPClient, iter_mp_api
 
     return iter_mp_api(MPClient(), **criteria)
 

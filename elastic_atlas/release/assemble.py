@@ -22,10 +22,13 @@ import numpy as np
 import pandas as pd
 
 from elastic_atlas import __version__
-from elastic_atlas.build import build_table, literature_comparison
-from elastic_atlas.check import validate_table_file
-from elastic_atlas.checklist import checklist_text
-from elastic_atlas.datapackage import (
+from elastic_atlas.contract.checklist import checklist_text
+from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.digest import file_digest
+from elastic_atlas.inputs.recipe import Recipe, RecipeError, Strict, load_recipe, validated
+from elastic_atlas.paths import contract_root, display_path
+from elastic_atlas.pipeline.run import build_table, literature_comparison
+from elastic_atlas.release.descriptor import (
     PACKAGE_PROFILE,
     SOURCES,
     contributors,
@@ -35,12 +38,9 @@ from elastic_atlas.datapackage import (
     write_checksums,
     write_json,
 )
-from elastic_atlas.digest import file_digest
-from elastic_atlas.figures import table_figures
-from elastic_atlas.paths import contract_root, display_path
-from elastic_atlas.recipe import Recipe, RecipeError, Strict, load_recipe, validated
-from elastic_atlas.schema import load_table_schema
-from elastic_atlas.validate import ValidationSettings
+from elastic_atlas.release.figures import table_figures
+from elastic_atlas.validation.package import validate_table_file
+from elastic_atlas.validation.rules import ValidationSettings
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 TABLE_TITLES = {"mped": "MPED (Materials Project)", "ned": "NED (GNoME)"}
@@ -230,7 +230,7 @@ def _assemble(
         release_notes(config, recipes, version, created, summaries, validation, out),
         encoding="utf-8",
     )
-    from elastic_atlas.sciencedb import write_bundle
+    from elastic_atlas.release.sciencedb import write_bundle
 
     write_bundle(out, descriptor, config)
     write_checksums(out)

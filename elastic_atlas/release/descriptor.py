@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
+from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.digest import file_digest
-from elastic_atlas.schema import load_table_schema
-from elastic_atlas.tableio import read_arrow
+from elastic_atlas.validation.tableio import read_arrow
 
 PACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 LICENCES = {

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from elastic_atlas.checkpoint import Checkpoint, Target, load_checkpoint, save_own
-from elastic_atlas.features import feature_layout, own_feature_table
-from elastic_atlas.matbench import TARGET_TO_TASK, load_dataset, load_fold_predictions
-from elastic_atlas.train import cached_graphs, load_run_model
+from elastic_atlas.model.checkpoint import Checkpoint, Target, load_checkpoint, save_own
+from elastic_atlas.model.features import feature_layout, own_feature_table
+from elastic_atlas.training.matbench import TARGET_TO_TASK, load_dataset, load_fold_predictions
+from elastic_atlas.training.train import cached_graphs, load_run_model
 
 SPLITS = ("train", "validation", "test")
 

@@ -25,16 +25,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from elastic_atlas import __version__
-from elastic_atlas.cgcnn import (
+from elastic_atlas.digest import file_digest
+from elastic_atlas.model.cgcnn import (
     Architecture,
     CrystalGraphConvNet,
     FoldedCGCNN,
     collate,
     gaussian_centers,
 )
-from elastic_atlas.digest import file_digest
-from elastic_atlas.features import FeatureTable, load_atom_init
-from elastic_atlas.graph import CrystalGraph, GraphParameters
+from elastic_atlas.model.features import FeatureTable, load_atom_init
+from elastic_atlas.model.graph import CrystalGraph, GraphParameters
 
 FORMAT_NAME = "elastic-atlas-cgcnn"
 FORMAT_VERSION = 1

@@ -18,9 +18,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from elastic_atlas import physics
+from elastic_atlas.contract import physics
 from elastic_atlas.paths import contract_root
-from elastic_atlas.validate import ValidationSettings
+from elastic_atlas.validation.rules import ValidationSettings
 
 
 def checklist_path() -> Path:
@@ -77,7 +77,7 @@ def frictionless_checklist(settings: ValidationSettings | None = None) -> dict[s
         "description": (
             "Each derived column of the MPED/NED tables recomputed from k_vrh, g_vrh, nsites, "
             f"volume and mass (PHYSICS.md), relative tolerance {tolerance:g} (poisson_ratio: "
-            "absolute). Composed by elastic_atlas.checklist from physics.py and "
+            "absolute). Composed by elastic_atlas.contract.checklist from physics.py and "
             "validate/settings.json; plausibility warnings are applied by `elastic-atlas "
             "validate` only."
         ),

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from elastic_atlas.schema import crystal_systems
+from elastic_atlas.contract.schema import crystal_systems
 
 SYSTEMS = crystal_systems()
 COLOURS = dict(zip(SYSTEMS, plt.get_cmap("tab10").colors, strict=False))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from elastic_atlas.checkpoint import Checkpoint
-from elastic_atlas.predict import Predicted, predict_stream
-from elastic_atlas.sources import SourceError, iter_cif_source
+from elastic_atlas.inputs.sources import SourceError, iter_cif_source
+from elastic_atlas.model.checkpoint import Checkpoint
+from elastic_atlas.pipeline.predict import Predicted, predict_stream
 
 REJECT_COLUMNS = ["material_id", "reason", "detail"]
 

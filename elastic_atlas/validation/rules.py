@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from elastic_atlas import physics
+from elastic_atlas.contract import physics
 from elastic_atlas.paths import contract_root
-from elastic_atlas.tableio import TypedTable
+from elastic_atlas.validation.tableio import TypedTable
 
 Severity = Literal["error", "warning"]
 Scalar = float | int | str | None

@@ -18,12 +18,12 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 def _usage_errors() -> tuple[type[Exception], ...]:
     """Library errors that mean bad input or usage: one line, exit 2, never a traceback."""
-    from elastic_atlas.check import PackageError
-    from elastic_atlas.checkpoint import CheckpointError
-    from elastic_atlas.datapackage import LicenceError
-    from elastic_atlas.recipe import RecipeError
-    from elastic_atlas.sources import SourceError
-    from elastic_atlas.tableio import TableReadError
+    from elastic_atlas.inputs.recipe import RecipeError
+    from elastic_atlas.inputs.sources import SourceError
+    from elastic_atlas.model.checkpoint import CheckpointError
+    from elastic_atlas.release.descriptor import LicenceError
+    from elastic_atlas.validation.package import PackageError
+    from elastic_atlas.validation.tableio import TableReadError
 
     return (
         SourceError, CheckpointError, PackageError, TableReadError, LicenceError, RecipeError,
@@ -36,7 +36,7 @@ def handle_errors(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        from elastic_atlas.release import ReleaseError
+        from elastic_atlas.release.assemble import ReleaseError
 
         try:
             command(*args, **kwargs)
@@ -129,15 +129,15 @@ def validate(
 
     Exit status: 0 no error finding, 1 error findings, 2 unreadable input or bad usage.
     """
-    from elastic_atlas.check import (
+    from elastic_atlas.contract.schema import load_table_schema
+    from elastic_atlas.validation.package import (
         PAPER_COLUMNS,
         is_package,
         summarize,
         validate_package,
         validate_table_file,
     )
-    from elastic_atlas.schema import load_table_schema
-    from elastic_atlas.validate import ValidationSettings, findings_json
+    from elastic_atlas.validation.rules import ValidationSettings, findings_json
 
     if not path.is_file():
         raise click.BadParameter(f"{path} is not a file", param_hint="PATH")
@@ -174,9 +174,9 @@ def validate(
 @handle_errors
 def schema_command(write: bool) -> None:
     """Check (or rewrite) the composed table schemas and the frictionless checklist."""
-    from elastic_atlas.checklist import checklist_is_stale, write_checklist
+    from elastic_atlas.contract.checklist import checklist_is_stale, write_checklist
+    from elastic_atlas.contract.schema import stale_table_schemas, write_table_schemas
     from elastic_atlas.paths import is_source_checkout
-    from elastic_atlas.schema import stale_table_schemas, write_table_schemas
 
     if write and not is_source_checkout():
         raise click.UsageError("--write regenerates the repository's files: run it in a clone")
@@ -239,9 +239,9 @@ def predict(
     quiet: bool,
 ) -> None:
     """Predict with CGCNN checkpoints for SOURCE: a CIF file, a folder or a zip of CIFs."""
-    from elastic_atlas.checkpoint import default_device, load_checkpoint
-    from elastic_atlas.predict_cli import PredictOptions, check_output, run_predict
-    from elastic_atlas.recipe import default_models
+    from elastic_atlas.inputs.recipe import default_models
+    from elastic_atlas.model.checkpoint import default_device, load_checkpoint
+    from elastic_atlas.pipeline.predict_job import PredictOptions, check_output, run_predict
 
     check_output(source, output)
     paths = list(checkpoint_paths) or list(default_models().values())
@@ -311,9 +311,9 @@ def build(
 
     Writes OUT/<table>.csv, OUT/<table>.parquet, OUT/rejects.csv and OUT/summary.json.
     """
-    from elastic_atlas.build import build_table, check_build_output, literature_comparison
+    from elastic_atlas.inputs.recipe import StructureSource, SummarySource, load_recipe
     from elastic_atlas.paths import contract_root
-    from elastic_atlas.recipe import StructureSource, SummarySource, load_recipe
+    from elastic_atlas.pipeline.run import build_table, check_build_output, literature_comparison
 
     check_build_output(output)
     recipe = load_recipe(recipe_path or contract_root() / "build" / "sample.toml")
@@ -371,8 +371,8 @@ def build(
 @handle_errors
 def sample(output: Path | None) -> None:
     """(Re)generate the embedded sample crystals from their crystallographic facts."""
+    from elastic_atlas.inputs.sample import write_sample
     from elastic_atlas.paths import is_source_checkout, repo_root
-    from elastic_atlas.sample import write_sample
 
     if output is None and not is_source_checkout():
         raise click.UsageError("give the folder to write with -o DIR (this is not a clone)")
@@ -415,7 +415,7 @@ def release(
 ) -> None:
     """Build, validate and package releases/<version>/ (atomic; never overwrites a version)."""
     from elastic_atlas.paths import contract_root, default_releases, is_source_checkout
-    from elastic_atlas.release import build_release, load_config
+    from elastic_atlas.release.assemble import build_release, load_config
 
     config_path = config_path or contract_root() / "build" / "release-sample.toml"
     config, _ = load_config(config_path)
@@ -486,7 +486,7 @@ def train(
 ) -> None:
     """Train one CGCNN run on Matbench (resumable; a checkpoint every epoch)."""
     from elastic_atlas.paths import shared_data
-    from elastic_atlas.train import TrainConfig, train_run
+    from elastic_atlas.training.train import TrainConfig, train_run
 
     matbench = shared_data() / "matbench"
     dataset = dataset or matbench / f"matbench_log_{TARGET_FILES[target]}_mp2018_subset.json.gz"
@@ -527,8 +527,8 @@ def train(
 @handle_errors
 def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
     """Freeze training runs (seeds of one target) into an own-format ensemble checkpoint."""
-    from elastic_atlas.freeze import freeze_runs
     from elastic_atlas.paths import shared_data
+    from elastic_atlas.training.freeze import freeze_runs
 
     default_oof = shared_data() / "matbench" / "cgcnn_v2019_oof_predictions.json.gz"
     oof = oof or (default_oof if default_oof.exists() else None)
@@ -566,9 +566,9 @@ def baselines(output: Path, model_dirs: tuple[Path, ...]) -> None:
 
     import pandas as pd
 
-    from elastic_atlas.baselines import plot_baselines, run_baselines
     from elastic_atlas.paths import shared_data
-    from elastic_atlas.train import TrainConfig
+    from elastic_atlas.training.baselines import plot_baselines, run_baselines
+    from elastic_atlas.training.train import TrainConfig
 
     matbench = shared_data() / "matbench"
     folds = matbench / "matbench_v0.1_elastic_folds.json.gz"

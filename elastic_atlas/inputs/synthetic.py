@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from elastic_atlas import physics
-from elastic_atlas.schema import column_order, crystal_systems
+from elastic_atlas.contract import physics
+from elastic_atlas.contract.schema import column_order, crystal_systems
 
 _SYSTEMS = crystal_systems()
 _FIRST_SPACE_GROUP = (1, 3, 16, 75, 143, 168, 195)

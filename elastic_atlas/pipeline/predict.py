@@ -20,10 +20,12 @@ from typing import Any
 
 from pymatgen.core import Structure
 
-from elastic_atlas.checkpoint import Checkpoint, EnsembleInference
-from elastic_atlas.cif import parse_cif
-from elastic_atlas.features import FeatureTable
-from elastic_atlas.graph import (
+from elastic_atlas.contract.physics import structure_scalars
+from elastic_atlas.inputs.cif import parse_cif
+from elastic_atlas.inputs.sources import RawStructure
+from elastic_atlas.model.checkpoint import Checkpoint, EnsembleInference
+from elastic_atlas.model.features import FeatureTable
+from elastic_atlas.model.graph import (
     CrystalGraph,
     GraphParameters,
     SparseNeighborsWarning,
@@ -31,8 +33,6 @@ from elastic_atlas.graph import (
     atomic_numbers_of,
     build_graph,
 )
-from elastic_atlas.physics import structure_scalars
-from elastic_atlas.sources import RawStructure
 
 CHUNK = 64
 
@@ -221,7 +221,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # The server imports torch and pymatgen once; every worker forked from it starts warm.
-    context.set_forkserver_preload(["elastic_atlas.predict"])
+    context.set_forkserver_preload(["elastic_atlas.pipeline.predict"])
     return context
 
 

@@ -14,7 +14,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from elastic_atlas.graph import CrystalGraph
+from elastic_atlas.model.graph import CrystalGraph
 
 
 class Architecture(BaseModel):

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from elastic_atlas.datapackage import write_json
 from elastic_atlas.paths import contract_root
+from elastic_atlas.release.descriptor import write_json
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 AFFILIATION = "see the publication (Acta Physica Sinica 74, 120702 (2025))"

@@ -24,8 +24,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from elastic_atlas.inputs.sources import RawStructure, SourceError
 from elastic_atlas.paths import cache_dir
-from elastic_atlas.sources import RawStructure, SourceError
 
 BASE_URL = "https://api.materialsproject.org"
 SUMMARY_PATH = "/materials/summary/"

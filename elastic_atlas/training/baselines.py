@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from elastic_atlas.matbench import load_dataset
-from elastic_atlas.train import TrainConfig, split_ids
+from elastic_atlas.training.matbench import load_dataset
+from elastic_atlas.training.train import TrainConfig, split_ids
 
 DESCRIPTORS = [
     "mean_atomic_number",

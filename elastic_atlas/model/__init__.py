@@ -1,0 +1,2 @@
+"""CGCNN on its own: crystal graphs, element features, the network, checkpoints (usable
+without the rest of the package)."""

@@ -1,0 +1,1 @@
+"""Inputs to rows: screening, prediction in worker processes, the build driver, tables."""

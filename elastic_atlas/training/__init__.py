@@ -1,0 +1,1 @@
+"""Training and freezing the CGCNN checkpoints on Matbench, and the baselines."""

@@ -1,0 +1,2 @@
+"""Checking tables and data packages: row rules (schema, bounds, consistency, plausibility)
+and package checks (containment, hashes, the project contract)."""
