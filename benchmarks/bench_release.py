@@ -23,8 +23,8 @@ from common import BIN, OUT, ROOT, machine, measure, today
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.model.graph import atomic_numbers_of, build_graph
 from elastic_atlas.pipeline.predict import structure_info
+from elastic_atlas.pipeline.records import Accounting
 from elastic_atlas.pipeline.run import (
-    Accounting,
     add_symmetry,
     candidates,
     load_models,

@@ -16,8 +16,8 @@ import zipfile
 import pytest
 from pymatgen.io.cif import CifParser
 
+from elastic_atlas.contract.reasons import StructureRejected
 from elastic_atlas.inputs.cif import parse_cif
-from elastic_atlas.model.graph import StructureRejected
 
 PER_SOURCE = 40
 

@@ -7,11 +7,11 @@ import pytest
 from pymatgen.core import DummySpecies, Lattice, Structure
 from structures import BAD_CIFS, cif_text, diamond, p1_cif, rock_salt
 
+from elastic_atlas.contract.reasons import StructureRejected
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.model.graph import (
     GraphParameters,
     SparseNeighborsWarning,
-    StructureRejected,
     build_graph,
 )
 

@@ -31,12 +31,13 @@ from test_checkpoint import make_own
 from test_mp_api import KEY, FakeMP, page
 
 from elastic_atlas.cli import main
+from elastic_atlas.contract.licences import LicenceError, table_licence
+from elastic_atlas.contract.reasons import StructureRejected
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.inputs.sources import MAX_CIF_BYTES, iter_cif_source
 from elastic_atlas.model import graph
 from elastic_atlas.model.checkpoint import CheckpointError, load_checkpoint
-from elastic_atlas.model.graph import StructureRejected, build_graph
-from elastic_atlas.release.descriptor import LicenceError, table_licence
+from elastic_atlas.model.graph import build_graph
 
 VERSION = "0.1.0+sample"
 
@@ -490,13 +491,13 @@ def test_predict_never_overwrites_its_input_and_writes_atomically(tmp_path, mode
     assert_usage_error(invoke("predict", "--checkpoint", model, source, "-o", source), "input")
     assert source.read_bytes() == before
 
-    import elastic_atlas.pipeline.predict_job as predict_cli
+    import elastic_atlas.pipeline.run as run
 
     def interrupted(*args, **kwargs):
         yield from ()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(predict_cli, "predict_stream", interrupted)
+    monkeypatch.setattr(run, "predict_stream", interrupted)
     out = tmp_path / "out" / "p.csv"
     invoke("predict", "--checkpoint", model, source, "-o", out, "--workers", "0", "--quiet")
     assert list((tmp_path / "out").iterdir()) == []  # nothing complete-looking, no leftovers

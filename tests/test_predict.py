@@ -10,9 +10,11 @@ from structures import BAD_CIFS, cif_text, diamond, rock_salt
 from test_checkpoint import make_own
 
 from elastic_atlas.cli import main
+from elastic_atlas.contract.reasons import Rejected
 from elastic_atlas.inputs.sources import RawStructure, SourceError, iter_cif_source
 from elastic_atlas.model.checkpoint import EnsembleInference, load_checkpoint
-from elastic_atlas.pipeline.predict import Predicted, Rejected, predict_stream
+from elastic_atlas.pipeline.predict import predict_stream
+from elastic_atlas.pipeline.records import Predicted
 
 GOOD = {"mp-1": rock_salt(), "mp-2": diamond(), "mp-3": rock_salt(6.0)}
 
@@ -69,7 +71,7 @@ def test_predict_cli_accounts_for_every_input(tmp_path, layout):
     ]
     assert sorted(predicted.material_id) == sorted(GOOD)
     assert dict(zip(rejected.material_id, rejected.reason, strict=True)) == expected_reasons()
-    assert list(rejected.columns) == ["material_id", "reason", "detail"]
+    assert list(rejected.columns) == ["material_id", "source", "stage", "reason", "detail"]
     assert rejected.detail.notna().all()
     n_inputs = len(GOOD) + len(expected_reasons())
     assert f"{n_inputs} inputs = 3 predicted + {n_inputs - 3} rejected" in result.output

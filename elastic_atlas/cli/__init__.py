@@ -18,10 +18,10 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 def _usage_errors() -> tuple[type[Exception], ...]:
     """Library errors that mean bad input or usage: one line, exit 2, never a traceback."""
+    from elastic_atlas.contract.licences import LicenceError
     from elastic_atlas.inputs.recipe import RecipeError
     from elastic_atlas.inputs.sources import SourceError
     from elastic_atlas.model.checkpoint import CheckpointError
-    from elastic_atlas.release.descriptor import LicenceError
     from elastic_atlas.validation.package import PackageError
     from elastic_atlas.validation.tableio import TableReadError
 
@@ -313,7 +313,12 @@ def build(
     """
     from elastic_atlas.inputs.recipe import StructureSource, SummarySource, load_recipe
     from elastic_atlas.paths import contract_root
-    from elastic_atlas.pipeline.run import build_table, check_build_output, literature_comparison
+    from elastic_atlas.pipeline.run import (
+        RunOptions,
+        build_table,
+        check_build_output,
+        literature_comparison,
+    )
 
     check_build_output(output)
     recipe = load_recipe(recipe_path or contract_root() / "build" / "sample.toml")
@@ -334,7 +339,8 @@ def build(
         recipe.models.atom_init = atom_init
     if gap_policy:
         recipe.screen.gap_policy = gap_policy  # type: ignore[assignment]
-    result = build_table(recipe, output, workers=workers, quiet=quiet)
+    built = build_table(recipe, output, RunOptions(workers=workers, quiet=quiet))
+    result = built.summary
     click.echo(
         f"{result['table']}: {result['inputs']} inputs = {result['accepted']} accepted + "
         f"{sum(result['screened_out'].values())} screened out + "
@@ -354,8 +360,7 @@ def build(
     if recipe.literature and recipe.literature.exists():
         import pandas as pd
 
-        frame = pd.read_csv(output / f"{result['table']}.csv")
-        comparison = literature_comparison(frame, pd.read_csv(recipe.literature))
+        comparison = literature_comparison(built.frame, pd.read_csv(recipe.literature))
         click.echo("  predicted vs literature (GPa):")
         click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 

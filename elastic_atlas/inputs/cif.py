@@ -15,7 +15,7 @@ import warnings
 import gemmi
 from pymatgen.core import Element, Lattice, Structure
 
-from elastic_atlas.model.graph import StructureRejected
+from elastic_atlas.contract.reasons import StructureRejected
 
 _IDENTITY = {"x,y,z", "+x,+y,+z"}
 _SYMOP_TAGS = ("_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz")

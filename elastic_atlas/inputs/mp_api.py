@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from elastic_atlas.contract.reasons import Reason
 from elastic_atlas.inputs.sources import RawStructure, SourceError
 from elastic_atlas.paths import cache_dir
 
@@ -222,7 +223,7 @@ def raw_from_document(document: dict[str, Any]) -> RawStructure:
             material_id,
             None,
             "Materials Project API",
-            "unreadable_structure",
+            Reason.UNREADABLE_STRUCTURE,
             f"{type(error).__name__}: {error}"[:300],
             metadata,
             "CC-BY-4.0",

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from elastic_atlas.contract.reasons import Reason
+
 CIF_SUFFIXES = (".cif",)
 # The largest CIF read (bytes, uncompressed). The largest of the 72,733 MP 2018 and GNoME CIFs
 # is well under 100 kB; a bigger entry is a broken or hostile input (a zip bomb), rejected
@@ -36,7 +38,7 @@ class RawStructure:
     material_id: str
     text: str | None
     source: str
-    reason: str | None = None
+    reason: Reason | None = None
     detail: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     licence: str = ""
@@ -54,13 +56,13 @@ def _decode(material_id: str, data: bytes, source: str) -> RawStructure:
         return RawStructure(material_id, data.decode("utf-8-sig"), source)
     except UnicodeDecodeError as error:
         return RawStructure(
-            material_id, None, source, "unreadable_file", f"not UTF-8 text: {error}"
+            material_id, None, source, Reason.UNREADABLE_FILE, f"not UTF-8 text: {error}"
         )
 
 
 def _too_large(material_id: str, source: str, size: int) -> RawStructure:
     detail = f"{size} bytes or more; the limit for one CIF is {MAX_CIF_BYTES} bytes"
-    return RawStructure(material_id, None, source, "file_too_large", detail)
+    return RawStructure(material_id, None, source, Reason.FILE_TOO_LARGE, detail)
 
 
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:

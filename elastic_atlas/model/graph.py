@@ -16,6 +16,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 from pymatgen.core import Structure
 
+from elastic_atlas.contract.reasons import StructureRejected
+
 DEFAULT_RADIUS = 8.0
 DEFAULT_MAX_NEIGHBORS = 12
 DEFAULT_GAUSSIAN_STEP = 0.2
@@ -41,15 +43,6 @@ MAX_DENSITY = 30.0  # g/cm^3 (osmium, the densest element, is 22.6)
 MAX_NEIGHBOR_PAIRS = 2_000_000  # estimated pairs within the radius: ~100 MB of neighbour list
 MAX_FRACTIONAL = 1000.0  # |fractional coordinate|: beyond it float64 loses the position
 MAX_PERIODIC_IMAGES = 2_000_000  # atoms × lattice images the neighbour search must visit
-
-
-class StructureRejected(Exception):
-    """A structure that cannot become a graph; `reason` is a stable machine-readable code."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 class SparseNeighborsWarning(UserWarning):

@@ -21,6 +21,7 @@ from typing import Any
 from pymatgen.core import Structure
 
 from elastic_atlas.contract.physics import structure_scalars
+from elastic_atlas.contract.reasons import Reason, Rejected, StructureRejected
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.inputs.sources import RawStructure
 from elastic_atlas.model.checkpoint import Checkpoint, EnsembleInference
@@ -29,10 +30,10 @@ from elastic_atlas.model.graph import (
     CrystalGraph,
     GraphParameters,
     SparseNeighborsWarning,
-    StructureRejected,
     atomic_numbers_of,
     build_graph,
 )
+from elastic_atlas.pipeline.records import Predicted
 
 CHUNK = 64
 
@@ -45,24 +46,6 @@ class GraphResult:
     source: str
     graph: CrystalGraph
     info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Predicted:
-    material_id: str
-    source: str
-    values: dict[str, float]  # target name -> prediction (checkpoint units)
-    spread: dict[str, float]  # ensemble standard deviation per target (0 for one member)
-    info: dict[str, Any]
-
-
-@dataclass
-class Rejected:
-    material_id: str
-    source: str
-    stage: str
-    reason: str
-    detail: str
 
 
 def structure_info(structure: Structure) -> dict[str, Any]:
@@ -127,11 +110,11 @@ def process_input(raw: RawStructure, setup: Setup) -> Rejected | GraphResult:
     study leaves out costs only its parsing.
     """
 
-    def rejected(stage: str, reason: str, detail: str) -> Rejected:
-        return Rejected(raw.material_id, raw.source, stage, reason, detail)
+    def rejected(reason: Reason, detail: str) -> Rejected:
+        return Rejected(raw.material_id, raw.source, reason, detail)
 
     if raw.text is None:
-        return rejected("structure", raw.reason or "unreadable_file", raw.detail or "")
+        return rejected(raw.reason or Reason.UNREADABLE_FILE, raw.detail or "")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # CIF parsing chatter; failures raise instead
@@ -143,20 +126,20 @@ def process_input(raw: RawStructure, setup: Setup) -> Rejected | GraphResult:
             info = {**raw.metadata, **structure_info(structure)}
         verdict = setup.screen(info) if setup.screen is not None else None
         if verdict is not None:
-            return rejected("screen", *verdict)
+            return rejected(*verdict)
         with warnings.catch_warnings():
             # Padding is recorded in the graph (`padded`); one warning per structure is noise.
             warnings.simplefilter("ignore", SparseNeighborsWarning)
             graph = build_graph(structure, setup.params)
         missing = _unfeaturized(graph, setup.feature_tables)
         if missing:
-            return rejected("features", "element_not_featurized", missing)
+            return rejected(Reason.ELEMENT_NOT_FEATURIZED, missing)
         if setup.extra is not None:
             info.update(setup.extra(structure, info))
     except StructureRejected as error:
-        return rejected("structure", error.reason, error.detail)
+        return rejected(error.reason, error.detail)
     except Exception as error:  # a structure must never stop the batch; keep the evidence
-        return rejected("structure", "structure_error", f"{type(error).__name__}: {error}")
+        return rejected(Reason.STRUCTURE_ERROR, f"{type(error).__name__}: {error}")
     return GraphResult(raw.material_id, raw.source, graph, info)
 
 
@@ -198,8 +181,7 @@ def _predict(results: list[GraphResult], inference: list[EnsembleInference]) -> 
                 Rejected(
                     result.material_id,
                     result.source,
-                    "inference",
-                    "non_finite_prediction",
+                    Reason.NON_FINITE_PREDICTION,
                     f"predictions {value}, spread {spread}",
                 )
             )
@@ -211,7 +193,7 @@ def _predict_one(result: GraphResult, inference: list[EnsembleInference]) -> Rec
         return _predict([result], inference)[0]
     except Exception as error:  # keep the evidence, go on with the batch
         detail = f"{type(error).__name__}: {error}"
-        return Rejected(result.material_id, result.source, "inference", "inference_error", detail)
+        return Rejected(result.material_id, result.source, Reason.INFERENCE_ERROR, detail)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

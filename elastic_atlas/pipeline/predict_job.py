@@ -7,17 +7,13 @@ import os
 import sys
 import time
 from collections import Counter
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
+from elastic_atlas.contract.reasons import REJECT_COLUMNS
 from elastic_atlas.inputs.sources import SourceError, iter_cif_source
 from elastic_atlas.model.checkpoint import Checkpoint
-from elastic_atlas.pipeline.predict import Predicted, predict_stream
-
-REJECT_COLUMNS = ["material_id", "reason", "detail"]
+from elastic_atlas.pipeline.records import Accounting
 
 
 class OutputError(SourceError):
@@ -94,25 +90,22 @@ def _write(
     counts: Counter[str],
     reasons: Counter[str],
 ) -> None:
+    from elastic_atlas.pipeline.run import RunOptions, counted, stream
+
     header = header_of(checkpoints)
     columns = header[1:]
-    stream = predict_stream(
-        iter_cif_source(source), checkpoints, workers=options.workers, batch_size=options.batch_size
-    )
-    with ExitStack() as stack:
-        out, rej = (stack.enter_context(p.open("w", newline="", encoding="utf-8")) for p in paths)
-        bar = stack.enter_context(tqdm(unit=" structures", disable=options.quiet, file=sys.stderr))
-        predictions, rejections = csv.writer(out), csv.writer(rej)
+    book = Accounting()
+    run = RunOptions(options.workers, options.batch_size, options.quiet)
+    with paths[0].open("w", newline="", encoding="utf-8") as out:
+        predictions = csv.writer(out)
         predictions.writerow(header)
+        for record in stream(counted(iter_cif_source(source), book), checkpoints, book, run):
+            values = {**record.values, **{f"{t}_spread": v for t, v in record.spread.items()}}
+            predictions.writerow([record.material_id, *(repr(values[c]) for c in columns)])
+    book.check()
+    with paths[1].open("w", newline="", encoding="utf-8") as rej:
+        rejections = csv.writer(rej)
         rejections.writerow(REJECT_COLUMNS)
-        for record in stream:
-            counts["inputs"] += 1
-            bar.update()
-            if isinstance(record, Predicted):
-                counts["predicted"] += 1
-                values = {**record.values, **{f"{t}_spread": v for t, v in record.spread.items()}}
-                predictions.writerow([record.material_id, *(repr(values[c]) for c in columns)])
-            else:
-                counts["rejected"] += 1
-                reasons[record.reason] += 1
-                rejections.writerow([record.material_id, record.reason, record.detail])
+        rejections.writerows(r.row() for r in book.rejects)
+    counts.update(inputs=book.inputs, predicted=book.accepted, rejected=len(book.rejects))
+    reasons.update(str(r.reason) for r in book.rejects)

@@ -11,9 +11,8 @@ import resource
 import sys
 import time
 import zlib
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from elastic_atlas.contract.licences import table_licence
+from elastic_atlas.contract.reasons import REJECT_COLUMNS, Reason, Rejected
 from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.inputs.sources import RawStructure, SourceError, iter_cif_source, load_summary
@@ -31,7 +32,8 @@ from elastic_atlas.model.checkpoint import (
     load_checkpoint,
 )
 from elastic_atlas.paths import default_releases, display_path
-from elastic_atlas.pipeline.predict import Predicted, Rejected, predict_stream
+from elastic_atlas.pipeline.predict import predict_stream
+from elastic_atlas.pipeline.records import Accounting, Predicted
 from elastic_atlas.pipeline.screen import ScreenSettings, Verdict, screen_band_gap, screen_elements
 from elastic_atlas.pipeline.tables import (
     BULK,
@@ -41,26 +43,8 @@ from elastic_atlas.pipeline.tables import (
     write_csv,
     write_parquet,
 )
-from elastic_atlas.release.descriptor import table_licence
 
-REJECT_COLUMNS = ["material_id", "source", "stage", "reason", "detail"]
-# Reasons that are rules of the study (screened out); every other reason is a rejection.
-SCREEN_REASONS = {"band_gap_outside_window", "band_gap_unknown", "radioactive_element"}
 SYMMETRY_CHECK = "_space_group_from_structure"  # set on rows sampled for the symmetry check
-
-
-@dataclass
-class Accounting:
-    inputs: int = 0
-    rejects: list[Rejected] = field(default_factory=list)
-
-    def add(self, record: Rejected) -> None:
-        self.rejects.append(record)
-
-    def counts(self) -> tuple[Counter[str], Counter[str]]:
-        screened = Counter(r.reason for r in self.rejects if r.reason in SCREEN_REASONS)
-        rejected = Counter(r.reason for r in self.rejects if r.reason not in SCREEN_REASONS)
-        return screened, rejected
 
 
 def add_symmetry(structure: Any, info: dict[str, Any], check_every: int = 16) -> dict[str, Any]:
@@ -115,7 +99,7 @@ def candidates(
             metadata["material_id"] = raw.material_id
             gap = screen_band_gap(metadata, recipe.screen)
             if gap is not None:
-                book.add(Rejected(raw.material_id, spec.source, "screen", *gap))
+                book.add(Rejected(raw.material_id, spec.source, *gap))
                 continue
             yield RawStructure(
                 raw.material_id, raw.text, spec.source, raw.reason, raw.detail, metadata,
@@ -124,7 +108,7 @@ def candidates(
     for material_id in sorted(set(summary or {}) - seen):
         book.inputs += 1
         detail = "summary row without a structure file"
-        book.add(Rejected(material_id, "summary", "join", "no_structure", detail))
+        book.add(Rejected(material_id, "summary", Reason.NO_STRUCTURE, detail))
 
 
 def _mp_api(criteria: dict[str, Any]) -> Iterator[RawStructure]:
@@ -133,11 +117,11 @@ def _mp_api(criteria: dict[str, Any]) -> Iterator[RawStructure]:
     return iter_mp_api(MPClient(), **criteria)
 
 
-def _join(raw: RawStructure, summary: dict | None, seen: set[str]) -> tuple[str, str, str] | None:
+def _join(raw: RawStructure, summary: dict | None, seen: set[str]) -> tuple[Reason, str] | None:
     if raw.material_id in seen:
-        return "join", "duplicate_id", f"{raw.material_id} already read from an earlier input"
+        return Reason.DUPLICATE_ID, f"{raw.material_id} already read from an earlier input"
     if summary is not None and raw.material_id not in summary:
-        return "join", "no_summary_row", "structure without a row in the summary"
+        return Reason.NO_SUMMARY_ROW, "structure without a row in the summary"
     return None
 
 
@@ -197,71 +181,133 @@ def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]
     return out
 
 
-def build_table(recipe: Recipe, out_dir: Path, workers: int = 2, quiet: bool = False) -> dict:
-    """Write <table>.csv/.parquet, rejects.csv and summary.json into out_dir; returns summary."""
-    start = time.perf_counter()
-    summary = recipe_summary(recipe)
-    checkpoints = load_models(recipe)
-    book = Accounting()
-    accepted: list[Predicted] = []
-    licence = table_licence([spec.licence for spec in recipe.structures])
-    check_every = recipe.summary.symmetry_check_every if recipe.summary else 0
-    stream = predict_stream(
-        candidates(recipe, book, summary),
-        checkpoints,
-        workers=workers,
-        extra=partial(add_symmetry, check_every=check_every),
-        screen=partial(screen_structure, settings=recipe.screen),
-    )
-    # The bar counts inputs read (screening on the summary happens before any structure is
-    # parsed, so most MP inputs never reach the models) and shows how many became rows.
-    with tqdm(unit=" inputs", disable=quiet, file=sys.stderr, desc=recipe.table) as bar:
-        for record in stream:
+@dataclass
+class RunOptions:
+    workers: int = 2
+    batch_size: int | None = None
+    quiet: bool = False
+
+
+@dataclass
+class BuildResult:
+    """A built table in memory: rows, accounting and provenance (nothing re-read from disk)."""
+
+    table: str
+    frame: pd.DataFrame
+    book: Accounting
+    summary: dict[str, Any]
+    provenance: list[dict[str, Any]]
+
+
+def counted(raws: Iterable[RawStructure], book: Accounting) -> Iterator[RawStructure]:
+    """The inputs of a bare source, each counted as it is read."""
+    for raw in raws:
+        book.inputs += 1
+        yield raw
+
+
+def stream(
+    raws: Iterable[RawStructure],
+    checkpoints: list[Checkpoint],
+    book: Accounting,
+    options: RunOptions,
+    *,
+    label: str = "",
+    extra: Any = None,
+    screen: Any = None,
+) -> Iterator[Predicted]:
+    """The one driver of `build` and `predict`: every record of the models, rejections into
+    `book`, predictions out; a bar counts inputs read and shows the rows."""
+    records = predict_stream(
+        raws, checkpoints, workers=options.workers, batch_size=options.batch_size,
+        extra=extra, screen=screen,
+    )  # fmt: skip
+    with tqdm(unit=" inputs", disable=options.quiet, file=sys.stderr, desc=label) as bar:
+        for record in records:
             if isinstance(record, Predicted):
-                accepted.append(record)
+                book.accepted += 1
+                yield record
             else:
                 book.add(record)
             bar.update(book.inputs - bar.n)
-            bar.set_postfix(rows=len(accepted), refresh=False)
-    screened, rejected = book.counts()
-    total = len(accepted) + sum(screened.values()) + sum(rejected.values())
-    assert total == book.inputs, f"accounting broken: {total} != {book.inputs} inputs"
-    out_dir.mkdir(parents=True, exist_ok=True)
+            bar.set_postfix(rows=book.accepted, refresh=False)
+
+
+def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
+    """Build one table from a recipe, in memory; raises SourceError before any model runs when
+    the summary is bad, and during the run when a source cannot be read completely."""
+    start = time.perf_counter()
+    summary = recipe_summary(recipe)
+    licence = table_licence([spec.licence for spec in recipe.structures])
+    checkpoints = load_models(recipe)
+    book = Accounting()
+    check_every = recipe.summary.symmetry_check_every if recipe.summary else 0
+    accepted = list(
+        stream(
+            candidates(recipe, book, summary), checkpoints, book, options, label=recipe.table,
+            extra=partial(add_symmetry, check_every=check_every),
+            screen=partial(screen_structure, settings=recipe.screen),
+        )
+    )  # fmt: skip
+    book.check()
     ensemble = {name: len(c.members) for c in checkpoints for name in c.target_names}
     frame = table_frame(accepted, recipe.table, ensemble)
     provenance = checkpoint_provenance(checkpoints)
-    write_csv(frame, out_dir / f"{recipe.table}.csv")
-    write_parquet(
-        frame,
-        recipe.table,
-        out_dir / f"{recipe.table}.parquet",
-        {"elastic_atlas.checkpoints": json.dumps(provenance)},
-    )
-    write_rejects(book.rejects, out_dir / "rejects.csv", recipe.table)
+    facts = {"licence": licence, "symmetry_check": symmetry_agreement(accepted)}
+    return BuildResult(
+        recipe.table, frame, book, build_summary(recipe, book, frame, provenance, facts, start),
+        provenance,
+    )  # fmt: skip
+
+
+def build_summary(
+    recipe: Recipe,
+    book: Accounting,
+    frame: pd.DataFrame,
+    provenance: list[dict[str, Any]],
+    facts: dict[str, Any],
+    start: float,
+) -> dict[str, Any]:
+    screened, rejected = book.counts()
     elapsed = time.perf_counter() - start
-    summary = {
+    return {
         "table": recipe.table,
         "recipe": str(recipe.path) if recipe.path else None,
         "inputs": book.inputs,
-        "accepted": len(accepted),
+        "accepted": book.accepted,
         "screened_out": dict(sorted(screened.items())),
         "rejected": dict(sorted(rejected.items())),
-        "licence": licence,
+        "licence": facts["licence"],
         "gap_policy": recipe.screen.gap_policy,
-        "symmetry_check": symmetry_agreement(accepted),
+        "symmetry_check": facts["symmetry_check"],
         "band_gap_null_rows": int(frame["band_gap"].isna().sum()),
         "checkpoints": provenance,
         "seconds": round(elapsed, 1),
         "inputs_per_second": round(book.inputs / elapsed, 1) if elapsed else None,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+
+
+def write_table_files(result: BuildResult, out_dir: Path, rejects_name: str) -> None:
+    """<table>.csv, <table>.parquet and the rejects file of a built table."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(result.frame, out_dir / f"{result.table}.csv")
+    metadata = {"elastic_atlas.checkpoints": json.dumps(result.provenance)}
+    write_parquet(result.frame, result.table, out_dir / f"{result.table}.parquet", metadata)
+    write_rejects(result.book.rejects, out_dir / rejects_name, result.table)
+
+
+def build_table(recipe: Recipe, out_dir: Path, options: RunOptions | None = None) -> BuildResult:
+    """`elastic-atlas build`: the table's files, rejects.csv and summary.json in out_dir."""
+    result = run_build(recipe, options or RunOptions())
+    write_table_files(result, out_dir, "rejects.csv")
+    (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+    return result
 
 
 def write_rejects(rejects: list[Rejected], path: Path, table: str) -> None:
-    rows = sorted((r.material_id, r.source, r.stage, r.reason, r.detail) for r in rejects)
-    frame = pd.DataFrame(rows, columns=REJECT_COLUMNS)
+    rows = sorted(r.row() for r in rejects)
+    frame = pd.DataFrame(rows, columns=list(REJECT_COLUMNS))
     frame.insert(0, "table", table)
     frame.to_csv(path, index=False, lineterminator="\n")
 

@@ -12,10 +12,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Element
 
+from elastic_atlas.contract.reasons import Reason
+
 # Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope.
 RADIOACTIVE = ("Tc", "Pm", *(Element.from_Z(z).symbol for z in range(84, 119)))
 
-Verdict = tuple[str, str] | None  # (reason, detail), or None when the rule passes
+Verdict = tuple[Reason, str] | None  # (reason, detail), or None when the rule passes
 
 
 class ScreenSettings(BaseModel):
@@ -32,10 +34,10 @@ def screen_band_gap(metadata: dict[str, Any], settings: ScreenSettings) -> Verdi
     if gap is None:
         if settings.gap_policy == "include":
             return None
-        return "band_gap_unknown", "no band gap in the summary (gap policy: exclude)"
+        return Reason.BAND_GAP_UNKNOWN, "no band gap in the summary (gap policy: exclude)"
     if not settings.band_gap_min <= gap <= settings.band_gap_max:
         return (
-            "band_gap_outside_window",
+            Reason.BAND_GAP_OUTSIDE_WINDOW,
             f"band gap {gap:g} eV outside [{settings.band_gap_min:g}, {settings.band_gap_max:g}]",
         )
     return None
@@ -44,5 +46,5 @@ def screen_band_gap(metadata: dict[str, Any], settings: ScreenSettings) -> Verdi
 def screen_elements(elements: list[str], settings: ScreenSettings) -> Verdict:
     bad = sorted(set(elements) & set(settings.radioactive))
     if bad:
-        return "radioactive_element", f"contains {', '.join(bad)}"
+        return Reason.RADIOACTIVE_ELEMENT, f"contains {', '.join(bad)}"
     return None

@@ -25,10 +25,11 @@ import torch
 from pydantic import BaseModel, Field
 from safetensors.torch import load_file, save_file
 
+from elastic_atlas.contract.reasons import StructureRejected
 from elastic_atlas.model.cgcnn import Architecture, CrystalGraphConvNet, collate
 from elastic_atlas.model.checkpoint import build_model
 from elastic_atlas.model.features import FeatureTable, own_feature_table
-from elastic_atlas.model.graph import CrystalGraph, GraphParameters, StructureRejected, build_graph
+from elastic_atlas.model.graph import CrystalGraph, GraphParameters, build_graph
 from elastic_atlas.paths import cache_dir
 from elastic_atlas.training.matbench import TARGET_TO_TASK, load_dataset, load_fold
 

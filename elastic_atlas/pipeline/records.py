@@ -1,0 +1,52 @@
+"""What the pipeline produces for each input, and the accounting of a build.
+
+Every input ends as exactly one `Predicted` (a row to be) or one `Rejected` (contract.reasons);
+an `Accounting` counts them. Accountings of shards merge, so a build split over processes or
+machines adds up exactly as one run would.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from elastic_atlas.contract.reasons import Rejected
+
+
+@dataclass
+class Predicted:
+    material_id: str
+    source: str
+    values: dict[str, float]  # target name -> prediction (checkpoint units)
+    spread: dict[str, float]  # ensemble standard deviation per target (0 for one member)
+    info: dict[str, Any]
+
+
+@dataclass
+class Accounting:
+    """Inputs read, rows accepted and the inputs that did not become rows."""
+
+    inputs: int = 0
+    accepted: int = 0
+    rejects: list[Rejected] = field(default_factory=list)
+
+    def add(self, record: Rejected) -> None:
+        self.rejects.append(record)
+
+    def merge(self, other: Accounting) -> Accounting:
+        return Accounting(
+            self.inputs + other.inputs, self.accepted + other.accepted, self.rejects + other.rejects
+        )
+
+    def counts(self) -> tuple[Counter[str], Counter[str]]:
+        """(screened out by reason, rejected by reason): the reason itself says which."""
+        screened = Counter(str(r.reason) for r in self.rejects if r.reason.screening)
+        rejected = Counter(str(r.reason) for r in self.rejects if not r.reason.screening)
+        return screened, rejected
+
+    def check(self) -> None:
+        """Every input is a row or a reject: the one invariant of a build."""
+        total = self.accepted + len(self.rejects)
+        if total != self.inputs:
+            raise AssertionError(f"accounting broken: {total} != {self.inputs} inputs")

@@ -1,0 +1,188 @@
+"""RELEASE.md: what a release holds, how it was made, how to check it, what changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from elastic_atlas.digest import file_digest
+from elastic_atlas.inputs.recipe import Recipe
+from elastic_atlas.paths import contract_root, display_path
+from elastic_atlas.pipeline.run import literature_comparison
+from elastic_atlas.release.context import SEMVER, TABLE_TITLES, Release
+
+
+def input_hashes(recipe: Recipe) -> list[dict[str, str]]:
+    """sha256 of every input file (a folder: of its sorted 'name digest' lines)."""
+    paths = [s.path for s in recipe.structures if s.kind == "cif"]
+    paths += [recipe.summary.path] if recipe.summary else []
+    out = []
+    for path in paths:
+        if path.is_dir():
+            lines = "".join(
+                f"{p.name} {file_digest(p)}\n" for p in sorted(path.iterdir()) if p.is_file()
+            )
+            digest = hashlib.sha256(lines.encode()).hexdigest()
+        else:
+            digest = file_digest(path) if path.exists() else "missing"
+        out.append({"path": display_path(path), "sha256": digest})
+    return out
+
+
+def release_notes(release: Release) -> str:
+    config, recipes, version = release.config, release.recipes, release.version
+    created, summaries, validation, out = (
+        release.created, release.summaries, release.validation, release.out,
+    )  # fmt: skip
+    lines = [f"# {config.title}", "", f"Version {version}, {created[:10]}.", ""]
+    if config.sample:
+        lines += ["**This is the embedded sample, not the study's dataset.**", ""]
+    lines += [config.description, ""]
+    for table, summary in summaries.items():
+        recipe = recipes[table]
+        lines += [
+            f"## {TABLE_TITLES[table]}",
+            "",
+            f"- rows: {summary['accepted']} of {summary['inputs']} inputs",
+            f"- screened out: {summary['screened_out'] or 'none'}",
+            f"- rejected: {summary['rejected'] or 'none'}",
+            f"- gap policy: {summary['gap_policy']}"
+            + (
+                f" ({summary['band_gap_null_rows']} rows without band gap)"
+                if summary["gap_policy"] == "include"
+                else ""
+            ),
+            f"- validation (strict, 1e-9): no errors; warnings {validation[table]['csv']}",
+            "- inputs:",
+        ]
+        lines += [f"  - `{i['path']}` sha256 `{i['sha256']}`" for i in input_hashes(recipe)]
+        lines += ["- checkpoints:"]
+        for c in summary["checkpoints"]:
+            lines += [
+                f"  - `{c['path']}` ({c['kind']}, {c['members']} member(s), targets "
+                f"{c['targets']})" + _metrics(c)
+            ]
+            lines += [f"    - `{name}` sha256 `{digest}`" for name, digest in c["sha256"].items()]
+        lines.append("")
+        if recipe.literature and recipe.literature.is_file():
+            frame = release.built[table].frame  # the table as written, not read back
+            literature = pd.read_csv(recipe.literature)
+            comparison = literature_comparison(frame, literature)
+            lines += literature_section(comparison, len(literature))
+    lines += how_to_check(list(summaries))
+    lines += ["## Changes since the previous version", "", *changes(out, version), ""]
+    return "\n".join(lines)
+
+
+def how_to_check(tables: list[str]) -> list[str]:
+    """Commands with which anyone can verify a copy of this release folder."""
+    checklist = [
+        f"frictionless validate --checklist checklist.json --resource-name {table}-{suffix} "
+        "datapackage.json"
+        for table in tables
+        for suffix in ("csv", "parquet")
+    ]
+    return [
+        "## How to check this release",
+        "",
+        "```bash",
+        "sha256sum -c CHECKSUMS.sha256        # every file as published",
+        "frictionless validate datapackage.json   # schemas, hashes, row counts (CSV)",
+        "# the physics consistency rules, per table resource:",
+        *checklist,
+        "elastic-atlas validate datapackage.json  # all of the above, plus Parquet hashes, NaN",
+        "```",
+        "",
+    ]
+
+
+def literature_section(comparison: pd.DataFrame, n_literature: int) -> list[str]:
+    """Predicted vs measured moduli as a Markdown table, with the errors in log10 GPa."""
+    if comparison.empty:
+        return []
+    log_error = {
+        name: np.log10(comparison[name]) - np.log10(comparison[f"{name}_literature"])
+        for name in ("k_vrh", "g_vrh")
+    }
+    lines = [
+        "### Predicted vs literature (GPa)",
+        "",
+        "| material_id | formula | B predicted | B literature | G predicted | G literature |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in comparison.sort_values("material_id").itertuples():
+        lines.append(
+            f"| {row.material_id} | {row.formula} | {row.k_vrh:.1f} | {row.k_vrh_literature:.1f} "
+            f"| {row.g_vrh:.1f} | {row.g_vrh_literature:.1f} |"
+        )
+    lines += [
+        "",
+        f"{len(comparison)} of the {n_literature} materials with literature moduli are in the "
+        "table (the others are screened out); mean absolute (signed) error in log10 GPa: "
+        f"B {np.abs(log_error['k_vrh']).mean():.3f} ({log_error['k_vrh'].mean():+.3f}), "
+        f"G {np.abs(log_error['g_vrh']).mean():.3f} ({log_error['g_vrh'].mean():+.3f}). "
+        "The checkpoints learned PBE elastic constants (Materials Project), which tend to "
+        "underestimate measured moduli, so a negative signed error is expected. Literature: "
+        f"{'; '.join(sorted(set(comparison['source'])))}.",
+        "",
+    ]
+    return lines
+
+
+def _metrics(checkpoint: dict[str, Any]) -> str:
+    card = contract_root() / checkpoint["path"] / "model.json"
+    if not card.is_file():
+        return ""
+    test = json.loads(card.read_text()).get("metrics", {}).get("test")
+    return f"; test MAE {test['mae']:.4f} log10 GPa, R² {test['r2']:.3f}" if test else ""
+
+
+def previous_version(releases: Path, version: str) -> Path | None:
+    def key(p: Path) -> tuple[int, ...]:
+        return tuple(int(x) for x in p.name.partition("+")[0].partition("-")[0].split("."))
+
+    others = [
+        p
+        for p in releases.iterdir()
+        if p.is_dir()
+        and SEMVER.match(p.name)
+        and p.name != version
+        and (p / "datapackage.json").exists()
+    ]
+    return max(others, key=key) if others else None
+
+
+def changes(out: Path, version: str) -> list[str]:
+    previous = previous_version(out.parent, version)
+    if previous is None:
+        return ["First release."]
+    lines = [f"Compared with {previous.name}:"]
+    for table_file in sorted(out.glob("*.parquet")):
+        old_file = previous / table_file.name
+        new = pd.read_parquet(table_file).set_index("material_id")
+        if not old_file.exists():
+            lines.append(f"- {table_file.stem}: new table, {len(new)} rows")
+            continue
+        old = pd.read_parquet(old_file).set_index("material_id")
+        common = new.index.intersection(old.index)
+        shift = (new.loc[common, "k_vrh"] / old.loc[common, "k_vrh"] - 1).abs()
+        lines.append(
+            f"- {table_file.stem}: {len(new)} rows ({len(new.index.difference(old.index))}"
+            f" added, {len(old.index.difference(new.index))} removed); largest relative "
+            f"change of B on common rows {shift.max() if len(shift) else 0:.3g}"
+        )
+    return lines
+
+
+def append_changes(target: Path, changes_file: Path) -> None:
+    notes = (target / "RELEASE.md").read_text().split("## Changes since the previous version")
+    text = changes_file.read_text() if changes_file.exists() else "# Changes\n"
+    heading = f"## {target.name}"
+    if heading not in text:
+        text += f"\n{heading}\n{notes[-1].strip()}\n"
+        changes_file.write_text(text)
