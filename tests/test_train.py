@@ -12,7 +12,7 @@ from pymatgen.core import Lattice, Structure
 from elastic_atlas.model.checkpoint import load_checkpoint
 from elastic_atlas.training.freeze import freeze_runs
 from elastic_atlas.training.matbench import load_dataset, load_fold
-from elastic_atlas.training.train import TrainConfig, train_run
+from elastic_atlas.training.train import TrainConfig, TrainingError, train_run
 
 SMALL = {"atom_feature_length": 91, "atom_fea_len": 8, "n_conv": 1, "h_fea_len": 8}
 
@@ -81,7 +81,7 @@ def test_a_run_with_another_configuration_is_refused(tmp_path, matbench):
     run = tmp_path / "run"
     train_run(config(tmp_path, dataset, folds, 1), run, quiet=True)
     other = config(tmp_path, dataset, folds, 1).model_copy(update={"seed": 5})
-    with pytest.raises(SystemExit, match="another configuration"):
+    with pytest.raises(TrainingError, match="another configuration"):
         train_run(other, run, quiet=True)
 
 

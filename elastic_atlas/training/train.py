@@ -26,12 +26,17 @@ from pydantic import BaseModel, Field
 from safetensors.torch import load_file, save_file
 
 from elastic_atlas.contract.reasons import StructureRejected
+from elastic_atlas.inputs.recipe import RecipeError
 from elastic_atlas.model.cgcnn import Architecture, CrystalGraphConvNet, collate
 from elastic_atlas.model.checkpoint import build_model
 from elastic_atlas.model.features import FeatureTable, own_feature_table
 from elastic_atlas.model.graph import CrystalGraph, GraphParameters, build_graph
 from elastic_atlas.paths import cache_dir
 from elastic_atlas.training.matbench import TARGET_TO_TASK, load_dataset, load_fold
+
+
+class TrainingError(RecipeError):
+    """A run folder that holds another run: refused (exit 2), never overwritten."""
 
 
 class TrainConfig(BaseModel):
@@ -140,7 +145,7 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
     if saved.exists() and _run_identity(json.loads(saved.read_text())) != _run_identity(
         json.loads(config_text)
     ):
-        raise SystemExit(f"{run_dir} holds a run with another configuration; use a new folder")
+        raise TrainingError(f"{run_dir} holds a run with another configuration; use a new folder")
     saved.write_text(config_text + "\n")
 
     dataset = load_dataset(config.dataset)

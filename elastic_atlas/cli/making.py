@@ -1,0 +1,203 @@
+"""`predict`, `build` and `sample`: from structures to predictions and tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from elastic_atlas.cli.app import handle_errors, main
+
+
+@main.command()
+@click.option(
+    "--checkpoint",
+    "checkpoint_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A reference CGCNN .pth.tar or an own model folder; repeat for several "
+    "[default: the packaged bulk and shear checkpoints].",
+)
+@click.option(
+    "--atom-init",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="atom_init.json of a reference checkpoint.",
+)
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="OUT.csv; rejected structures go to OUT.rejects.csv.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Processes that parse CIFs, build graphs and (on CPU) run the model (0: in this process).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Structures per inference batch [default: 32 on CPU, 256 on a GPU].",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@handle_errors
+def predict(
+    checkpoint_paths: tuple[Path, ...],
+    atom_init: Path | None,
+    source: Path,
+    output: Path,
+    workers: int,
+    batch_size: int | None,
+    quiet: bool,
+) -> None:
+    """Predict with CGCNN checkpoints for SOURCE: a CIF file, a folder or a zip of CIFs."""
+    from elastic_atlas.inputs.recipe import default_models
+    from elastic_atlas.model.checkpoint import default_device, load_checkpoint
+    from elastic_atlas.pipeline.predict_job import PredictOptions, check_output, run_predict
+
+    check_output(source, output)
+    paths = list(checkpoint_paths) or list(default_models().values())
+    checkpoints = [load_checkpoint(p, atom_init).to(default_device()) for p in paths]
+    targets = [t for c in checkpoints for t in c.target_names]
+    if len(set(targets)) != len(targets):
+        raise click.UsageError(f"the checkpoints predict the same target twice: {targets}")
+    counts = run_predict(checkpoints, source, output, PredictOptions(workers, batch_size, quiet))
+    click.echo(
+        f"{counts['inputs']} inputs = {counts['predicted']} predicted + "
+        f"{counts['rejected']} rejected -> {output}"
+    )
+
+
+@main.command()
+@click.argument(
+    "recipe_path",
+    metavar="[RECIPE.toml]",
+    required=False,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+)
+@click.option(
+    "--structures",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CIF file, folder or zip; replaces the recipe's structure sources.",
+)
+@click.option(
+    "--summary",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Summary CSV (Materials Project or GNoME columns) joined on the id.",
+)
+@click.option("--no-summary", is_flag=True, help="Ignore the recipe's summary CSV.")
+@click.option("--bulk-checkpoint", type=click.Path(path_type=Path), default=None)
+@click.option("--shear-checkpoint", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--atom-init",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="atom_init.json, for reference CGCNN checkpoints.",
+)
+@click.option(
+    "--gap-policy",
+    type=click.Choice(["exclude", "include"]),
+    default=None,
+    help="What to do with a structure whose band gap is unknown.",
+)
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--quiet", is_flag=True)
+@handle_errors
+def build(
+    recipe_path: Path | None,
+    structures: Path | None,
+    summary: Path | None,
+    no_summary: bool,
+    bulk_checkpoint: Path | None,
+    shear_checkpoint: Path | None,
+    atom_init: Path | None,
+    gap_policy: str | None,
+    workers: int,
+    output: Path,
+    quiet: bool,
+) -> None:
+    """Build one table (MPED or NED) from a recipe [default: build/sample.toml].
+
+    Writes OUT/<table>.csv, OUT/<table>.parquet, OUT/rejects.csv and OUT/summary.json.
+    """
+    from elastic_atlas.inputs.recipe import StructureSource, SummarySource, load_recipe
+    from elastic_atlas.paths import contract_root
+    from elastic_atlas.pipeline.run import (
+        RunOptions,
+        build_table,
+        check_build_output,
+        literature_comparison,
+    )
+
+    check_build_output(output)
+    recipe = load_recipe(recipe_path or contract_root() / "build" / "sample.toml")
+    if structures:
+        licence = recipe.structures[0].licence if recipe.structures else "unknown"
+        recipe.structures = [
+            StructureSource(path=structures, source=structures.name, licence=licence)
+        ]
+    if summary:
+        recipe.summary = SummarySource(path=summary)
+    if no_summary:
+        recipe.summary = None
+    if bulk_checkpoint:
+        recipe.models.bulk = bulk_checkpoint
+    if shear_checkpoint:
+        recipe.models.shear = shear_checkpoint
+    if atom_init:
+        recipe.models.atom_init = atom_init
+    if gap_policy:
+        recipe.screen.gap_policy = gap_policy  # type: ignore[assignment]
+    built = build_table(recipe, output, RunOptions(workers=workers, quiet=quiet))
+    result = built.summary
+    click.echo(
+        f"{result['table']}: {result['inputs']} inputs = {result['accepted']} accepted + "
+        f"{sum(result['screened_out'].values())} screened out + "
+        f"{sum(result['rejected'].values())} rejected in {result['seconds']} s"
+    )
+    click.echo(f"  screened out: {result['screened_out'] or 'none'}")
+    click.echo(f"  rejected:     {result['rejected'] or 'none'}")
+    symmetry = result["symmetry_check"]
+    if symmetry["checked"]:
+        click.echo(
+            f"  symmetry: {symmetry['checked']} summary space groups checked against the "
+            f"structure, {symmetry['disagree']} disagree"
+            + (f" (e.g. {', '.join(symmetry['examples'])})" if symmetry["disagree"] else "")
+        )
+    if result["gap_policy"] == "include":
+        click.echo(f"  gap policy include: {result['band_gap_null_rows']} rows have no band gap")
+    if recipe.literature and recipe.literature.exists():
+        import pandas as pd
+
+        comparison = literature_comparison(built.frame, pd.read_csv(recipe.literature))
+        click.echo("  predicted vs literature (GPa):")
+        click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder to write [default: build/sample of the clone].",
+)
+@handle_errors
+def sample(output: Path | None) -> None:
+    """(Re)generate the embedded sample crystals from their crystallographic facts."""
+    from elastic_atlas.inputs.sample import write_sample
+    from elastic_atlas.paths import is_source_checkout, repo_root
+
+    if output is None and not is_source_checkout():
+        raise click.UsageError("give the folder to write with -o DIR (this is not a clone)")
+    written = write_sample(output or repo_root() / "build" / "sample")
+    click.echo(f"wrote {len(written)} files")

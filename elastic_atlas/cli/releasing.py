@@ -1,0 +1,66 @@
+"""`release`: build, validate and package a versioned release."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from elastic_atlas.cli.app import EXIT_USAGE, handle_errors, main
+
+
+@main.command()
+@click.option(
+    "--version",
+    "version",
+    default=None,
+    help="Release version X.Y.Z[-pre][+build] [default: 0.1.0+sample for the sample].",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    envvar="ELASTIC_ATLAS_RELEASE",
+    help="Release config [default: $ELASTIC_ATLAS_RELEASE or build/release-sample.toml].",
+)
+@click.option(
+    "--releases",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of releases [default: releases/ of the clone, else of the current folder].",
+)
+@click.option("--force", is_flag=True, help="Rebuild an existing draft (pre-release) version.")
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--quiet", is_flag=True)
+@handle_errors
+def release(
+    version: str | None,
+    config_path: Path | None,
+    releases: Path | None,
+    force: bool,
+    workers: int,
+    quiet: bool,
+) -> None:
+    """Build, validate and package releases/<version>/ (atomic; never overwrites a version)."""
+    from elastic_atlas.paths import contract_root, default_releases, is_source_checkout
+    from elastic_atlas.release.assemble import build_release, load_config
+
+    config_path = config_path or contract_root() / "build" / "release-sample.toml"
+    config, _ = load_config(config_path)
+    version = version or ("0.1.0+sample" if config.sample else None)
+    if version is None:
+        click.echo("error: --version is required for a real release", err=True)
+        sys.exit(EXIT_USAGE)
+    target = build_release(
+        config_path,
+        version,
+        releases or default_releases(),
+        force=force,
+        workers=workers,
+        quiet=quiet,
+        # the root datapackage.json beside releases/ belongs to a clone's own releases folder
+        root_descriptor=releases is None and is_source_checkout(),
+    )
+    click.echo(f"release {version}: {target}")

@@ -1,0 +1,178 @@
+"""`train`, `freeze` and `baselines`: the checkpoints and their comparison."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from elastic_atlas.cli.app import EXIT_USAGE, handle_errors, main
+
+TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}  # Matbench file stems
+
+
+@main.command()
+@click.option("--target", type=click.Choice(sorted(TARGET_FILES)), required=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--fold", type=int, default=0, show_default=True, help="Official Matbench fold.")
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where checkpoints and the log go; an existing run there is resumed.",
+)
+@click.option(
+    "--dataset",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Matbench-layout dataset [default: ../shared/data/matbench subset].",
+)
+@click.option(
+    "--folds",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="matbench_v0.1 folds JSON [default: ../shared/data/matbench].",
+)
+@click.option("--max-epochs", type=int, default=300, show_default=True)
+@click.option("--patience", type=int, default=40, show_default=True)
+@click.option(
+    "--threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Torch threads (two 1-thread runs side by side beat one 2-thread run).",
+)
+@click.option("--quiet", is_flag=True)
+@handle_errors
+def train(
+    target: str,
+    seed: int,
+    fold: int,
+    run_dir: Path,
+    dataset: Path | None,
+    folds: Path | None,
+    max_epochs: int,
+    patience: int,
+    threads: int,
+    quiet: bool,
+) -> None:
+    """Train one CGCNN run on Matbench (resumable; a checkpoint every epoch)."""
+    from elastic_atlas.paths import shared_data
+    from elastic_atlas.training.train import TrainConfig, train_run
+
+    matbench = shared_data() / "matbench"
+    dataset = dataset or matbench / f"matbench_log_{TARGET_FILES[target]}_mp2018_subset.json.gz"
+    folds = folds or matbench / "matbench_v0.1_elastic_folds.json.gz"
+    for path in (dataset, folds):
+        if not path.exists():
+            click.echo(f"error: {path} does not exist", err=True)
+            sys.exit(EXIT_USAGE)
+    config = TrainConfig(
+        target=target,
+        seed=seed,
+        fold=fold,
+        dataset=dataset,
+        folds=folds,
+        max_epochs=max_epochs,
+        patience=patience,
+        threads=threads,
+    )
+    best = train_run(config, run_dir, quiet=quiet)
+    click.echo(f"best weights: {best}")
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model folder to write, e.g. models/cgcnn3x64-matbench-2026-11-25-kvrh.",
+)
+@click.option(
+    "--oof",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Matbench CGCNN v2019 out-of-fold predictions to compare with.",
+)
+@handle_errors
+def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
+    """Freeze training runs (seeds of one target) into an own-format ensemble checkpoint."""
+    from elastic_atlas.paths import shared_data
+    from elastic_atlas.training.freeze import freeze_runs
+
+    default_oof = shared_data() / "matbench" / "cgcnn_v2019_oof_predictions.json.gz"
+    oof = oof or (default_oof if default_oof.exists() else None)
+    result = freeze_runs(list(runs), output, oof)
+    for split in ("train", "validation", "test"):
+        m = result[split]
+        click.echo(f"{split:<10} MAE {m['mae']:.4f} R2 {m['r2']:.3f} n={m['n']}")
+    if "cgcnn_v2019_same_test_entries" in result:
+        click.echo(
+            f"CGCNN v2019 on the same test entries: MAE "
+            f"{result['cgcnn_v2019_same_test_entries']['mae']:.4f}"
+        )
+    click.echo(f"wrote {output}")
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("benchmarks/results"),
+    show_default=True,
+)
+@click.option(
+    "--models",
+    "model_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Frozen CGCNN model folders whose metrics join the table.",
+)
+@handle_errors
+def baselines(output: Path, model_dirs: tuple[Path, ...]) -> None:
+    """The study's Fig. 2 baselines on six descriptors, same fold-0 split as CGCNN."""
+    import json
+
+    import pandas as pd
+
+    from elastic_atlas.paths import shared_data
+    from elastic_atlas.training.baselines import plot_baselines, run_baselines
+    from elastic_atlas.training.train import TrainConfig
+
+    matbench = shared_data() / "matbench"
+    folds = matbench / "matbench_v0.1_elastic_folds.json.gz"
+    tables = []
+    for target, stem in TARGET_FILES.items():
+        dataset = matbench / f"matbench_log_{stem}_mp2018_subset.json.gz"
+        tables.append(run_baselines(TrainConfig(target=target, dataset=dataset, folds=folds)))
+    for folder in model_dirs:
+        card = json.loads((folder / "model.json").read_text())
+        for split in ("train", "validation", "test"):
+            m = card["metrics"][split]
+            tables.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "target": card["targets"][0]["name"],
+                            "model": f"CGCNN ({folder.name})",
+                            "split": split,
+                            "mae": m["mae"],
+                            "r2": m["r2"],
+                            "n": m["n"],
+                        }
+                    ]
+                )
+            )
+    table = pd.concat(tables, ignore_index=True)
+    output.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output / "baselines.csv", index=False, float_format="%.4f")
+    plot_baselines(table, output / "baselines.png")
+    click.echo(
+        table.pivot_table(index=["target", "model"], columns="split", values="mae").to_string(
+            float_format=lambda v: f"{v:.4f}"
+        )
+    )
