@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from elastic_atlas.paths import repo_root
-from elastic_atlas.validation.package import PAPER_COLUMNS
+from elastic_atlas.validation.report import PAPER_COLUMNS
 
 REPO = repo_root()
 PACKAGED = {  # path inside the wheel's elastic_atlas/_data -> the repository's source of truth

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from elastic_atlas.cli import main
 from elastic_atlas.contract import physics
 from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.inputs.synthetic import synthetic_table
 from elastic_atlas.validation.package import validate_table_file
-from elastic_atlas.validation.rules import ValidationSettings
 
 SETTINGS = ValidationSettings.load()
 STRICT = SETTINGS.strict_tolerance.value

@@ -74,14 +74,10 @@ def validate(
     Exit status: 0 no error finding, 1 error findings, 2 unreadable input or bad usage.
     """
     from elastic_atlas.contract.schema import load_table_schema
-    from elastic_atlas.validation.package import (
-        PAPER_COLUMNS,
-        is_package,
-        summarize,
-        validate_package,
-        validate_table_file,
-    )
-    from elastic_atlas.validation.rules import ValidationSettings, findings_json
+    from elastic_atlas.contract.settings import ValidationSettings
+    from elastic_atlas.validation.findings import findings_json
+    from elastic_atlas.validation.package import is_package, validate_package, validate_table_file
+    from elastic_atlas.validation.report import PAPER_COLUMNS, summarize
 
     if not path.is_file():
         raise click.BadParameter(f"{path} is not a file", param_hint="PATH")

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from elastic_atlas.contract import physics
+from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.paths import contract_root
-from elastic_atlas.validation.rules import ValidationSettings
 
 
 def checklist_path() -> Path:

@@ -19,6 +19,7 @@ from elastic_atlas import __version__
 from elastic_atlas.contract.checklist import checklist_text
 from elastic_atlas.contract.reasons import rejects_schema
 from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.digest import file_digest
 from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
@@ -42,7 +43,6 @@ from elastic_atlas.release.descriptor import (
 from elastic_atlas.release.figures import table_figures
 from elastic_atlas.release.notes import append_changes, release_notes
 from elastic_atlas.validation.package import validate_table_file
-from elastic_atlas.validation.rules import ValidationSettings
 
 
 def build_release(

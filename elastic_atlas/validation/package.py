@@ -2,67 +2,35 @@
 
 Frictionless checks the schema of CSV resources well but reads Parquet through pandas row dicts
 (slow) and never compares a Parquet file with its declared hash, size or row count; this module
-adds those package checks and the physics checks of `validate.py`, for CSV and Parquet alike.
+adds those package checks and the physics checks of `rules.py`, for CSV and Parquet alike.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import stat
-from collections import Counter
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from elastic_atlas.contract.schema import core_schema, field_map, load_table_schema
+from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.digest import file_digest
-from elastic_atlas.validation.rules import (
-    Finding,
-    ValidationSettings,
-    table_finding,
-    validate_typed_table,
+from elastic_atlas.validation.containment import PackageError, inside_package
+from elastic_atlas.validation.contract_checks import (
+    TABLE_FORMATS,
+    contract_findings,
+    contract_table,
+    is_release,
 )
+from elastic_atlas.validation.findings import Finding, table_finding
+from elastic_atlas.validation.rules import validate_typed_table
 from elastic_atlas.validation.tableio import (
     TableReadError,
     read_arrow,
     rename_columns,
-    table_format,
     type_table,
 )
 
-# The study's appendix headers (Tables A1/A2) -> the project's column names.
-PAPER_COLUMNS: dict[str, str] = {
-    "ID-number": "material_id",
-    "Filename": "material_id",
-    "Formula": "formula",
-    "N": "nsites",
-    "rho": "density",
-    "ρ": "density",
-    "V": "volume",
-    "M": "mass",
-    "B": "k_vrh",
-    "G": "g_vrh",
-    "v_l": "v_longitudinal",
-    "v_t": "v_transverse",
-    "v_s": "v_mean",
-    "nu": "poisson_ratio",
-    "ν": "poisson_ratio",
-    "theta_D": "debye_temperature",
-    "θ_D": "debye_temperature",
-}
-
-
 HASH_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")  # what Data Package v2 names
-CONTRACT_TABLES = ("mped", "ned")
-TABLE_FORMATS = ("csv", "parquet")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, C: ...
-
-
-class PackageError(Exception):
-    """The data package descriptor cannot be used (unreadable, or a form this validator does
-    not read: inline data, multipart paths, unknown hash algorithms)."""
 
 
 def validate_table_file(
@@ -85,38 +53,6 @@ def validate_table_file(
     return found + validate_typed_table(
         typed, schema, tolerance=tolerance, settings=settings, full_schema=full
     )
-
-
-def contract_findings(path: Path, table: pa.Table, schema: dict[str, Any]) -> list[Finding]:
-    """What the schema's row checks cannot see: an empty table, and Parquet columns stored with
-    another type than the schema's (numbers as text would otherwise be coerced and pass)."""
-    found = []
-    if table.num_rows == 0:
-        found.append(table_finding("contract.empty_table", [path.name], f"{path.name} has 0 rows"))
-    if table_format(path) != "parquet":
-        return found
-    for field in schema["fields"]:
-        name = field["name"]
-        if name not in table.column_names:
-            continue
-        stored = table.schema.field(name).type
-        if not _STORED_TYPES[field["type"]](stored):
-            found.append(
-                table_finding(
-                    "contract.stored_type",
-                    [name],
-                    f"{name} is stored as {stored}, the schema says {field['type']}",
-                )
-            )
-    return found
-
-
-_STORED_TYPES = {
-    "number": pa.types.is_floating,
-    "integer": pa.types.is_integer,
-    "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
-    "boolean": pa.types.is_boolean,
-}
 
 
 def _declared_hash(value: Any) -> tuple[str, str]:
@@ -155,37 +91,6 @@ def check_resource_file(resource: dict[str, Any], path: Path) -> list[Finding]:
     return found
 
 
-def inside_package(base: Path, relative: Any, name: str) -> tuple[Path | None, list[Finding]]:
-    """The file a descriptor path names, if it is a plain relative path to a regular file inside
-    the package folder; else a finding and nothing to read (URLs, absolute paths, '..', links
-    leading out, devices and pipes are never opened)."""
-    if isinstance(relative, list):
-        raise PackageError(f"resource {name!r}: multipart paths are not supported")
-    if not isinstance(relative, str) or not relative:
-        raise PackageError(f"resource {name!r}: path {relative!r} is not a string")
-
-    def refused(why: str) -> tuple[None, list[Finding]]:
-        message = f"{relative!r} {why}; only files inside the package folder are read"
-        return None, [table_finding("package.path", [name], message)]
-
-    pure = PurePosixPath(relative.replace("\\", "/"))
-    if _SCHEME.match(relative) or relative.startswith("//"):
-        return refused("is a URL or names a drive")
-    if pure.is_absolute():
-        return refused("is an absolute path")
-    if ".." in pure.parts:
-        return refused("climbs out with '..'")
-    candidate = base / pure
-    resolved = candidate.resolve()
-    if not resolved.is_relative_to(base.resolve()):
-        return refused("leads outside the package folder through a link")
-    if not resolved.exists():
-        return None, [table_finding("package.missing_file", [name], f"{candidate} does not exist")]
-    if not stat.S_ISREG(resolved.stat().st_mode):
-        return refused("is not a regular file")
-    return resolved, []
-
-
 def _resource_schema(
     resource: dict[str, Any], base: Path, contract: dict[str, Any] | None
 ) -> tuple[dict[str, Any] | None, list[Finding]]:
@@ -215,17 +120,6 @@ def _resource_schema(
             )
         )
     return contract, found
-
-
-def contract_table(resource: dict[str, Any], forced: str | None) -> str | None:
-    """The project table a resource claims to hold (`mped-csv` ...), or the --schema one."""
-    if forced is not None:
-        return forced if resource.get("type", "table") == "table" else None
-    declared = resource.get("elastic_atlas:table")
-    if declared in CONTRACT_TABLES:
-        return declared
-    table, _, fmt = str(resource.get("name", "")).partition("-")
-    return table if table in CONTRACT_TABLES and fmt in TABLE_FORMATS else None
 
 
 def validate_resource(
@@ -288,12 +182,6 @@ def read_descriptor(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return descriptor, resources
 
 
-def is_release(descriptor: dict[str, Any]) -> bool:
-    return "elastic_atlas:code_version" in descriptor or str(descriptor.get("name", "")).startswith(
-        "elastic-atlas"
-    )
-
-
 def validate_package(
     path: Path,
     *,
@@ -334,23 +222,3 @@ def _suffix(resource: dict[str, Any]) -> str:
 
 def is_package(path: Path) -> bool:
     return path.suffix.lower() == ".json"
-
-
-def summarize(findings: list[Finding], examples: int = 5) -> str:
-    """Counts per check and severity and the first offending rows of each."""
-    if not findings:
-        return "No findings: every checked row passed every check.\n"
-    counts = Counter((f.severity, f.check) for f in findings)
-    lines = ["Findings by check:"]
-    for (severity, check), count in sorted(counts.items()):
-        lines.append(f"  {severity:<7} {check:<34} {count:>8}")
-        shown = [f for f in findings if f.check == check and f.severity == severity][:examples]
-        for finding in shown:
-            where = "table" if finding.row is None else f"row {finding.row}"
-            who = f" ({finding.material_id})" if finding.material_id else ""
-            prefix = f"[{finding.resource}] " if finding.resource else ""
-            lines.append(f"      {prefix}{where}{who}: {finding.message}")
-    errors = sum(1 for f in findings if f.severity == "error")
-    warnings = len(findings) - errors
-    lines.append(f"{errors} error(s), {warnings} warning(s).")
-    return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""Row checks of a table: schema constraints, hard physical bounds, consistency, plausibility.
+"""Row checks of a table: the schema's constraints, hard physical bounds, consistency and
+plausibility.
 
 Every check is one vectorised mask over the whole table; a `Finding` record is made only for the
 rows that fail, so a clean 100k-row table costs a few array operations per rule.
@@ -6,240 +7,19 @@ rows that fail, so a clean 100k-row table costs a few array operations per rule.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import pandas as pd
-from pydantic import BaseModel
 
 from elastic_atlas.contract import physics
-from elastic_atlas.paths import contract_root
+from elastic_atlas.contract.settings import ValidationSettings
+from elastic_atlas.validation.findings import Finding, findings_where
+from elastic_atlas.validation.schema_rules import check_schema
 from elastic_atlas.validation.tableio import TypedTable
-
-Severity = Literal["error", "warning"]
-Scalar = float | int | str | None
 
 # v_l / v_t > 2/√3 follows from B > 0 (PHYSICS.md, hard bounds).
 MIN_VELOCITY_RATIO = 2.0 / math.sqrt(3.0)
-
-
-class Threshold(BaseModel):
-    value: float
-    unit: str
-    description: str
-
-
-class ValidationSettings(BaseModel):
-    """Every tunable number of the validator, each with its reason (validate/settings.json)."""
-
-    description: str = ""
-    tolerance: Threshold
-    strict_tolerance: Threshold
-    poisson_ratio_scale: Threshold
-    modulus_max: Threshold
-    modulus_min: Threshold
-    density_max: Threshold
-    poisson_ratio_min: Threshold
-    pugh_ratio_min: Threshold
-    pugh_ratio_max: Threshold
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> ValidationSettings:
-        path = path or contract_root() / "validate" / "settings.json"
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
-
-
-class Finding(BaseModel):
-    """One failed check: which data row (1-based; None for the whole table), what and why."""
-
-    row: int | None
-    resource: str | None = None
-    material_id: str | None
-    columns: list[str]
-    check: str
-    severity: Severity
-    stored: Scalar = None
-    expected: Scalar = None
-    message: str
-
-
-def _plain(value: Any) -> Scalar:
-    """A JSON-safe scalar: non-finite floats become text ('nan', 'inf')."""
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (int, float, str)):
-        return value
-    return str(value)
-
-
-def findings_where(
-    table: TypedTable,
-    mask: np.ndarray,
-    *,
-    check: str,
-    severity: Severity,
-    columns: list[str],
-    message: Callable[[int], str],
-    stored: np.ndarray | None = None,
-    expected: np.ndarray | None = None,
-) -> list[Finding]:
-    """One Finding per row where `mask` holds."""
-    ids = table.ids()
-    out = []
-    for index in np.flatnonzero(mask):
-        material_id = ids[index]
-        out.append(
-            Finding(
-                row=int(index) + 1,
-                material_id=None if material_id is None else str(material_id),
-                columns=columns,
-                check=check,
-                severity=severity,
-                stored=None if stored is None else _plain(stored[index]),
-                expected=None if expected is None else _plain(expected[index]),
-                message=message(int(index)),
-            )
-        )
-    return out
-
-
-def table_finding(check: str, columns: list[str], message: str) -> Finding:
-    return Finding(
-        row=None, material_id=None, columns=columns, check=check, severity="error", message=message
-    )
-
-
-# ----------------------------------------------------------------------------- schema constraints
-
-_COMPARISONS: dict[str, tuple[Callable[[np.ndarray, float], np.ndarray], str]] = {
-    "minimum": (np.less, ">="),
-    "maximum": (np.greater, "<="),
-    "exclusiveMinimum": (np.less_equal, ">"),
-    "exclusiveMaximum": (np.greater_equal, "<"),
-}
-
-
-def check_columns_present(table: TypedTable, schema: dict[str, Any]) -> list[Finding]:
-    """A table claiming a schema must have exactly its fields."""
-    names = [field["name"] for field in schema["fields"]]
-    findings = [
-        table_finding("schema.missing_column", [name], f"column {name!r} of the schema is missing")
-        for name in names
-        if name not in table.columns
-    ]
-    findings += [
-        table_finding("schema.extra_column", [name], f"column {name!r} is not in the schema")
-        for name in table.header
-        if name not in names
-    ]
-    return findings
-
-
-def check_field(table: TypedTable, field: dict[str, Any]) -> list[Finding]:
-    """Required, type, range, enum, pattern and uniqueness constraints of one present field."""
-    name = field["name"]
-    column = table.columns[name]
-    constraints = field.get("constraints", {})
-    found: list[Finding] = []
-    if constraints.get("required"):
-        found += findings_where(
-            table,
-            column.missing,
-            check="schema.required",
-            severity="error",
-            columns=[name],
-            message=lambda i: f"{name} is required but empty",
-        )
-    found += findings_where(
-        table,
-        column.wrong_type,
-        check="schema.type",
-        severity="error",
-        columns=[name],
-        stored=column.raw,
-        message=lambda i: f"{name} = {column.raw[i]!r} is not of type {field['type']}",
-    )
-    for key, (violates, relation) in _COMPARISONS.items():
-        if key in constraints:
-            bound = constraints[key]
-            mask = violates(column.values, bound) if column.values.dtype.kind == "f" else None
-            if mask is not None:
-                found += findings_where(
-                    table,
-                    mask,
-                    check=f"schema.{key}",
-                    severity="error",
-                    columns=[name],
-                    stored=column.values,
-                    message=lambda i, b=bound, r=relation: (
-                        f"{name} = {column.values[i]:.6g} violates {name} {r} {b}"
-                    ),
-                )
-    found += _text_constraints(table, name, constraints)
-    return found
-
-
-def _text_constraints(table: TypedTable, name: str, constraints: dict[str, Any]) -> list[Finding]:
-    column = table.columns[name]
-    present = ~column.missing
-    text = pd.Series(column.raw, dtype=object)
-    found: list[Finding] = []
-    if "enum" in constraints:
-        allowed = constraints["enum"]
-        mask = present & ~text.isin(allowed).to_numpy()
-        found += findings_where(
-            table,
-            mask,
-            check="schema.enum",
-            severity="error",
-            columns=[name],
-            stored=column.raw,
-            message=lambda i: f"{name} = {column.raw[i]!r} is not one of {allowed}",
-        )
-    if "pattern" in constraints:
-        pattern = constraints["pattern"]
-        matches = text.astype(str).str.fullmatch(pattern).to_numpy(dtype=bool)
-        found += findings_where(
-            table,
-            present & ~matches,
-            check="schema.pattern",
-            severity="error",
-            columns=[name],
-            stored=column.raw,
-            message=lambda i: f"{name} = {column.raw[i]!r} does not match {pattern}",
-        )
-    if constraints.get("unique"):
-        mask = present & text.duplicated(keep="first").to_numpy()
-        found += findings_where(
-            table,
-            mask,
-            check="schema.unique",
-            severity="error",
-            columns=[name],
-            stored=column.raw,
-            message=lambda i: f"{name} = {column.raw[i]!r} is a duplicate",
-        )
-    return found
-
-
-def check_schema(table: TypedTable, schema: dict[str, Any], full: bool) -> list[Finding]:
-    """Schema constraints of the fields present (and, for a full schema, the column set)."""
-    found = check_columns_present(table, schema) if full else []
-    for field in schema["fields"]:
-        if field["name"] in table.columns:
-            found += check_field(table, field)
-    return found
-
-
-# ----------------------------------------------------------------------------- physics
 
 
 def check_finite(table: TypedTable, schema: dict[str, Any]) -> list[Finding]:
@@ -461,7 +241,3 @@ def validate_typed_table(
             + check_consistency(table, tolerance, settings)
             + check_plausibility(table, settings)
         )
-
-
-def findings_json(findings: list[Finding]) -> str:
-    return json.dumps({"findings": [f.model_dump() for f in findings]}, indent=1) + "\n"
