@@ -22,14 +22,14 @@ from common import BIN, OUT, ROOT, machine, measure, today
 
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.model.graph import atomic_numbers_of, build_graph
-from elastic_atlas.pipeline.predict import structure_info
-from elastic_atlas.pipeline.records import Accounting
-from elastic_atlas.pipeline.run import (
+from elastic_atlas.pipeline.candidates import (
     add_symmetry,
     candidates,
     load_models,
     recipe_summary,
 )
+from elastic_atlas.pipeline.predict import structure_info
+from elastic_atlas.pipeline.records import Accounting
 from elastic_atlas.release.assemble import load_config
 
 STAGES = ["parse", "facts", "graph", "symmetry", "K ensemble", "G ensemble"]

@@ -167,3 +167,10 @@ def test_frictionless_accepts_a_consistent_table_and_rejects_a_bad_one(tmp_path,
     report = package("bad.csv").validate()
     assert not report.valid
     assert report.flatten(["type"]) == [["constraint-error"]]
+
+
+def test_the_column_enum_is_the_schema_column_order():
+    from elastic_atlas.contract.columns import Column
+    from elastic_atlas.contract.schema import column_order
+
+    assert [str(c) for c in Column] == column_order("mped") == column_order("ned")

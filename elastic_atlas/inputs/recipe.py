@@ -10,9 +10,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pymatgen.core import Element
 
 from elastic_atlas.paths import contract_root
-from elastic_atlas.pipeline.screen import ScreenSettings
+
+# Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope.
+RADIOACTIVE = ("Tc", "Pm", *(Element.from_Z(z).symbol for z in range(84, 119)))
+
+
+class ScreenSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # `band_gap_mx = 1.0` is an error, not ignored
+
+    band_gap_min: float = Field(0.1, description="lowest band gap kept (eV, inclusive)")
+    band_gap_max: float = Field(3.0, description="highest band gap kept (eV, inclusive)")
+    gap_policy: Literal["exclude", "include"] = "exclude"
+    radioactive: list[str] = Field(default_factory=lambda: list(RADIOACTIVE))
 
 
 class RecipeError(Exception):

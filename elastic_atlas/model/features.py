@@ -154,3 +154,15 @@ def feature_layout() -> list[dict[str, object]]:
         for name, bins, low, high, log in CONTINUOUS_FEATURES
     ]
     return layout
+
+
+def unfeaturized(atomic_numbers: np.ndarray, tables: list[tuple[str, FeatureTable]]) -> str:
+    """'' when every element has features in every (name, table); else which are missing."""
+    from pymatgen.core import Element
+
+    for name, table in tables:
+        unknown = table.unknown_elements(atomic_numbers)
+        if unknown:
+            symbols = ", ".join(Element.from_Z(z).symbol for z in unknown if 0 < z < 119)
+            return f"no features for {symbols} in {name}"
+    return ""

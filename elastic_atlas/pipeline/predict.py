@@ -25,7 +25,7 @@ from elastic_atlas.contract.reasons import Reason, Rejected, StructureRejected
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.inputs.sources import RawStructure
 from elastic_atlas.model.checkpoint import Checkpoint, EnsembleInference
-from elastic_atlas.model.features import FeatureTable
+from elastic_atlas.model.features import FeatureTable, unfeaturized
 from elastic_atlas.model.graph import (
     CrystalGraph,
     GraphParameters,
@@ -131,7 +131,7 @@ def process_input(raw: RawStructure, setup: Setup) -> Rejected | GraphResult:
             # Padding is recorded in the graph (`padded`); one warning per structure is noise.
             warnings.simplefilter("ignore", SparseNeighborsWarning)
             graph = build_graph(structure, setup.params)
-        missing = _unfeaturized(graph, setup.feature_tables)
+        missing = unfeaturized(graph.atomic_numbers, setup.feature_tables)
         if missing:
             return rejected(Reason.ELEMENT_NOT_FEATURIZED, missing)
         if setup.extra is not None:
@@ -289,14 +289,3 @@ def _records(items: list[Record | GraphResult]) -> Iterator[Record]:
     for item in items:
         assert not isinstance(item, GraphResult)
         yield item
-
-
-def _unfeaturized(graph: CrystalGraph, feature_tables: list[tuple[str, FeatureTable]]) -> str:
-    from pymatgen.core import Element
-
-    for name, table in feature_tables:
-        unknown = table.unknown_elements(graph.atomic_numbers)
-        if unknown:
-            symbols = ", ".join(Element.from_Z(z).symbol for z in unknown if 0 < z < 119)
-            return f"no features for {symbols} in {name}"
-    return ""

@@ -7,26 +7,12 @@ null, and said so in the build summary).
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
-from pymatgen.core import Element
+from typing import Any
 
 from elastic_atlas.contract.reasons import Reason
-
-# Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope.
-RADIOACTIVE = ("Tc", "Pm", *(Element.from_Z(z).symbol for z in range(84, 119)))
+from elastic_atlas.inputs.recipe import RADIOACTIVE, ScreenSettings  # noqa: F401 (re-export)
 
 Verdict = tuple[Reason, str] | None  # (reason, detail), or None when the rule passes
-
-
-class ScreenSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # `band_gap_mx = 1.0` is an error, not ignored
-
-    band_gap_min: float = Field(0.1, description="lowest band gap kept (eV, inclusive)")
-    band_gap_max: float = Field(3.0, description="highest band gap kept (eV, inclusive)")
-    gap_policy: Literal["exclude", "include"] = "exclude"
-    radioactive: list[str] = Field(default_factory=lambda: list(RADIOACTIVE))
 
 
 def screen_band_gap(metadata: dict[str, Any], settings: ScreenSettings) -> Verdict:

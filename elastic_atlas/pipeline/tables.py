@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from elastic_atlas.contract import physics
+from elastic_atlas.contract.columns import STRUCTURE_FACTS, UNCERTAINTY_OF, Column
 from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.pipeline.predict import Predicted
 
@@ -46,23 +47,16 @@ def table_frame(
     records = sorted(records, key=lambda r: r.material_id)
     k = 10.0 ** np.array([r.values[BULK] for r in records], dtype=np.float64)
     g = 10.0 ** np.array([r.values[SHEAR] for r in records], dtype=np.float64)
-    frame = pd.DataFrame({"material_id": [r.material_id for r in records]})
-    for name in (
-        "formula",
-        "elements",
-        "nsites",
-        "crystal_system",
-        "space_group_number",
-        "band_gap",
-        "volume",
-        "mass",
-    ):
+    frame = pd.DataFrame({Column.MATERIAL_ID: [r.material_id for r in records]})
+    for name in STRUCTURE_FACTS:
         frame[name] = [r.info.get(name) for r in records]
-    frame["k_vrh"], frame["g_vrh"] = k, g
-    for target, column_name in ((BULK, "k_vrh_uncertainty"), (SHEAR, "g_vrh_uncertainty")):
+    frame[Column.K_VRH], frame[Column.G_VRH] = k, g
+    for target, column_name in UNCERTAINTY_OF.items():
         if (ensemble or {}).get(target, 1) > 1:
             frame[column_name] = [r.spread[target] for r in records]
-    derived = physics.derive(k, g, frame["nsites"], frame["volume"], mass=frame["mass"])
+    derived = physics.derive(
+        k, g, frame[Column.NSITES], frame[Column.VOLUME], mass=frame[Column.MASS]
+    )
     for name, values in derived.items():
         frame[name] = values
     return conform(frame, schema)

@@ -1,0 +1,117 @@
+"""Candidates of a build: every structure source joined with the summary, screened on the
+summary, with symmetry from the summary (cross-checked on a sample) or the structure."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+from elastic_atlas.contract.reasons import Reason, Rejected
+from elastic_atlas.inputs.recipe import Recipe
+from elastic_atlas.inputs.sources import RawStructure, iter_cif_source, load_summary
+from elastic_atlas.model.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    default_device,
+    load_checkpoint,
+)
+from elastic_atlas.pipeline.records import Accounting
+from elastic_atlas.pipeline.screen import ScreenSettings, Verdict, screen_band_gap, screen_elements
+from elastic_atlas.pipeline.tables import BULK, SHEAR, symmetry_of
+
+SYMMETRY_CHECK = "_space_group_from_structure"  # set on rows sampled for the symmetry check
+
+
+def add_symmetry(structure: Any, info: dict[str, Any], check_every: int = 16) -> dict[str, Any]:
+    """Symmetry from the structure, unless the summary already gave it.
+
+    Symmetry taken from a summary is cross-checked against the structure on a fixed sample of
+    rows (those whose id hashes to 0 modulo `check_every`; 1 checks every row, 0 none), so a
+    summary that belongs to other structures shows up in the build summary.
+    """
+    if not (info.get("space_group_number") and info.get("crystal_system")):
+        return symmetry_of(structure)
+    if check_every and zlib.crc32(info["material_id"].encode()) % check_every == 0:
+        return {SYMMETRY_CHECK: symmetry_of(structure)["space_group_number"]}
+    return {}
+
+
+def screen_structure(info: dict[str, Any], settings: ScreenSettings) -> Verdict:
+    """The study's rules that need the parsed structure (runs in the worker processes)."""
+    return screen_elements(info["elements"].split(), settings)
+
+
+def recipe_summary(recipe: Recipe) -> dict[str, dict[str, Any]] | None:
+    """The recipe's summary, every cell checked (read before any model is loaded)."""
+    if recipe.summary is None:
+        return None
+    return load_summary(
+        recipe.summary.path,
+        recipe.summary.layout,
+        require_band_gap=recipe.screen.gap_policy == "exclude",
+    )
+
+
+def candidates(
+    recipe: Recipe, book: Accounting, summary: dict[str, dict[str, Any]] | None
+) -> Iterator[RawStructure]:
+    """Structures of every source joined with the summary; others go to `book` with a reason.
+
+    A source that cannot be read completely raises SourceError: the build stops rather than
+    publish a table with holes in it.
+    """
+    seen: set[str] = set()
+    for spec in recipe.structures:
+        raws = iter_cif_source(spec.path) if spec.kind == "cif" else _mp_api(spec.criteria)
+        for raw in raws:
+            book.inputs += 1
+            verdict = _join(raw, summary, seen)
+            if verdict is not None:
+                book.add(Rejected(raw.material_id, spec.source, *verdict))
+                continue
+            seen.add(raw.material_id)
+            metadata = {**raw.metadata, **(summary or {}).get(raw.material_id, {})}
+            metadata["material_id"] = raw.material_id
+            gap = screen_band_gap(metadata, recipe.screen)
+            if gap is not None:
+                book.add(Rejected(raw.material_id, spec.source, *gap))
+                continue
+            yield RawStructure(
+                raw.material_id, raw.text, spec.source, raw.reason, raw.detail, metadata,
+                spec.licence,
+            )  # fmt: skip
+    for material_id in sorted(set(summary or {}) - seen):
+        book.inputs += 1
+        detail = "summary row without a structure file"
+        book.add(Rejected(material_id, "summary", Reason.NO_STRUCTURE, detail))
+
+
+def _mp_api(criteria: dict[str, Any]) -> Iterator[RawStructure]:
+    from elastic_atlas.inputs.mp_api import MPClient, iter_mp_api
+
+    return iter_mp_api(MPClient(), **criteria)
+
+
+def _join(raw: RawStructure, summary: dict | None, seen: set[str]) -> tuple[Reason, str] | None:
+    if raw.material_id in seen:
+        return Reason.DUPLICATE_ID, f"{raw.material_id} already read from an earlier input"
+    if summary is not None and raw.material_id not in summary:
+        return Reason.NO_SUMMARY_ROW, "structure without a row in the summary"
+    return None
+
+
+def load_models(recipe: Recipe) -> list[Checkpoint]:
+    device = default_device()
+    bulk = load_checkpoint(recipe.models.bulk, recipe.models.atom_init).to(device)
+    shear = load_checkpoint(recipe.models.shear, recipe.models.atom_init).to(device)
+    # Reference checkpoints name no target: the recipe's role decides.
+    for checkpoint, name in ((bulk, BULK), (shear, SHEAR)):
+        if checkpoint.kind == "reference":
+            checkpoint.targets[0].name = name
+        if name not in checkpoint.target_names:
+            raise CheckpointError(
+                f"{checkpoint.path} predicts {checkpoint.target_names}, not {name}; check the "
+                "recipe's [models] section"
+            )
+    return [bulk, shear]
