@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import pandas as pd  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from common import machine, today  # noqa: E402
+from fake_mp import FakeMP, page  # noqa: E402
 from hostile import (  # noqa: E402
     bad_crc_zip,
     encrypted_zip,
@@ -42,10 +43,9 @@ from hostile import (  # noqa: E402
     zip_bomb,
 )
 from structures import BAD_CIFS, cif_text, diamond, hydrogen_grid, p1_cif, rock_salt  # noqa: E402
-from test_checkpoint import make_own  # noqa: E402
-from test_mp_api import FakeMP, page  # noqa: E402
 
 from elastic_atlas.cli import main  # noqa: E402
+from models import make_own  # noqa: E402
 
 OPENED: list[str] = []
 TRACKING = False

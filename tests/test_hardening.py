@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from click.testing import CliRunner
+from fake_mp import KEY, FakeMP, page
 from hostile import (
     bad_crc_zip,
     encrypted_zip,
@@ -27,8 +28,6 @@ from hostile import (
     zip_bomb,
 )
 from structures import cif_text, diamond, hydrogen_grid, p1_cif, rock_salt
-from test_checkpoint import make_own
-from test_mp_api import KEY, FakeMP, page
 
 from elastic_atlas.cli import main
 from elastic_atlas.contract.licences import LicenceError, table_licence
@@ -38,6 +37,7 @@ from elastic_atlas.inputs.sources import MAX_CIF_BYTES, iter_cif_source
 from elastic_atlas.model import graph
 from elastic_atlas.model.checkpoint import CheckpointError, load_checkpoint
 from elastic_atlas.model.graph import build_graph
+from models import make_own
 
 VERSION = "0.1.0+sample"
 

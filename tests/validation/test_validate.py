@@ -170,7 +170,7 @@ def test_bare_table_is_checked_for_the_columns_it_has(table, tmp_path):
 
 def test_plausibility_warnings_use_the_settings_file(table, tmp_path):
     assert findings_of(table, tmp_path) == []
-    data = json.loads((Path(__file__).parents[1] / "validate" / "settings.json").read_text())
+    data = json.loads((Path(__file__).parents[2] / "validate" / "settings.json").read_text())
     data["modulus_max"]["value"] = 50.0
     data["density_max"]["value"] = 1.0
     custom = ValidationSettings.model_validate(data)

@@ -12,37 +12,17 @@ import torch
 from structures import diamond, rock_salt
 
 from elastic_atlas.inputs.cif import parse_cif
-from elastic_atlas.model.cgcnn import Architecture, FoldedCGCNN, collate
+from elastic_atlas.model.cgcnn import FoldedCGCNN, collate
 from elastic_atlas.model.checkpoint import (
     Checkpoint,
     CheckpointError,
-    Target,
     build_model,
     load_checkpoint,
     load_state_strictly,
-    save_own,
 )
 from elastic_atlas.model.features import own_feature_table
 from elastic_atlas.model.graph import GraphParameters, build_graph
-
-SMALL = Architecture(
-    atom_feature_length=91, atom_fea_len=16, n_conv=2, h_fea_len=16, n_h=2, n_targets=2
-)
-TARGETS = [Target("log10_k_vrh", 1.9, 0.3), Target("log10_g_vrh", 1.6, 0.35)]
-
-
-def make_own(folder, members=2):
-    torch.manual_seed(0)
-    models = [build_model(SMALL, GraphParameters()).eval() for _ in range(members)]
-    save_own(
-        folder,
-        models,
-        own_feature_table(),
-        GraphParameters(),
-        TARGETS,
-        {"training": {"note": "random weights, test only"}},
-    )
-    return models
+from models import SMALL, TARGETS, make_own
 
 
 def test_own_format_round_trip_gives_identical_predictions(tmp_path):

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from structures import BAD_CIFS, cif_text, diamond, rock_salt
-from test_checkpoint import make_own
 
 from elastic_atlas.cli import main
 from elastic_atlas.contract.reasons import Rejected
@@ -15,6 +14,7 @@ from elastic_atlas.inputs.sources import RawStructure, SourceError, iter_cif_sou
 from elastic_atlas.model.checkpoint import EnsembleInference, load_checkpoint
 from elastic_atlas.pipeline.predict import predict_stream
 from elastic_atlas.pipeline.records import Predicted
+from models import make_own
 
 GOOD = {"mp-1": rock_salt(), "mp-2": diamond(), "mp-3": rock_salt(6.0)}
 

@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 from pymatgen.core import Structure
 from structures import BAD_CIFS, cif_text, cubic_crystal, diamond, rock_salt
-from test_checkpoint import make_own
 
 from elastic_atlas.cli import main
 from elastic_atlas.inputs.sources import load_summary
+from models import make_own
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def uranium_dioxide() -> Structure:
