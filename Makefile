@@ -73,4 +73,4 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_release.py
 
 clean:
-	rm -rf .pytest_cache .ruff_cache build/cache
+	rm -rf .pytest_cache .ruff_cache build/cache dist  # caches: $$ELASTIC_ATLAS_CACHE or the user cache folder
