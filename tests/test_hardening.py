@@ -169,26 +169,21 @@ def test_materials_project_failures_stop_the_build(tmp_path, model):
     assert not (tmp_path / "c" / "mped.csv").exists()
 
 
-def test_a_release_on_a_mistyped_path_creates_nothing(tmp_path, model):
-    recipe_path = recipe(tmp_path, model, "misspelt.zip")
+def release_of_recipe(tmp_path: Path):
+    """`release --version 1.0.0` of a one-table config around tmp_path/recipe.toml."""
     config = tmp_path / "release.toml"
     config.write_text(
         'name = "x"\ntitle = "t"\ndescription = "d"\nkeywords = []\n'
-        f'[tables]\nmped = "{recipe_path.name}"\n'
+        '[tables]\nmped = "recipe.toml"\n'
     )
     releases = tmp_path / "releases"
-    result = invoke(
-        "release",
-        "--config",
-        config,
-        "--version",
-        "1.0.0",
-        "--releases",
-        releases,
-        "--quiet",
-        "--workers",
-        "0",
-    )
+    options = ["--version", "1.0.0", "--releases", releases, "--quiet", "--workers", "0"]
+    return invoke("release", "--config", config, *options), releases
+
+
+def test_a_release_on_a_mistyped_path_creates_nothing(tmp_path, model):
+    recipe(tmp_path, model, "misspelt.zip")
+    result, releases = release_of_recipe(tmp_path)
     assert_usage_error(result, "misspelt.zip")
     assert list(releases.iterdir()) == []
     assert not (tmp_path / "datapackage.json").exists()
@@ -199,24 +194,7 @@ def test_a_release_with_an_empty_table_is_refused(tmp_path, model):
     folder.mkdir()
     (folder / "mp-9.cif").write_text(p1_cif(5.0, [("Po", 0, 0, 0, 1), ("O", 0.5, 0.5, 0.5, 1)]))
     recipe(tmp_path, model, "cifs")  # every input screened out (radioactive)
-    config = tmp_path / "release.toml"
-    config.write_text(
-        'name = "x"\ntitle = "t"\ndescription = "d"\nkeywords = []\n'
-        '[tables]\nmped = "recipe.toml"\n'
-    )
-    releases = tmp_path / "releases"
-    result = invoke(
-        "release",
-        "--config",
-        config,
-        "--version",
-        "1.0.0",
-        "--releases",
-        releases,
-        "--quiet",
-        "--workers",
-        "0",
-    )
+    result, releases = release_of_recipe(tmp_path)
     assert result.exit_code == 1 and "0 rows" in result.output
     assert list(releases.iterdir()) == []
 
