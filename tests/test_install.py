@@ -130,8 +130,9 @@ def test_the_installed_package_runs_every_command_from_any_folder(installed, tmp
         'name = "elastic-atlas-check"\ntitle = "Installed check"\ndescription = "d"\n'
         'keywords = ["test"]\n[tables]\nmped = "recipe.toml"\n'
     )
-    ok(run("release", "--config", "work/release.toml", "--version", "0.0.1-rc1", "--quiet",
-           "--workers", 0))  # fmt: skip
+    released = ok(run("release", "--config", "work/release.toml", "--version", "0.0.1-rc1",
+                      "--quiet", "--workers", 0))  # fmt: skip
+    assert "mped: " in released and " rows of " in released  # the per-table summary
     package = tmp_path / "releases" / "0.0.1-rc1" / "datapackage.json"
     assert "VALID" in ok(run("validate", package))
     assert not (tmp_path / "datapackage.json").exists()  # a clone's root descriptor only

@@ -62,5 +62,16 @@ def release(
         quiet=quiet,
         # the root datapackage.json beside releases/ belongs to a clone's own releases folder
         root_descriptor=releases is None and is_source_checkout(),
+        report=print_table_summaries,
     )
     click.echo(f"release {version}: {target}")
+
+
+def print_table_summaries(summaries: dict[str, dict]) -> None:
+    """One line per table: rows, screened out, rejected and seconds."""
+    for table, s in summaries.items():
+        click.echo(
+            f"  {table}: {s['accepted']} rows of {s['inputs']} inputs, "
+            f"{sum(s['screened_out'].values())} screened out, "
+            f"{sum(s['rejected'].values())} rejected, {s['seconds']} s"
+        )

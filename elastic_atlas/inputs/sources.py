@@ -127,6 +127,21 @@ def iter_file(path: Path, source: str | None = None) -> Iterator[RawStructure]:
     yield _decode(path.stem, data, source)
 
 
+def count_cif_inputs(path: Path) -> int | None:
+    """How many inputs a CIF source will yield (for a progress bar's total), cheaply; None
+    when it cannot tell (the read itself reports the problem)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            return sum(1 for p in path.iterdir() if p.is_file() and _is_cif(p.name))
+        if path.is_file() and zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                return sum(1 for i in archive.infolist() if not i.is_dir() and _is_cif(i.filename))
+        return 1 if path.is_file() else None
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
 def iter_cif_source(path: Path) -> Iterator[RawStructure]:
     """A CIF file, a folder of CIFs or a zip of CIFs."""
     path = Path(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +37,10 @@ from elastic_atlas.model.graph import (
 from elastic_atlas.pipeline.records import Predicted
 
 CHUNK = 64
+# spglib's C code prints "ssm_get_exact_positions failed" and the like straight to stderr for
+# structures it then handles anyway; SPGLIB_WARNING=OFF is its own switch (a user's setting
+# wins). Set before the worker pool starts, so every worker inherits it.
+os.environ.setdefault("SPGLIB_WARNING", "OFF")
 
 
 @dataclass

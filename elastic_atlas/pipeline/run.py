@@ -22,7 +22,7 @@ from elastic_atlas.contract.licences import table_licence
 from elastic_atlas.contract.reasons import REJECT_COLUMNS, Rejected
 from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
-from elastic_atlas.inputs.sources import RawStructure, SourceError
+from elastic_atlas.inputs.sources import RawStructure, SourceError, count_cif_inputs
 from elastic_atlas.model.checkpoint import (
     Checkpoint,
 )
@@ -103,6 +103,7 @@ def stream(
     options: RunOptions,
     *,
     label: str = "",
+    total: int | None = None,
     extra: Any = None,
     screen: Any = None,
 ) -> Iterator[Predicted]:
@@ -112,7 +113,8 @@ def stream(
         raws, checkpoints, workers=options.workers, batch_size=options.batch_size,
         extra=extra, screen=screen,
     )  # fmt: skip
-    with tqdm(unit=" inputs", disable=options.quiet, file=sys.stderr, desc=label) as bar:
+    bar_options = {"unit": " inputs", "disable": options.quiet, "desc": label, "total": total}
+    with tqdm(file=sys.stderr, **bar_options) as bar:
         for record in records:
             if isinstance(record, Predicted):
                 book.accepted += 1
@@ -121,6 +123,15 @@ def stream(
                 book.add(record)
             bar.update(book.inputs - bar.n)
             bar.set_postfix(rows=book.accepted, refresh=False)
+
+
+def expected_inputs(recipe: Recipe, summary: dict | None) -> int | None:
+    """The bar's total when every source can count its inputs (a summary row without a
+    structure is one more input, found only at the end)."""
+    if any(spec.kind != "cif" for spec in recipe.structures):
+        return None
+    counts = [count_cif_inputs(spec.path) for spec in recipe.structures]
+    return None if None in counts else sum(counts)  # type: ignore[arg-type]
 
 
 def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
@@ -135,7 +146,7 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     spec = ShardSpec(recipe.table, checkpoints, recipe.screen, check_every)
     records = stream(
         candidates(recipe, book, summary), checkpoints, book, options, label=recipe.table,
-        **spec.hooks(),
+        total=expected_inputs(recipe, summary), **spec.hooks(),
     )  # fmt: skip
     symmetry = SymmetryTally()
     with TableSpool(spec) as spool:
@@ -180,11 +191,15 @@ def build_summary(
     }
 
 
-def write_table_files(result: BuildResult, out_dir: Path, rejects_name: str) -> None:
-    """<table>.csv, <table>.parquet and the rejects file of a built table."""
+def write_table_files(
+    result: BuildResult, out_dir: Path, rejects_name: str, about: dict[str, str] | None = None
+) -> None:
+    """<table>.csv, <table>.parquet and the rejects file of a built table; `about` (dataset,
+    version, licence, citation of a release) goes into the Parquet file's metadata."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(result.frame, out_dir / f"{result.table}.csv")
-    metadata = {"elastic_atlas.checkpoints": json.dumps(result.provenance)}
+    metadata = {f"elastic_atlas.{key}": value for key, value in (about or {}).items()}
+    metadata["elastic_atlas.checkpoints"] = json.dumps(result.provenance)
     write_parquet(result.frame, result.table, out_dir / f"{result.table}.parquet", metadata)
     write_rejects(result.book.rejects, out_dir / rejects_name, result.table)
 

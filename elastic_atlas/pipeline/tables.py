@@ -77,6 +77,12 @@ def conform(frame: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def field_metadata(field: dict[str, Any]) -> dict[str, str]:
+    """What the schema says of a column, carried by the Parquet field itself (unit, the
+    study's symbol as title, description), so a Parquet file read alone describes itself."""
+    return {key: str(field[key]) for key in ("unit", "title", "description") if key in field}
+
+
 def arrow_table(frame: pd.DataFrame, table: str) -> pa.Table:
     schema = load_table_schema(table)
     fields = [
@@ -84,6 +90,7 @@ def arrow_table(frame: pd.DataFrame, table: str) -> pa.Table:
             f["name"],
             ARROW_TYPES[f["type"]],
             nullable=not f.get("constraints", {}).get("required", False),
+            metadata=field_metadata(f),
         )
         for f in schema["fields"]
     ]

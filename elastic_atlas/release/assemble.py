@@ -12,8 +12,11 @@ import os
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from elastic_atlas import __version__
 from elastic_atlas.contract.checklist import checklist_text
@@ -54,10 +57,12 @@ def build_release(
     workers: int = 2,
     quiet: bool = False,
     root_descriptor: bool = True,
+    report: Callable[[dict[str, dict[str, Any]]], None] | None = None,
 ) -> Path:
     """Build `releases/<version>/`. With `root_descriptor` (the repository's own releases/)
     the folder above gets datapackage.json pointing at it and CHANGES.md; otherwise both go
-    inside `releases`, so nothing is written outside the folder a user named."""
+    inside `releases`, so nothing is written outside the folder a user named. `report` gets
+    the per-table build summaries once the release stands."""
     config, recipes = load_config(config_path)
     check_version(version, config)
     created = created_timestamp()
@@ -90,6 +95,8 @@ def build_release(
     write_json(home / "datapackage.json", rebase(descriptor, prefix))
     if not config.sample:  # the sample is rebuilt on every clone; only real releases are logged
         append_changes(target, home / "CHANGES.md")
+    if report is not None:
+        report(release.summaries)
     return target
 
 
@@ -139,7 +146,8 @@ def _assemble(release: Release) -> None:
                 f"table {table} has 0 rows ({result.book.inputs} inputs, none accepted); "
                 "a release needs rows: check the recipe's sources and screen"
             )
-        write_table_files(result, out, f"{table}-rejects.csv")  # rejects licensed per table
+        about = parquet_about(release, result.summary["licence"])
+        write_table_files(result, out, f"{table}-rejects.csv", about)  # rejects per table
         release.built[table] = result
         release.validation[table] = _validate(out, table)
     for table in release.recipes:
@@ -153,6 +161,23 @@ def _assemble(release: Release) -> None:
 
     write_bundle(out, descriptor, release.config)
     write_checksums(out)
+
+
+def parquet_about(release: Release, licence: str) -> dict[str, str]:
+    """What a Parquet file of the release says of itself, read alone."""
+    cff = yaml.safe_load((contract_root() / "CITATION.cff").read_text(encoding="utf-8"))
+    paper = cff["preferred-citation"]
+    citation = (
+        f"{paper['title']}. {paper.get('journal', '')} {paper.get('volume', '')}, "
+        f"{paper.get('start', '')} ({paper.get('year', '')}). doi:{paper.get('doi', '')}"
+    )
+    return {
+        "dataset": release.config.name,
+        "title": release.config.title,
+        "version": release.version,
+        "licence": licence,
+        "citation": " ".join(citation.split()),
+    }
 
 
 def _validate(out: Path, table: str) -> dict[str, Any]:

@@ -229,3 +229,15 @@ def test_release_help():
         check=False,
     )
     assert result.returncode == 0 and "--version" in result.stdout
+
+
+def test_parquet_files_describe_themselves(released):
+    schema = pq.read_schema(released / "releases" / VERSION / "mped.parquet")
+    k = schema.field("k_vrh").metadata
+    assert k[b"unit"] == b"GPa" and k[b"title"] == b"B" and b"bulk modulus" in k[b"description"]
+    assert schema.field("debye_temperature").metadata[b"unit"] == b"K"
+    about = {key.decode(): value.decode() for key, value in schema.metadata.items()}
+    assert about["elastic_atlas.version"] == VERSION
+    assert about["elastic_atlas.licence"] == "CC-BY-4.0"
+    assert "10.7498/aps.74.20250127" in about["elastic_atlas.citation"]
+    assert json.loads(about["elastic_atlas.checkpoints"])[0]["members"] == 3
