@@ -197,7 +197,7 @@ def write_table_files(
     """<table>.csv, <table>.parquet and the rejects file of a built table; `about` (dataset,
     version, licence, citation of a release) goes into the Parquet file's metadata."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(result.frame, out_dir / f"{result.table}.csv")
+    write_csv(result.frame, out_dir / f"{result.table}.csv", result.table)
     metadata = {f"elastic_atlas.{key}": value for key, value in (about or {}).items()}
     metadata["elastic_atlas.checkpoints"] = json.dumps(result.provenance)
     write_parquet(result.frame, result.table, out_dir / f"{result.table}.parquet", metadata)

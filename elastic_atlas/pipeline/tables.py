@@ -21,6 +21,7 @@ from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.pipeline.predict import Predicted
 
 BULK, SHEAR = "log10_k_vrh", "log10_g_vrh"
+SIGNIFICANT_DIGITS = "elastic_atlas:significantDigits"  # schema field property, CSV only
 ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64()}
 
 
@@ -111,6 +112,16 @@ def write_parquet(frame: pd.DataFrame, table: str, path: Path, metadata: dict[st
     )
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    # float64 repr is the shortest string that reads back to the same double; nulls are empty.
+def write_csv(frame: pd.DataFrame, path: Path, table: str | None = None) -> None:
+    """CSV with each number column rounded to the significant digits its schema field states
+    (the Parquet file keeps float64 and is the authoritative copy); nulls are empty cells.
+    Without a table, floats are written exactly (shortest round-trip repr)."""
+    if table is not None:
+        frame = frame.copy()
+        for field in load_table_schema(table)["fields"]:
+            digits = field.get(SIGNIFICANT_DIGITS)
+            if digits is not None:
+                frame[field["name"]] = [
+                    "" if v != v else f"{v:.{digits}g}" for v in frame[field["name"]]
+                ]
     frame.to_csv(path, index=False, lineterminator="\n", na_rep="")

@@ -27,10 +27,28 @@ from elastic_atlas.validation.tableio import (
     TableReadError,
     read_arrow,
     rename_columns,
+    table_format,
     type_table,
 )
 
-HASH_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")  # what Data Package v2 names
+HASH_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+CONSISTENCY_COLUMNS = {
+    "k_vrh", "g_vrh", "volume", "mass", "density", "v_longitudinal", "v_transverse", "v_mean",
+    "poisson_ratio", "debye_temperature",
+}  # fmt: skip  # what Data Package v2 names
+
+
+def precision_tolerance(schema: dict[str, Any], path: Path, tolerance: float) -> float:
+    """The consistency tolerance a file can meet: a CSV rounded to d significant digits (the
+    schema's `elastic_atlas:significantDigits`) is checked at 10^(2-d) at the least — rounding
+    B, G and each derived value by half a unit in the last place, propagated through roots and
+    ratios, stays well inside it — and the Parquet file at the tolerance asked for."""
+    key = "elastic_atlas:significantDigits"
+    fields = schema.get("fields", [])
+    digits = [f[key] for f in fields if key in f and f["name"] in CONSISTENCY_COLUMNS]
+    if table_format(path) != "csv" or not digits:
+        return tolerance
+    return max(tolerance, 10.0 ** (2 - min(digits)))
 
 
 def validate_table_file(
@@ -50,6 +68,7 @@ def validate_table_file(
     found = contract_findings(path, table, schema) if schema is not None else []
     schema = schema or core_schema()
     typed = type_table(path, table, field_map(schema))
+    tolerance = precision_tolerance(schema, path, tolerance)
     return found + validate_typed_table(
         typed, schema, tolerance=tolerance, settings=settings, full_schema=full
     )
@@ -154,6 +173,7 @@ def validate_resource(
     if contract is not None:
         found += contract_findings(path, table, contract)
     typed = type_table(path, table, field_map(schema))
+    tolerance = precision_tolerance(schema, path, tolerance)
     found += validate_typed_table(
         typed, schema, tolerance=tolerance, settings=settings, full_schema=True
     )

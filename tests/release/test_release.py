@@ -241,3 +241,26 @@ def test_parquet_files_describe_themselves(released):
     assert about["elastic_atlas.licence"] == "CC-BY-4.0"
     assert "10.7498/aps.74.20250127" in about["elastic_atlas.citation"]
     assert json.loads(about["elastic_atlas.checkpoints"])[0]["members"] == 3
+
+
+def test_csv_numbers_carry_the_schema_digits_and_parquet_the_full_doubles(released):
+    folder = released / "releases" / VERSION
+    schema = json.loads((folder / "datapackage.json").read_text())["resources"][0]["schema"]
+    digits = {
+        f["name"]: f["elastic_atlas:significantDigits"]
+        for f in schema["fields"]
+        if "elastic_atlas:significantDigits" in f
+    }
+    assert digits["k_vrh"] == 7 and digits["k_vrh_uncertainty"] == 4
+    text = pd.read_csv(folder / "mped.csv", dtype=str, keep_default_na=False)
+    exact = pd.read_parquet(folder / "mped.parquet")
+    for name, n in digits.items():
+        for cell, value in zip(text[name], exact[name], strict=True):
+            if cell == "":
+                assert pd.isna(value)
+                continue
+            mantissa = cell.split("e")[0].replace("-", "").replace(".", "").lstrip("0")
+            assert len(mantissa) <= n, (name, cell)  # no float noise such as ...00000004
+            assert float(cell) == pytest.approx(value, rel=10.0 ** (1 - n))
+    # the Parquet file keeps what the CSV rounds away
+    assert any(len(repr(v).replace(".", "")) > 9 for v in exact["k_vrh"])
