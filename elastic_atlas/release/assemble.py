@@ -44,6 +44,7 @@ from elastic_atlas.release.descriptor import (
     write_json,
 )
 from elastic_atlas.release.figures import table_figures
+from elastic_atlas.release.models import copy_models, model_resources
 from elastic_atlas.release.notes import append_changes, release_notes
 from elastic_atlas.validation.package import validate_table_file
 
@@ -150,6 +151,7 @@ def _assemble(release: Release) -> None:
         write_table_files(result, out, f"{table}-rejects.csv", about)  # rejects per table
         release.built[table] = result
         release.validation[table] = _validate(out, table)
+    release.model_files = copy_models(release.recipes, out)
     for table in release.recipes:
         title = f"{release.config.title.split(':')[0]} — {TABLE_TITLES[table]}"
         table_figures(out / f"{table}.parquet", title, out / "figures" / table)
@@ -224,14 +226,19 @@ def _descriptor(release: Release) -> dict[str, Any]:
         )
         rejects["schema"] = rejects_schema()
         resources.append(rejects)
+    resources += model_resources(release.model_files, out)
+    identity = {"id": f"https://doi.org/{config.doi}"} if config.doi else {}
     return {
         "$schema": PACKAGE_PROFILE,
+        **identity,
         "name": config.name,
         "title": config.title,
         "version": release.version,
         "created": release.created,
         "description": config.description,
         "keywords": config.keywords,
+        "homepage": config.homepage,
+        "citation": parquet_about(release, "")["citation"],
         "contributors": contributors(contract_root() / "CITATION.cff"),
         "sources": SOURCES,
         "elastic_atlas:code_version": __version__,

@@ -36,6 +36,8 @@ class ReleaseConfig(Strict):
     keywords: list[str]
     sample: bool = False
     tables: dict[str, Path]
+    doi: str | None = None  # the dataset's DOI: the descriptor's `id`
+    homepage: str = "https://doi.org/10.7498/aps.74.20250127"
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Release:
     out: Path
     options: RunOptions
     built: dict[str, BuildResult] = field(default_factory=dict)
+    model_files: list[Path] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -78,22 +78,6 @@ def resource(
     return {**entry, **(extra or {})}
 
 
-def rejects_schema() -> dict[str, Any]:
-    names = {
-        "table": "Table the input was meant for (mped or ned).",
-        "material_id": "Id of the input (file stem, summary id, or the source's name).",
-        "source": "Structure source the input came from.",
-        "stage": "Stage that decided: source, join, screen, structure or features.",
-        "reason": "Machine-readable reason, e.g. band_gap_outside_window.",
-        "detail": "Human-readable detail.",
-    }
-    return {
-        "fields": [
-            {"name": n, "type": "string", "description": d, "unit": "1"} for n, d in names.items()
-        ]
-    }
-
-
 def write_checksums(folder: Path) -> Path:
     """CHECKSUMS.sha256 of every file under `folder`, in `sha256sum -c` format."""
     target = folder / "CHECKSUMS.sha256"

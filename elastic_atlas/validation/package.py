@@ -202,6 +202,17 @@ def read_descriptor(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return descriptor, resources
 
 
+def check_file_resource(resource: dict[str, Any], base: Path) -> list[Finding]:
+    """A resource that is not a table (a checkpoint file): inside the package, size, hash."""
+    name = str(resource.get("name", "?"))
+    file, found = inside_package(base, resource.get("path"), name)
+    if file is not None:
+        found += check_resource_file(resource, file)
+    for finding in found:
+        finding.resource = name
+    return found
+
+
 def validate_package(
     path: Path,
     *,
@@ -228,6 +239,8 @@ def validate_package(
                 resource, path.parent, tolerance=tolerance, settings=settings,
                 table_name=table_name,
             )  # fmt: skip
+        else:
+            found += check_file_resource(resource, path.parent)
     if contract and not any(contract_table(r, schema_name) for r in resources):
         found.append(
             table_finding("contract.no_tables", [path.name], "the release lists no MPED/NED table")

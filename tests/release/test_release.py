@@ -99,7 +99,9 @@ def test_frictionless_and_elastic_atlas_accept_the_current_release_descriptor(re
     current = released / "releases" / "datapackage.json"
     report = frictionless.Package(str(current)).validate()
     assert report.valid, report.flatten(["type", "note"])
-    assert len(report.tasks) == 3  # CSV and Parquet table and the rejects
+    tables = [t for t in report.tasks if t.type == "table"]
+    assert len(tables) == 3  # CSV and Parquet table and the rejects
+    assert len(report.tasks) - len(tables) == 12  # the checkpoint files, hash and size
     result = CliRunner().invoke(main, ["validate", str(current), "--strict"])
     assert result.exit_code == 0, result.output
 
@@ -264,3 +266,35 @@ def test_csv_numbers_carry_the_schema_digits_and_parquet_the_full_doubles(releas
             assert float(cell) == pytest.approx(value, rel=10.0 ** (1 - n))
     # the Parquet file keeps what the CSV rounds away
     assert any(len(repr(v).replace(".", "")) > 9 for v in exact["k_vrh"])
+
+
+def test_the_checkpoints_travel_with_the_release(released, tmp_path):
+    folder = released / "releases" / VERSION
+    descriptor = json.loads((folder / "datapackage.json").read_text())
+    files = [r for r in descriptor["resources"] if r["path"].startswith("models/")]
+    assert {Path(r["path"]).parts[1] for r in files} == {
+        "cgcnn3x64-matbench-2026-11-25-kvrh",
+        "cgcnn3x64-matbench-2026-11-25-gvrh",
+    }
+    assert all(r["hash"] == f"sha256:{file_digest(folder / r['path'])}" for r in files)
+    assert descriptor["homepage"] and "10.7498/aps.74.20250127" in descriptor["citation"]
+    with zipfile.ZipFile(next((folder / "sciencedb").glob("*.zip"))) as bundle:
+        assert {r["path"] for r in files} <= set(bundle.namelist())
+    # anyone can re-predict from a copy of the release alone
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    cif = repo_root() / "build" / "sample" / "structures" / "mp-1156.cif"
+    out = tmp_path / "again.csv"
+    model = copy / "models" / "cgcnn3x64-matbench-2026-11-25-kvrh"
+    result = CliRunner().invoke(
+        main, ["predict", "--checkpoint", str(model), str(cif), "-o", str(out), "--workers", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(copy / "mped.parquet").set_index("material_id")
+    again = pd.read_csv(out).set_index("material_id")
+    assert 10 ** again.loc["mp-1156", "log10_k_vrh"] == pytest.approx(table.loc["mp-1156", "k_vrh"])
+    # a changed weight file is a finding
+    member = model / "member-0.safetensors"
+    member.write_bytes(member.read_bytes()[:-4] + b"\0\0\0\0")
+    check = CliRunner().invoke(main, ["validate", str(copy / "datapackage.json")])
+    assert check.exit_code == 1 and "package.hash" in check.output
