@@ -1,7 +1,10 @@
-"""The Science Data Bank (ScienceDB) upload bundle: one zip and a metadata JSON.
+"""The Science Data Bank (ScienceDB) upload records: one per table, each with its own licence.
 
-The zip holds the data files, datapackage.json, the release notes as README and CITATION.cff;
-its entries carry a fixed timestamp so the bundle is byte-identical on rebuild.
+MPED (Materials Project data, CC-BY-4.0) and NED (GNoME data, CC-BY-NC-4.0) cannot share one
+record. Each record is a zip (its table's CSV, Parquet and rejects, the checkpoints, a data
+package descriptor of just those files, the checklist, the release notes as README and
+CITATION.cff) plus `metadata.json` (the fields ScienceDB's form asks for) and `datacite.json`
+(DataCite kernel 4.3). Zip entries carry a fixed timestamp, so a rebuild is byte-identical.
 """
 
 from __future__ import annotations
@@ -10,13 +13,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from elastic_atlas.paths import contract_root
+from elastic_atlas.release.datacite import PUBLISHER, citation_file, datacite_record
 from elastic_atlas.release.descriptor import write_json
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-AFFILIATION = "see the publication (Acta Physica Sinica 74, 120702 (2025))"
 
 
 def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -26,41 +27,88 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data, compresslevel=9)
 
 
-def write_bundle(release: Path, descriptor: dict[str, Any], config: Any) -> Path:
-    folder = release / "sciencedb"
-    folder.mkdir()
-    version = descriptor["version"]
-    bundle = folder / f"{descriptor['name']}-{version}.zip"
-    files = [r["path"] for r in descriptor["resources"]]
+def table_descriptor(descriptor: dict[str, Any], table: str) -> dict[str, Any]:
+    """The release's descriptor with only one table's resources and the checkpoints."""
+    keep = [
+        r for r in descriptor["resources"]
+        if r["name"].startswith(f"{table}-") or r["path"].startswith("models/")
+    ]  # fmt: skip
+    return {**descriptor, "name": f"{descriptor['name']}-{table}", "resources": keep}
+
+
+def write_bundle(release: Path, descriptor: dict[str, Any], config: Any) -> list[Path]:
+    """sciencedb/<table>/: the record's zip, metadata.json and datacite.json, per table."""
+    tables = sorted({r["elastic_atlas:table"] for r in descriptor["resources"]
+                     if "elastic_atlas:table" in r})  # fmt: skip
+    return [write_record(release, table_descriptor(descriptor, t), t, config) for t in tables]
+
+
+def write_record(release: Path, descriptor: dict[str, Any], table: str, config: Any) -> Path:
+    folder = release / "sciencedb" / table
+    folder.mkdir(parents=True)
+    bundle = folder / f"{descriptor['name']}-{descriptor['version']}.zip"
     with zipfile.ZipFile(bundle, "w") as archive:
-        for name in sorted(files):
+        for name in sorted(r["path"] for r in descriptor["resources"]):
             _add(archive, name, (release / name).read_bytes())
-        _add(archive, "datapackage.json", (release / "datapackage.json").read_bytes())
+        _add(archive, "datapackage.json", _json_bytes(descriptor))
         _add(archive, "checklist.json", (release / "checklist.json").read_bytes())
         _add(archive, "README.md", (release / "RELEASE.md").read_bytes())
         _add(archive, "CITATION.cff", (contract_root() / "CITATION.cff").read_bytes())
-    cff = yaml.safe_load((contract_root() / "CITATION.cff").read_text(encoding="utf-8"))
+    licence = next(r for r in descriptor["resources"] if r["name"] == f"{table}-csv")
+    licence_id = licence["licenses"][0]["name"]
+    title = f"{descriptor['title']} — {table.upper()}"
+    year = descriptor["created"][:4]
+    doi = getattr(config, "doi", None)
+    record = datacite_record(
+        title=title, description=descriptor["description"], version=descriptor["version"],
+        year=year, licence=licence_id, doi=doi,
+    )  # fmt: skip
+    write_json(folder / "datacite.json", record)
+    write_json(folder / "metadata.json", sciencedb_metadata(descriptor, record, bundle, config))
+    return bundle
+
+
+def sciencedb_metadata(
+    descriptor: dict[str, Any], record: dict[str, Any], bundle: Path, config: Any
+) -> dict[str, Any]:
+    """The fields of ScienceDB's submission form, from the DataCite record."""
+    cff = citation_file()
     study = cff["preferred-citation"]
-    licences = sorted({lic["name"] for r in descriptor["resources"] for lic in r["licenses"]})
-    metadata = {
-        "title": descriptor["title"],
+    return {
+        "title": record["titles"][0]["title"],
         "description": descriptor["description"],
         "keywords": descriptor["keywords"],
+        "subjects": [s["subject"] for s in record["subjects"]],
         "authors": [
-            {"name": f"{a['given-names']} {a['family-names']}", "affiliation": AFFILIATION}
+            {
+                "name": f"{a['given-names']} {a['family-names']}",
+                "affiliation": a.get("affiliation", ""),
+                **({"email": a["email"], "corresponding": True} if a.get("email") else {}),
+            }
             for a in study["authors"]
         ],
-        "licence": licences if len(licences) > 1 else licences[0],
-        "licence_per_file": {r["path"]: r["licenses"][0]["name"] for r in descriptor["resources"]},
+        "equal_contribution": [
+            f"{a['given-names']} {a['family-names']}" for a in study["authors"][:3]
+        ],
+        "licence": record["rightsList"][0]["rightsIdentifier"],
+        "publisher": PUBLISHER,
+        "publication_year": record["publicationYear"],
+        "resource_type": record["types"],
+        "funding": record["fundingReferences"],
+        "related_identifiers": record["relatedIdentifiers"],
         "related_publication": {
-            "title": study["title"].strip(),
+            "title": " ".join(study["title"].split()),
             "journal": study["journal"],
             "doi": study["doi"],
         },
         "related_dataset_doi": cff["references"][0]["doi"],
-        "version": version,
+        "version": descriptor["version"],
         "sample": bool(getattr(config, "sample", False)),
         "bundle": bundle.name,
     }
-    write_json(folder / "metadata.json", metadata)
-    return bundle
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    import json
+
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()

@@ -36,8 +36,9 @@ def test_release_layout(released):
         "RELEASE.md",
         "CHECKSUMS.sha256",
         "checklist.json",
-        "sciencedb/metadata.json",
-        f"sciencedb/elastic-atlas-sample-{VERSION}.zip",
+        "sciencedb/mped/metadata.json",
+        "sciencedb/mped/datacite.json",
+        f"sciencedb/mped/elastic-atlas-sample-mped-{VERSION}.zip",
     } <= names
     for figure in (
         "crystal_systems",
@@ -56,7 +57,7 @@ def test_release_layout(released):
     assert by_name["mped-csv"]["hash"] == f"sha256:{file_digest(folder / 'mped.csv')}"
     assert by_name["mped-csv"]["rows"] == by_name["mped-parquet"]["rows"] > 10
     assert "This is the embedded sample" in (folder / "RELEASE.md").read_text()
-    metadata = json.loads((folder / "sciencedb" / "metadata.json").read_text())
+    metadata = json.loads((folder / "sciencedb" / "mped" / "metadata.json").read_text())
     assert metadata["related_publication"]["doi"] == "10.7498/aps.74.20250127"
     assert not (released / "CHANGES.md").exists()  # sample releases are not logged
 
@@ -126,7 +127,7 @@ def test_frictionless_applies_the_physics_checklist_shipped_with_the_release(rel
     folder = released / "releases" / VERSION
     notes = (folder / "RELEASE.md").read_text()
     assert "--checklist checklist.json --resource-name mped-parquet" in notes
-    with zipfile.ZipFile(next((folder / "sciencedb").glob("*.zip"))) as bundle:
+    with zipfile.ZipFile(next((folder / "sciencedb").glob("*/*.zip"))) as bundle:
         assert "checklist.json" in bundle.namelist()
     for name in ("mped-csv", "mped-parquet"):
         report = frictionless_checklist_report(folder, name)
@@ -278,7 +279,7 @@ def test_the_checkpoints_travel_with_the_release(released, tmp_path):
     }
     assert all(r["hash"] == f"sha256:{file_digest(folder / r['path'])}" for r in files)
     assert descriptor["homepage"] and "10.7498/aps.74.20250127" in descriptor["citation"]
-    with zipfile.ZipFile(next((folder / "sciencedb").glob("*.zip"))) as bundle:
+    with zipfile.ZipFile(next((folder / "sciencedb").glob("*/*.zip"))) as bundle:
         assert {r["path"] for r in files} <= set(bundle.namelist())
     # anyone can re-predict from a copy of the release alone
     copy = tmp_path / "copy"
@@ -298,3 +299,31 @@ def test_the_checkpoints_travel_with_the_release(released, tmp_path):
     member.write_bytes(member.read_bytes()[:-4] + b"\0\0\0\0")
     check = CliRunner().invoke(main, ["validate", str(copy / "datapackage.json")])
     assert check.exit_code == 1 and "package.hash" in check.output
+
+
+def test_upload_records_carry_valid_datacite_metadata_with_the_study_authors(released, tmp_path):
+    from datacite import schema43
+
+    folder = released / "releases" / VERSION / "sciencedb" / "mped"
+    record = json.loads((folder / "datacite.json").read_text())
+    schema43.validator.validate(record)  # the DataCite kernel 4.3 JSON schema
+    assert schema43.tostring(record).startswith("<?xml")  # and its XML form
+    names = [c["name"] for c in record["creators"]]
+    assert names[:3] == ["Liu, Yujie", "Wang, Zhenyu", "Lei, Hang"] and len(names) == 9
+    assert "Xi'an Jiaotong University" in record["creators"][0]["affiliation"][0]["name"]
+    assert record["rightsList"][0]["rightsIdentifier"] == "CC-BY-4.0"
+    assert {f.get("awardNumber") for f in record["fundingReferences"]} >= {
+        "12104356", "52250191", "2023YFB4604100"
+    }  # fmt: skip
+    related = {r["relatedIdentifier"]: r["relationType"] for r in record["relatedIdentifiers"]}
+    assert related["10.7498/aps.74.20250127"] == "IsSupplementTo"
+    assert related["10.57760/sciencedb.j00213.00104"] == "IsVersionOf"
+    metadata = json.loads((folder / "metadata.json").read_text())
+    corresponding = [a["name"] for a in metadata["authors"] if a.get("corresponding")]
+    assert corresponding == ["Jiawei Xian", "Zhibin Gao"]
+    assert "placeholder" not in json.dumps(metadata).lower()
+    # the record's zip is a package of its own: frictionless checks it as downloaded
+    with zipfile.ZipFile(folder / f"elastic-atlas-sample-mped-{VERSION}.zip") as bundle:
+        bundle.extractall(tmp_path / "download")
+    report = frictionless.Package(str(tmp_path / "download" / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["type", "note"])[:3]
