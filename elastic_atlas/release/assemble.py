@@ -34,6 +34,7 @@ from elastic_atlas.release.context import (
     created_timestamp,
     load_config,
 )
+from elastic_atlas.release.croissant import write_croissant
 from elastic_atlas.release.descriptor import (
     PACKAGE_PROFILE,
     SOURCES,
@@ -157,6 +158,7 @@ def _assemble(release: Release) -> None:
         table_figures(out / f"{table}.parquet", title, out / "figures" / table)
     descriptor = _descriptor(release)
     write_json(out / "datapackage.json", descriptor)
+    write_croissant(descriptor, out)
     (out / "checklist.json").write_text(checklist_text(), encoding="utf-8")
     (out / "RELEASE.md").write_text(release_notes(release), encoding="utf-8")
     from elastic_atlas.release.sciencedb import write_bundle

@@ -327,3 +327,21 @@ def test_upload_records_carry_valid_datacite_metadata_with_the_study_authors(rel
         bundle.extractall(tmp_path / "download")
     report = frictionless.Package(str(tmp_path / "download" / "datapackage.json")).validate()
     assert report.valid, report.flatten(["type", "note"])[:3]
+
+
+def test_croissant_metadata_validates_and_reads_the_records(released):
+    import mlcroissant as mlc
+
+    folder = released / "releases" / VERSION
+    croissant = json.loads((folder / "croissant.json").read_text())
+    assert croissant["conformsTo"].startswith("http://mlcommons.org/croissant/1.0")
+    (parquet,) = croissant["distribution"]
+    assert parquet["sha256"] == file_digest(folder / "mped.parquet")
+    fields = {f["name"]: f for f in croissant["recordSet"][0]["field"]}
+    assert fields["k_vrh"]["dataType"] == "cr:Float64" and "GPa" in fields["k_vrh"]["description"]
+    dataset = mlc.Dataset(jsonld=str(folder / "croissant.json"))  # validates, raises on errors
+    records = list(dataset.records(record_set="mped"))
+    table = pd.read_parquet(folder / "mped.parquet")
+    assert len(records) == len(table)
+    assert records[0]["mped/material_id"].decode() == table.material_id.iloc[0]
+    assert records[0]["mped/k_vrh"] == table.k_vrh.iloc[0]

@@ -1,0 +1,86 @@
+"""croissant.json: the release as MLCommons Croissant 1.0 JSON-LD, built with mlcroissant.
+
+Every Parquet file is a FileObject with its sha256; every table is a RecordSet whose fields
+carry the schema's data type and description (with the unit), each extracted from its Parquet
+column. Loaders that read Croissant (mlcroissant, TFDS, Hugging Face, Kaggle) then find the
+tables without reading this project's schema.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from elastic_atlas.digest import file_digest
+from elastic_atlas.release.context import TABLE_TITLES
+
+CROISSANT = "http://mlcommons.org/croissant/1.0"
+
+
+def _data_type(kind: str) -> Any:
+    import mlcroissant as mlc
+
+    return {"number": mlc.DataType.FLOAT64, "integer": mlc.DataType.INT64}.get(
+        kind, mlc.DataType.TEXT
+    )
+
+
+def record_set(table: str, schema: dict[str, Any]) -> Any:
+    import mlcroissant as mlc
+
+    fields = [
+        mlc.Field(
+            id=f"{table}/{f['name']}",
+            name=f["name"],
+            description=f"{f.get('description', '')} Unit: {f.get('unit', '1')}.",
+            data_types=[_data_type(f["type"])],
+            source=mlc.Source(
+                file_object=f"{table}.parquet", extract=mlc.Extract(column=f["name"])
+            ),
+        )
+        for f in schema["fields"]
+    ]
+    return mlc.RecordSet(id=table, name=table, description=TABLE_TITLES[table], fields=fields)
+
+
+def croissant_metadata(descriptor: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The Croissant JSON-LD of a release folder (its Parquet tables)."""
+    import mlcroissant as mlc
+
+    tables = [r for r in descriptor["resources"] if r.get("format") == "parquet"]
+    files = [
+        mlc.FileObject(
+            id=r["path"], name=r["path"], content_url=r["path"],
+            encoding_formats=[mlc.EncodingFormat.PARQUET], sha256=file_digest(folder / r["path"]),
+        )
+        for r in tables
+    ]  # fmt: skip
+    records = [record_set(r["elastic_atlas:table"], r["schema"]) for r in tables]
+    licences = sorted({r["licenses"][0]["path"] for r in tables})
+    metadata = mlc.Metadata(
+        name=descriptor["name"],
+        description=descriptor["description"],
+        version=_semver(descriptor["version"]),
+        license=licences,
+        url=descriptor.get("homepage"),
+        cite_as=descriptor.get("citation"),
+        keywords=descriptor["keywords"],
+        date_published=datetime.fromisoformat(descriptor["created"].replace("Z", "+00:00")),
+        distribution=files,
+        record_sets=records,
+    )
+    return metadata.to_json()
+
+
+def _semver(version: str) -> str:
+    """Croissant wants MAJOR.MINOR.PATCH; build metadata (+sample) stays in the name."""
+    return version.partition("+")[0]
+
+
+def write_croissant(descriptor: dict[str, Any], folder: Path) -> Path:
+    path = folder / "croissant.json"
+    data = croissant_metadata(descriptor, folder)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    return path
