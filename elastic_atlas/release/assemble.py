@@ -26,6 +26,7 @@ from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.digest import file_digest
 from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
+from elastic_atlas.release.card import dataset_card
 from elastic_atlas.release.context import (
     TABLE_TITLES,
     Release,
@@ -161,6 +162,7 @@ def _assemble(release: Release) -> None:
     write_croissant(descriptor, out)
     (out / "checklist.json").write_text(checklist_text(), encoding="utf-8")
     (out / "RELEASE.md").write_text(release_notes(release), encoding="utf-8")
+    (out / "README.md").write_text(dataset_card(release), encoding="utf-8")
     from elastic_atlas.release.sciencedb import write_bundle
 
     write_bundle(out, descriptor, release.config)

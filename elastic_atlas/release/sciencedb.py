@@ -52,7 +52,8 @@ def write_record(release: Path, descriptor: dict[str, Any], table: str, config: 
             _add(archive, name, (release / name).read_bytes())
         _add(archive, "datapackage.json", _json_bytes(descriptor))
         _add(archive, "checklist.json", (release / "checklist.json").read_bytes())
-        _add(archive, "README.md", (release / "RELEASE.md").read_bytes())
+        _add(archive, "README.md", (release / "README.md").read_bytes())  # the dataset card
+        _add(archive, "RELEASE.md", (release / "RELEASE.md").read_bytes())
         _add(archive, "CITATION.cff", (contract_root() / "CITATION.cff").read_bytes())
     licence = next(r for r in descriptor["resources"] if r["name"] == f"{table}-csv")
     licence_id = licence["licenses"][0]["name"]

@@ -345,3 +345,36 @@ def test_croissant_metadata_validates_and_reads_the_records(released):
     assert len(records) == len(table)
     assert records[0]["mped/material_id"].decode() == table.material_id.iloc[0]
     assert records[0]["mped/k_vrh"] == table.k_vrh.iloc[0]
+
+
+def test_the_dataset_card_front_matter_and_its_loading_snippets_work(
+    released, monkeypatch, tmp_path
+):
+    import re
+
+    import yaml
+
+    folder = released / "releases" / VERSION
+    card = (folder / "README.md").read_text()
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert front["license"] == "cc-by-4.0"
+    assert front["configs"][0]["data_files"][0]["path"] == "mped.parquet"
+    for heading in ("What these data are", "## Columns", "## Loading", "How to check", "@article"):
+        assert heading in card
+    assert "| `k_vrh` | B | GPa |" in card and "band_gap_outside_window" in card
+    # every snippet of the card, run as published, in a copy of the release folder
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    monkeypatch.chdir(copy)
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    (code,) = re.findall(r"```python\n(.*?)```", card, flags=re.S)
+    scope: dict = {}
+    exec(code, scope)
+    n = len(pd.read_parquet(copy / "mped.parquet"))
+    assert len(scope["frame"]) == n and len(scope["rows"]) == n
+    from datasets import load_dataset
+
+    by_card = load_dataset(str(copy), "mped")["train"]  # the front matter's config
+    assert by_card.num_rows == n and "k_vrh" in by_card.column_names
