@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from elastic_atlas.contract.schema import crystal_systems
 
@@ -29,7 +30,8 @@ def _save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
     for suffix, metadata in ((".png", {"Software": None}), (".svg", {"Date": None})):
         path = folder / f"{name}{suffix}"
         with matplotlib.rc_context({"svg.hashsalt": "elastic-atlas"}):
-            fig.savefig(path, dpi=120, metadata=metadata)
+            # tight bounding box: no title or label is ever clipped
+            fig.savefig(path, dpi=120, metadata=metadata, bbox_inches="tight", pad_inches=0.15)
         paths.append(path)
     plt.close(fig)
     return paths
@@ -50,6 +52,7 @@ def crystal_systems(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]
             fontsize=8,
         )
     ax.set_ylabel("materials")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{title}: crystal systems (n = {total:,})")
     ax.tick_params(axis="x", rotation=30)
     ax.margins(y=0.2)
@@ -69,6 +72,7 @@ def atoms_per_cell(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]:
     )
     ax.set_xlabel("atoms per cell N")
     ax.set_ylabel("materials")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     low, high = (int(n.min()), int(n.max())) if len(n) else (0, 0)
     ax.set_title(f"{title}: atoms per cell (range {low}-{high})")
     fig.tight_layout()
@@ -81,6 +85,7 @@ def element_frequency(frame: pd.DataFrame, title: str, folder: Path) -> list[Pat
     fig, ax = plt.subplots(figsize=(max(7, 0.16 * len(ordered)), 4))
     ax.bar([k for k, _ in ordered], [v for _, v in ordered], color="tab:green")
     ax.set_ylabel("materials containing the element")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{title}: element frequency ({len(ordered)} elements)")
     ax.tick_params(axis="x", rotation=90, labelsize=7)
     fig.tight_layout()
@@ -113,15 +118,21 @@ def moduli_scatter(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]:
                 alpha=0.6,
                 color=COLOURS[system],
                 label=f"{system} ({len(part):,})",
+                rasterized=True,  # tens of thousands of points: pixels inside the SVG
             )
     _pugh_lines(ax, g_max)
     top.hist(frame["g_vrh"], bins=60, color="tab:grey")
     right.hist(frame["k_vrh"], bins=60, orientation="horizontal", color="tab:grey")
     top.tick_params(labelbottom=False)
     right.tick_params(labelleft=False)
+    top.set_ylabel("materials")
+    right.set_xlabel("materials")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+    right.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
     ax.set_xlabel("G (GPa)")
     ax.set_ylabel("B (GPa)")
-    ax.legend(fontsize=7, markerscale=2)
+    # below B/G = 1 (lower right) crystals are rare: the legend hides no points there
+    ax.legend(fontsize=7, markerscale=2, loc="lower right")
     top.set_title(f"{title}: bulk vs shear modulus")
     return _save(fig, folder, "bulk_vs_shear")
 
@@ -131,7 +142,9 @@ def moduli_by_system(frame: pd.DataFrame, title: str, folder: Path) -> list[Path
     g_max = float(frame["g_vrh"].max()) if len(frame) else 1.0
     for ax, system in zip(axes.flat, SYSTEMS, strict=False):
         part = frame[frame["crystal_system"] == system]
-        ax.scatter(part["g_vrh"], part["k_vrh"], s=5, alpha=0.6, color=COLOURS[system])
+        ax.scatter(
+            part["g_vrh"], part["k_vrh"], s=5, alpha=0.6, color=COLOURS[system], rasterized=True
+        )
         _pugh_lines(ax, g_max)
         ax.set_title(f"{system} ({len(part):,})", fontsize=9)
     axes.flat[-1].axis("off")

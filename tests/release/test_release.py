@@ -378,3 +378,10 @@ def test_the_dataset_card_front_matter_and_its_loading_snippets_work(
 
     by_card = load_dataset(str(copy), "mped")["train"]  # the front matter's config
     assert by_card.num_rows == n and "k_vrh" in by_card.column_names
+
+
+def test_dense_scatters_are_pixels_inside_the_svgs(released):
+    figures = released / "releases" / VERSION / "figures" / "mped"
+    for name in ("bulk_vs_shear", "bulk_vs_shear_by_system"):
+        svg = (figures / f"{name}.svg").read_text()
+        assert "<image" in svg  # the scatter is rasterized, so the SVG stays small on real data
