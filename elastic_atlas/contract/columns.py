@@ -11,6 +11,8 @@ class Column(StrEnum):
     MATERIAL_ID = "material_id"
     FORMULA = "formula"
     ELEMENTS = "elements"
+    NELEMENTS = "nelements"
+    CHEMSYS = "chemsys"
     NSITES = "nsites"
     CRYSTAL_SYSTEM = "crystal_system"
     SPACE_GROUP_NUMBER = "space_group_number"
@@ -31,8 +33,8 @@ class Column(StrEnum):
 
 # Facts of a row that come from the structure or the summary (the rest come from the models).
 STRUCTURE_FACTS = (
-    Column.FORMULA, Column.ELEMENTS, Column.NSITES, Column.CRYSTAL_SYSTEM,
-    Column.SPACE_GROUP_NUMBER, Column.BAND_GAP, Column.VOLUME, Column.MASS,
+    Column.FORMULA, Column.ELEMENTS, Column.NELEMENTS, Column.CHEMSYS, Column.NSITES,
+    Column.CRYSTAL_SYSTEM, Column.SPACE_GROUP_NUMBER, Column.BAND_GAP, Column.VOLUME, Column.MASS,
 )  # fmt: skip
 # (target of a checkpoint, the column of its ensemble spread)
 UNCERTAINTY_OF = {"log10_k_vrh": Column.K_VRH_UNCERTAINTY, "log10_g_vrh": Column.G_VRH_UNCERTAINTY}

@@ -35,6 +35,8 @@ def synthetic_table(rows: int, seed: int = 0, table: str = "mped") -> pd.DataFra
             "material_id": ids,
             "formula": [e.replace(" ", "") for e in elements],
             "elements": elements,
+            "nelements": [len(e.split()) for e in elements],
+            "chemsys": [e.replace(" ", "-") for e in elements],
             "nsites": nsites,
             "crystal_system": np.asarray(_SYSTEMS)[system],
             "space_group_number": np.asarray(_FIRST_SPACE_GROUP)[system],

@@ -56,10 +56,13 @@ class GraphResult:
 def structure_info(structure: Structure) -> dict[str, Any]:
     """Facts every table row needs, computed once where the structure is parsed."""
     composition = structure.composition
+    symbols = sorted(el.symbol for el in composition.elements)
     return {
         **structure_scalars(structure),
         "formula": composition.reduced_formula,
-        "elements": " ".join(sorted(el.symbol for el in composition.elements)),
+        "elements": " ".join(symbols),
+        "nelements": len(symbols),  # as Materials Project has them
+        "chemsys": "-".join(symbols),
     }
 
 

@@ -15,6 +15,8 @@ CONTRACT = [
     "material_id",
     "formula",
     "elements",
+    "nelements",
+    "chemsys",
     "nsites",
     "crystal_system",
     "space_group_number",
