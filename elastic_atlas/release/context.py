@@ -37,6 +37,8 @@ class ReleaseConfig(Strict):
     sample: bool = False
     tables: dict[str, Path]
     doi: str | None = None  # the dataset's DOI: the descriptor's `id`
+    # DOIs of the per-table upload records once ScienceDB has minted them ({mped = "10..."})
+    record_dois: dict[str, str] = {}
     homepage: str = "https://doi.org/10.7498/aps.74.20250127"
 
 

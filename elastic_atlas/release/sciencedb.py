@@ -59,7 +59,7 @@ def write_record(release: Path, descriptor: dict[str, Any], table: str, config: 
     licence_id = licence["licenses"][0]["name"]
     title = f"{descriptor['title']} — {table.upper()}"
     year = descriptor["created"][:4]
-    doi = getattr(config, "doi", None)
+    doi = (getattr(config, "record_dois", None) or {}).get(table)  # each record its own DOI
     record = datacite_record(
         title=title, description=descriptor["description"], version=descriptor["version"],
         year=year, licence=licence_id, doi=doi,
