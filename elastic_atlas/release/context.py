@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from elastic_atlas.inputs.recipe import Recipe, RecipeError, Strict, load_recipe, validated
 from elastic_atlas.pipeline.run import BuildResult, RunOptions
 
@@ -38,7 +40,7 @@ class ReleaseConfig(Strict):
     tables: dict[str, Path]
     doi: str | None = None  # the dataset's DOI: the descriptor's `id`
     # DOIs of the per-table upload records once ScienceDB has minted them ({mped = "10..."})
-    record_dois: dict[str, str] = {}
+    record_dois: dict[str, str] = Field(default_factory=dict)
     homepage: str = "https://doi.org/10.7498/aps.74.20250127"
 
 
