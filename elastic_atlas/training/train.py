@@ -12,7 +12,6 @@ import csv
 import hashlib
 import json
 import os
-import pickle
 import random
 import sys
 import time
@@ -69,8 +68,8 @@ def cached_graphs(
     from pymatgen.core import Structure
 
     params_key = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:16]
-    path = cache / f"graphs-{params_key}.pkl"
-    store: dict[str, CrystalGraph] = pickle.loads(path.read_bytes()) if path.exists() else {}
+    path = cache / f"graphs-{params_key}.npz"
+    store = read_graph_cache(path)
     graphs, added = {}, 0
     for mbid, (structure_dict, _) in dataset.items():
         key = structure_key(structure_dict)
@@ -85,11 +84,51 @@ def cached_graphs(
             added += 1
         graphs[mbid] = store[key]
     if added:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(path)
+        write_graph_cache(path, store)
     return graphs
+
+
+def write_graph_cache(path: Path, store: dict[str, CrystalGraph]) -> None:
+    """Graphs as plain arrays in one .npz (concatenated, with offsets): data, never a pickle."""
+    keys = sorted(store)
+    graphs = [store[k] for k in keys]
+    sizes = np.array([g.n_atoms for g in graphs], dtype=np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as handle:  # a file object: numpy adds no suffix
+        np.savez(
+            handle,
+            keys=np.array(keys),
+            sizes=sizes,
+            atomic_numbers=np.concatenate([g.atomic_numbers for g in graphs]),
+            neighbor_index=np.concatenate([g.neighbor_index for g in graphs]),
+            neighbor_distance=np.concatenate([g.neighbor_distance for g in graphs]),
+            padded=np.array([g.padded_atoms for g in graphs], dtype=np.int64),
+            ties=np.array([g.cutoff_ties for g in graphs], dtype=np.int64),
+        )
+    partial.replace(path)
+
+
+def read_graph_cache(path: Path) -> dict[str, CrystalGraph]:
+    """The cache written by write_graph_cache ({} when absent or unreadable: rebuilt)."""
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError):
+        return {}
+    starts = np.concatenate(([0], np.cumsum(arrays["sizes"])))
+    return {
+        str(key): CrystalGraph(
+            arrays["atomic_numbers"][a:b],
+            arrays["neighbor_index"][a:b],
+            arrays["neighbor_distance"][a:b],
+            int(arrays["padded"][i]),
+            int(arrays["ties"][i]),
+        )
+        for i, (key, a, b) in enumerate(zip(arrays["keys"], starts[:-1], starts[1:], strict=True))
+    }
 
 
 def split_ids(config: TrainConfig, available: set[str]) -> dict[str, list[str]]:

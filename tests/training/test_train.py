@@ -67,7 +67,7 @@ def test_training_checkpoints_every_epoch_and_resumes(tmp_path, matbench):
     assert {"last.pt", "best.safetensors", "best.json", "split.json"} <= {
         p.name for p in run.iterdir()
     }
-    assert len(list((tmp_path / "cache").glob("graphs-*.pkl"))) == 1
+    assert len(list((tmp_path / "cache").glob("graphs-*.npz"))) == 1
     train_run(config(tmp_path, dataset, folds, 4), run, quiet=True)  # "interrupted" at 2
     log = pd.read_csv(run / "log.csv")
     assert log.epoch.tolist() == [1, 2, 3, 4]
@@ -103,3 +103,26 @@ def test_freeze_makes_a_loadable_ensemble_with_metrics(tmp_path, matbench):
     assert sum(block["length"] for block in layout) == checkpoint.features.length == 91
     assert (tmp_path / "model" / "README.md").exists()
     assert (tmp_path / "model" / "parity.png").exists()
+
+
+def test_the_graph_cache_is_plain_arrays_that_read_back_exactly(tmp_path):
+    import numpy as np
+    from structures import diamond, rock_salt
+
+    from elastic_atlas.model.graph import build_graph
+    from elastic_atlas.training.train import read_graph_cache, write_graph_cache
+
+    store = {"a": build_graph(rock_salt()), "b": build_graph(diamond())}
+    path = tmp_path / "graphs.npz"
+    write_graph_cache(path, store)
+    with np.load(path, allow_pickle=False) as data:  # no object arrays: nothing to unpickle
+        assert all(data[name].dtype != object for name in data.files)
+    back = read_graph_cache(path)
+    assert sorted(back) == ["a", "b"]
+    for key, graph in store.items():
+        np.testing.assert_array_equal(back[key].atomic_numbers, graph.atomic_numbers)
+        np.testing.assert_array_equal(back[key].neighbor_index, graph.neighbor_index)
+        np.testing.assert_array_equal(back[key].neighbor_distance, graph.neighbor_distance)
+        assert back[key].padded_atoms == graph.padded_atoms
+    path.write_bytes(b"not a zip")
+    assert read_graph_cache(path) == {}  # a damaged cache is rebuilt, never trusted
