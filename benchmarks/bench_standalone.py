@@ -13,6 +13,7 @@ import argparse
 import json
 import shutil
 import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -24,7 +25,8 @@ VERSION = "0.9.0-rc1"
 
 def build(folder: Path) -> tuple[Path, str]:
     shutil.rmtree(folder, ignore_errors=True)
-    command = [str(BIN / "elastic-atlas"), "release", "--config", str(ROOT / "build" / "release.toml"),
+    config = str(ROOT / "build" / "release.toml")
+    command = [sys.executable, "-m", "elastic_atlas", "release", "--config", config,
                "--version", VERSION, "--releases", str(folder), "--quiet"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     return folder / VERSION, result.stdout + result.stderr
