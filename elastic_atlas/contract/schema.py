@@ -34,6 +34,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 # number column is an error of `elastic-atlas validate`, and a null in a required column is one
 # of both validators).
 MISSING_VALUES = ["", "nan"]
+# Field property: significant digits of the column in CSV (Parquet keeps float64).
+SIGNIFICANT_DIGITS = "elastic_atlas:significantDigits"
 
 
 def compose_table_schema(table: str, folder: Path | None = None) -> dict[str, Any]:

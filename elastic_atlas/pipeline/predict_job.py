@@ -14,6 +14,7 @@ from elastic_atlas.contract.reasons import REJECT_COLUMNS
 from elastic_atlas.inputs.sources import SourceError, iter_cif_source
 from elastic_atlas.model.checkpoint import Checkpoint
 from elastic_atlas.pipeline.records import Accounting
+from elastic_atlas.pipeline.run import RunOptions, counted, stream
 
 
 class OutputError(SourceError):
@@ -57,41 +58,32 @@ def run_predict(
 ) -> dict[str, int]:
     """Write OUT.csv and OUT.rejects.csv under temporary names, renamed only when every input
     is done (an interrupted run leaves no complete-looking file); returns the counts."""
-    counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     finals = (output, rejects_path(output))
     partials = tuple(_partial(path) for path in finals)
     try:
-        _write(checkpoints, source, partials, options, counts, reasons)
+        book = _write(checkpoints, source, partials, options)
         for final, partial in zip(finals, partials, strict=True):
             os.replace(partial, final)
     finally:
         for partial in partials:
             partial.unlink(missing_ok=True)
-    assert counts["inputs"] == counts["predicted"] + counts["rejected"]
     if not options.quiet:
         elapsed = time.perf_counter() - start
-        rate = counts["inputs"] / elapsed if elapsed else 0.0
+        rate = book.inputs / elapsed if elapsed else 0.0
+        reasons = Counter(str(r.reason) for r in book.rejects)
         print(
             f"{elapsed:.1f} s, {rate:.0f} structures/s; rejected by reason: "
             f"{dict(reasons) or 'none'}",
             file=sys.stderr,
         )
-    return {key: counts[key] for key in ("inputs", "predicted", "rejected")}
+    return {"inputs": book.inputs, "predicted": book.accepted, "rejected": len(book.rejects)}
 
 
 def _write(
-    checkpoints: list[Checkpoint],
-    source: Path,
-    paths: tuple[Path, Path],
-    options: PredictOptions,
-    counts: Counter[str],
-    reasons: Counter[str],
-) -> None:
-    from elastic_atlas.pipeline.run import RunOptions, counted, stream
-
+    checkpoints: list[Checkpoint], source: Path, paths: tuple[Path, Path], options: PredictOptions
+) -> Accounting:
     header = header_of(checkpoints)
     columns = header[1:]
     book = Accounting()
@@ -107,5 +99,4 @@ def _write(
         rejections = csv.writer(rej)
         rejections.writerow(REJECT_COLUMNS)
         rejections.writerows(r.row() for r in book.rejects)
-    counts.update(inputs=book.inputs, predicted=book.accepted, rejected=len(book.rejects))
-    reasons.update(str(r.reason) for r in book.rejects)
+    return book

@@ -17,11 +17,10 @@ import pyarrow.parquet as pq
 
 from elastic_atlas.contract import physics
 from elastic_atlas.contract.columns import STRUCTURE_FACTS, UNCERTAINTY_OF, Column
-from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.contract.schema import SIGNIFICANT_DIGITS, load_table_schema
 from elastic_atlas.pipeline.predict import Predicted
 
 BULK, SHEAR = "log10_k_vrh", "log10_g_vrh"
-SIGNIFICANT_DIGITS = "elastic_atlas:significantDigits"  # schema field property, CSV only
 ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64()}
 
 

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from elastic_atlas import __version__
 from elastic_atlas.contract.checklist import checklist_text
 from elastic_atlas.contract.reasons import rejects_schema
@@ -36,6 +34,7 @@ from elastic_atlas.release.context import (
     load_config,
 )
 from elastic_atlas.release.croissant import write_croissant
+from elastic_atlas.release.datacite import citation_text
 from elastic_atlas.release.descriptor import (
     PACKAGE_PROFILE,
     SOURCES,
@@ -171,18 +170,12 @@ def _assemble(release: Release) -> None:
 
 def parquet_about(release: Release, licence: str) -> dict[str, str]:
     """What a Parquet file of the release says of itself, read alone."""
-    cff = yaml.safe_load((contract_root() / "CITATION.cff").read_text(encoding="utf-8"))
-    paper = cff["preferred-citation"]
-    citation = (
-        f"{paper['title']}. {paper.get('journal', '')} {paper.get('volume', '')}, "
-        f"{paper.get('start', '')} ({paper.get('year', '')}). doi:{paper.get('doi', '')}"
-    )
     return {
         "dataset": release.config.name,
         "title": release.config.title,
         "version": release.version,
         "licence": licence,
-        "citation": " ".join(citation.split()),
+        "citation": citation_text(),
     }
 
 
@@ -242,7 +235,7 @@ def _descriptor(release: Release) -> dict[str, Any]:
         "description": config.description,
         "keywords": config.keywords,
         "homepage": config.homepage,
-        "citation": parquet_about(release, "")["citation"],
+        "citation": citation_text(),
         "contributors": contributors(contract_root() / "CITATION.cff"),
         "sources": SOURCES,
         "elastic_atlas:code_version": __version__,

@@ -8,15 +8,14 @@ by the tests against the sample release.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
 
-from elastic_atlas.paths import contract_root
+from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.release.context import TABLE_TITLES, Release
 from elastic_atlas.release.datacite import citation_file
-from elastic_atlas.release.notes import how_to_check
+from elastic_atlas.release.notes import how_to_check, test_metrics
 
 TAGS = ["materials-science", "elastic-moduli", "cgcnn", "crystal-structures", "tabular"]
 
@@ -75,10 +74,7 @@ def table_section(release: Release, table: str) -> list[str]:
 
 
 def _accuracy(checkpoint: dict[str, Any]) -> str:
-    card = contract_root() / checkpoint["path"] / "model.json"
-    if not card.is_file():
-        return ""
-    test = json.loads(card.read_text()).get("metrics", {}).get("test")
+    test = test_metrics(checkpoint)
     return f"; Matbench fold-0 test MAE {test['mae']:.4f} log10 GPa" if test else ""
 
 
@@ -151,7 +147,6 @@ ABOUT = [
 
 def dataset_card(release: Release) -> str:
     tables = list(release.built)
-    schema = release.built[tables[0]]
     lines = [
         f"# {release.config.title}",
         "",
@@ -165,12 +160,6 @@ def dataset_card(release: Release) -> str:
     ]  # fmt: skip
     for table in tables:
         lines += table_section(release, table)
-    lines += ["## Columns", "", *column_dictionary(_schema(schema)), ""]
+    lines += ["## Columns", "", *column_dictionary(load_table_schema(tables[0])), ""]
     lines += loading_snippets(tables[0]) + how_to_check(tables) + citation_section()
     return front_matter(release) + "\n" + "\n".join(lines)
-
-
-def _schema(result: Any) -> dict[str, Any]:
-    from elastic_atlas.contract.schema import load_table_schema
-
-    return load_table_schema(result.table)

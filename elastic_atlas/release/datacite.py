@@ -38,6 +38,16 @@ def citation_file() -> dict[str, Any]:
     return yaml.safe_load((contract_root() / "CITATION.cff").read_text(encoding="utf-8"))
 
 
+def citation_text() -> str:
+    """The study's citation in one line (Parquet metadata, datapackage.json)."""
+    paper = citation_file()["preferred-citation"]
+    text = (
+        f"{paper['title']}. {paper.get('journal', '')} {paper.get('volume', '')}, "
+        f"{paper.get('start', '')} ({paper.get('year', '')}). doi:{paper.get('doi', '')}"
+    )
+    return " ".join(text.split())
+
+
 def creators() -> list[dict[str, Any]]:
     """The study's authors in order, with their affiliations (CITATION.cff)."""
     return [

@@ -134,11 +134,16 @@ def literature_section(comparison: pd.DataFrame, n_literature: int) -> list[str]
     return lines
 
 
-def _metrics(checkpoint: dict[str, Any]) -> str:
+def test_metrics(checkpoint: dict[str, Any]) -> dict[str, float] | None:
+    """The test-split metrics of a checkpoint's model card, when it has one."""
     card = contract_root() / checkpoint["path"] / "model.json"
     if not card.is_file():
-        return ""
-    test = json.loads(card.read_text()).get("metrics", {}).get("test")
+        return None
+    return json.loads(card.read_text()).get("metrics", {}).get("test")
+
+
+def _metrics(checkpoint: dict[str, Any]) -> str:
+    test = test_metrics(checkpoint)
     return f"; test MAE {test['mae']:.4f} log10 GPa, R² {test['r2']:.3f}" if test else ""
 
 

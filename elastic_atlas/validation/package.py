@@ -11,7 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from elastic_atlas.contract.schema import core_schema, field_map, load_table_schema
+from elastic_atlas.contract import physics
+from elastic_atlas.contract.schema import (
+    SIGNIFICANT_DIGITS,
+    core_schema,
+    field_map,
+    load_table_schema,
+)
 from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.digest import file_digest
 from elastic_atlas.validation.containment import PackageError, inside_package
@@ -32,10 +38,14 @@ from elastic_atlas.validation.tableio import (
 )
 
 HASH_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+# The columns the consistency rules read: the primaries and everything derived from them.
 CONSISTENCY_COLUMNS = {
-    "k_vrh", "g_vrh", "volume", "mass", "density", "v_longitudinal", "v_transverse", "v_mean",
-    "poisson_ratio", "debye_temperature",
-}  # fmt: skip  # what Data Package v2 names
+    "k_vrh",
+    "g_vrh",
+    "volume",
+    "mass",
+    *physics.DERIVED_COLUMNS,
+}  # what Data Package v2 names
 
 
 def precision_tolerance(schema: dict[str, Any], path: Path, tolerance: float) -> float:
@@ -43,9 +53,12 @@ def precision_tolerance(schema: dict[str, Any], path: Path, tolerance: float) ->
     schema's `elastic_atlas:significantDigits`) is checked at 10^(2-d) at the least — rounding
     B, G and each derived value by half a unit in the last place, propagated through roots and
     ratios, stays well inside it — and the Parquet file at the tolerance asked for."""
-    key = "elastic_atlas:significantDigits"
     fields = schema.get("fields", [])
-    digits = [f[key] for f in fields if key in f and f["name"] in CONSISTENCY_COLUMNS]
+    digits = [
+        f[SIGNIFICANT_DIGITS]
+        for f in fields
+        if SIGNIFICANT_DIGITS in f and f["name"] in CONSISTENCY_COLUMNS
+    ]
     if table_format(path) != "csv" or not digits:
         return tolerance
     return max(tolerance, 10.0 ** (2 - min(digits)))
