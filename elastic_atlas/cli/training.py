@@ -13,7 +13,14 @@ TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}  # Matbench file s
 
 
 @main.command()
-@click.option("--target", type=click.Choice(sorted(TARGET_FILES)), required=True)
+@click.option(
+    "--target",
+    "targets",
+    type=click.Choice(sorted(TARGET_FILES)),
+    multiple=True,
+    help="Target(s) of the one network; repeat for several [default: log10_k_vrh and "
+    "log10_g_vrh together].",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--fold", type=int, default=0, show_default=True, help="Official Matbench fold.")
 @click.option(
@@ -23,16 +30,25 @@ TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}  # Matbench file s
     help="Where checkpoints and the log go; an existing run there is resumed.",
 )
 @click.option(
-    "--dataset",
-    type=click.Path(path_type=Path),
+    "--matbench",
+    type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Matbench-layout dataset [default: ../shared/data/matbench subset].",
+    help="Folder with matbench_log_{kvrh,gvrh}_mp2018_subset.json.gz and the folds "
+    "[default: ../shared/data/matbench].",
 )
 @click.option(
-    "--folds",
-    type=click.Path(path_type=Path),
+    "--width",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Hidden atom features (atom_fea_len).",
+)
+@click.option("--n-conv", type=int, default=3, show_default=True, help="Convolution layers.")
+@click.option(
+    "--target-weights",
+    type=str,
     default=None,
-    help="matbench_v0.1 folds JSON [default: ../shared/data/matbench].",
+    help="Loss weight per target, comma-separated, e.g. 1,1.5 [default: equal].",
 )
 @click.option("--max-epochs", type=int, default=300, show_default=True)
 @click.option("--patience", type=int, default=40, show_default=True)
@@ -46,33 +62,44 @@ TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}  # Matbench file s
 @click.option("--quiet", is_flag=True)
 @handle_errors
 def train(
-    target: str,
+    targets: tuple[str, ...],
     seed: int,
     fold: int,
     run_dir: Path,
-    dataset: Path | None,
-    folds: Path | None,
+    matbench: Path | None,
+    width: int,
+    n_conv: int,
+    target_weights: str | None,
     max_epochs: int,
     patience: int,
     threads: int,
     quiet: bool,
 ) -> None:
     """Train one CGCNN run on Matbench (resumable; a checkpoint every epoch)."""
+    from elastic_atlas.model.cgcnn import Architecture
     from elastic_atlas.paths import shared_data
     from elastic_atlas.training.train import TrainConfig, train_run
 
-    matbench = shared_data() / "matbench"
-    dataset = dataset or matbench / f"matbench_log_{TARGET_FILES[target]}_mp2018_subset.json.gz"
-    folds = folds or matbench / "matbench_v0.1_elastic_folds.json.gz"
-    for path in (dataset, folds):
+    matbench = matbench or shared_data() / "matbench"
+    targets = targets or ("log10_k_vrh", "log10_g_vrh")
+    datasets = [matbench / f"matbench_log_{TARGET_FILES[t]}_mp2018_subset.json.gz" for t in targets]
+    folds = matbench / "matbench_v0.1_elastic_folds.json.gz"
+    for path in (*datasets, folds):
         if not path.exists():
             click.echo(f"error: {path} does not exist", err=True)
             sys.exit(EXIT_USAGE)
+    try:
+        weights = [float(v) for v in target_weights.split(",")] if target_weights else None
+    except ValueError:
+        click.echo(f"error: --target-weights {target_weights!r} is not numbers", err=True)
+        sys.exit(EXIT_USAGE)
     config = TrainConfig(
-        target=target,
+        targets=list(targets),
+        datasets=datasets,
+        target_weights=weights,
+        architecture=Architecture(atom_feature_length=91, atom_fea_len=width, n_conv=n_conv),
         seed=seed,
         fold=fold,
-        dataset=dataset,
         folds=folds,
         max_epochs=max_epochs,
         patience=patience,

@@ -38,6 +38,33 @@ def load_dataset(path: Path) -> dict[str, tuple[dict[str, Any], float]]:
     }
 
 
+def row_key(mbid: str) -> str:
+    """Matbench's row number ("mb-log-kvrh-00042" -> "00042"): the same entry in every task."""
+    return mbid.rsplit("-", 1)[-1]
+
+
+def load_joint_dataset(paths: list[Path]) -> dict[str, tuple[dict[str, Any], tuple[float, ...]]]:
+    """{first file's mbid: (structure, (target per file))}, joined by Matbench row number.
+
+    The files must hold the same rows with the same structures (Matbench's log_kvrh and
+    log_gvrh do); anything else is refused rather than half-joined.
+    """
+    tables = [load_dataset(path) for path in paths]
+    by_row = [{row_key(m): entry for m, entry in table.items()} for table in tables]
+    joint = {}
+    for mbid, (structure, value) in tables[0].items():
+        values = [value]
+        for path, rows in zip(paths[1:], by_row[1:], strict=True):
+            other = rows.get(row_key(mbid))
+            if other is None or other[0] != structure:
+                raise ValueError(f"{path}: row {row_key(mbid)} is missing or another structure")
+            values.append(other[1])
+        joint[mbid] = (structure, tuple(values))
+    if any(len(table) != len(joint) for table in tables[1:]):
+        raise ValueError("the dataset files hold different numbers of entries")
+    return joint
+
+
 def load_fold(path: Path, task: str, fold: int) -> tuple[list[str], list[str]]:
     """(train mbids, test mbids) of an official Matbench v0.1 fold."""
     splits = read_json(path)["splits"][task][f"fold_{fold}"]

@@ -1,9 +1,11 @@
-"""Training CGCNN checkpoints on Matbench, resumable, with early stopping, and freezing them.
+"""Training CGCNN checkpoints on Matbench, resumable, with early stopping.
 
-A run folder holds `config.json`, `log.csv` (epoch, train/val loss, val MAE, learning rate),
-`last.pt` (everything needed to resume, written every epoch) and `best.safetensors` (weights of
-the epoch with the lowest validation MAE). `freeze` turns one or more runs (seeds) of a target
-into an own-format ensemble checkpoint with its evaluation.
+One network predicts every target of the run (log10 K and log10 G by default) from the same
+crystal graph: Matbench's two elastic tasks hold the same entries in the same order with the
+same folds, joined here by their row number. A run folder holds `config.json`, `log.csv`
+(epoch, train/val loss, val MAE per target, learning rate), `last.pt` (everything needed to
+resume, written every epoch) and `best.safetensors` (weights of the epoch with the lowest mean
+validation MAE). `freeze` turns runs (seeds) into an own-format ensemble checkpoint.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from safetensors.torch import load_file, save_file
 
 from elastic_atlas.contract.reasons import StructureRejected
@@ -31,16 +33,20 @@ from elastic_atlas.model.checkpoint import build_model
 from elastic_atlas.model.features import FeatureTable, own_feature_table
 from elastic_atlas.model.graph import CrystalGraph, GraphParameters, build_graph
 from elastic_atlas.paths import cache_dir
-from elastic_atlas.training.matbench import TARGET_TO_TASK, load_dataset, load_fold
+from elastic_atlas.training.matbench import TARGET_TO_TASK, load_fold, load_joint_dataset, row_key
 
 
 class TrainingError(RecipeError):
     """A run folder that holds another run: refused (exit 2), never overwritten."""
 
 
+TargetName = Literal["log10_k_vrh", "log10_g_vrh"]
+
+
 class TrainConfig(BaseModel):
-    target: Literal["log10_k_vrh", "log10_g_vrh"] = "log10_k_vrh"
-    dataset: Path
+    targets: list[TargetName] = Field(default=["log10_k_vrh", "log10_g_vrh"], min_length=1)
+    datasets: list[Path]  # one Matbench file per target, same entries in the same order
+    target_weights: list[float] | None = None  # loss weight per target; None: equal
     folds: Path
     fold: int = 0
     seed: int = 0
@@ -54,6 +60,20 @@ class TrainConfig(BaseModel):
     loss: Literal["l1", "mse"] = "l1"
     threads: int = 1
     cache: Path = Field(default_factory=lambda: cache_dir("graphs"))
+
+    @model_validator(mode="after")
+    def _one_file_and_output_per_target(self) -> TrainConfig:
+        n = len(self.targets)
+        if len(self.datasets) != n:
+            raise ValueError(f"{n} target(s) need {n} dataset file(s), got {len(self.datasets)}")
+        if self.target_weights is not None and len(self.target_weights) != n:
+            raise ValueError(f"target_weights needs {n} value(s)")
+        if self.architecture.n_targets != n:
+            self.architecture = self.architecture.model_copy(update={"n_targets": n})
+        return self
+
+    def weights(self) -> np.ndarray:
+        return np.array(self.target_weights or [1.0] * len(self.targets), dtype=np.float32)
 
 
 # ------------------------------------------------------------------ data
@@ -132,8 +152,17 @@ def read_graph_cache(path: Path) -> dict[str, CrystalGraph]:
 
 
 def split_ids(config: TrainConfig, available: set[str]) -> dict[str, list[str]]:
-    """Fold train entries (minus a seeded validation part) and fold test entries present."""
-    train, test = load_fold(config.folds, TARGET_TO_TASK[config.target], config.fold)
+    """Fold train entries (minus a seeded validation part) and fold test entries present.
+
+    Ids are the first target's Matbench ids; every other target's fold must hold the same rows.
+    """
+    train, test = load_fold(config.folds, TARGET_TO_TASK[config.targets[0]], config.fold)
+    for other in config.targets[1:]:
+        other_train, other_test = load_fold(config.folds, TARGET_TO_TASK[other], config.fold)
+        if {row_key(m) for m in other_train} != {row_key(m) for m in train} or {
+            row_key(m) for m in other_test
+        } != {row_key(m) for m in test}:
+            raise TrainingError(f"fold {config.fold} of {other} holds other entries")
     train = [m for m in train if m in available]
     test = [m for m in test if m in available]
     rng = random.Random(1000 + config.fold)  # the same validation part for every seed
@@ -152,8 +181,8 @@ def _run_identity(config: dict) -> dict:
     on resume, and data files are identified by name, not by where this machine keeps them."""
     identity = {k: v for k, v in config.items()
                 if k not in ("max_epochs", "patience", "threads", "cache")}  # fmt: skip
-    for key in ("dataset", "folds"):
-        identity[key] = Path(identity[key]).name
+    identity["folds"] = Path(identity["folds"]).name
+    identity["datasets"] = [Path(path).name for path in identity["datasets"]]
     return identity
 
 
@@ -165,8 +194,8 @@ def predict_normalized(
     out = []
     with torch.no_grad():
         for i in range(0, len(graphs), size):
-            out.append(model(collate(graphs[i : i + size], features)).numpy()[:, 0])
-    return np.concatenate(out) if out else np.zeros(0)
+            out.append(model(collate(graphs[i : i + size], features)).numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.fc_out.out_features))
 
 
 def seed_everything(seed: int) -> None:
@@ -187,14 +216,18 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
         raise TrainingError(f"{run_dir} holds a run with another configuration; use a new folder")
     saved.write_text(config_text + "\n")
 
-    dataset = load_dataset(config.dataset)
+    dataset = load_joint_dataset(config.datasets)
     graphs = cached_graphs(dataset, config.graph, config.cache)
     ids = split_ids(config, set(graphs))
     (run_dir / "split.json").write_text(json.dumps(ids) + "\n")
     features = own_feature_table()
-    targets = {mbid: value for mbid, (_, value) in dataset.items()}
-    y_train = np.array([targets[m] for m in ids["train"]])
-    mean, std = float(y_train.mean()), float(y_train.std())
+    targets = {mbid: values for mbid, (_, values) in dataset.items()}
+    y_train = np.array([targets[m] for m in ids["train"]])  # (entries, targets)
+    mean, std = y_train.mean(axis=0), y_train.std(axis=0)
+    normalizer = [
+        {"name": name, "mean": float(m), "std": float(s)}
+        for name, m, s in zip(config.targets, mean, std, strict=True)
+    ]
 
     seed_everything(config.seed)
     model = build_model(config.architecture, config.graph)
@@ -217,10 +250,16 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
     val_graphs = [graphs[m] for m in ids["validation"]]
     y_val = np.array([targets[m] for m in ids["validation"]])
     y_norm = torch.tensor((y_train - mean) / std, dtype=torch.float32)
-    loss_fn = torch.nn.L1Loss() if config.loss == "l1" else torch.nn.MSELoss()
+    target_weights = torch.tensor(config.weights() / config.weights().sum())
+    loss_fn = (
+        torch.nn.L1Loss(reduction="none")
+        if config.loss == "l1"
+        else torch.nn.MSELoss(reduction="none")
+    )
     log = run_dir / "log.csv"
     if not log.exists():
-        log.write_text("epoch,train_loss,val_loss,val_mae,learning_rate,seconds\n")
+        per_target = ",".join(f"val_mae_{name}" for name in config.targets)
+        log.write_text(f"epoch,train_loss,val_loss,val_mae,{per_target},learning_rate,seconds\n")
 
     while state["epoch"] < config.max_epochs:
         if state["epoch"] - state["best_epoch"] >= config.patience:
@@ -234,15 +273,17 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
             if len(chosen) < 2:
                 continue  # BatchNorm needs more than one crystal... and atom
             batch = collate([train_graphs[j] for j in chosen], features.values)
-            loss = loss_fn(model(batch)[:, 0], y_norm[chosen])
+            loss = (loss_fn(model(batch), y_norm[chosen]).mean(dim=0) * target_weights).sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(chosen)
         predicted = predict_normalized(model, val_graphs, features.values) * std + mean
-        val_mae = float(np.mean(np.abs(predicted - y_val)))
+        val_maes = np.mean(np.abs(predicted - y_val), axis=0)
+        val_mae = float(val_maes.mean())  # both targets are log10 GPa: one scale
         val_norm = (predicted - y_val) / std
-        val_loss = float(np.mean(np.abs(val_norm)) if config.loss == "l1" else np.mean(val_norm**2))
+        per_entry = np.abs(val_norm) if config.loss == "l1" else val_norm**2
+        val_loss = float((per_entry.mean(axis=0) * target_weights.numpy()).sum())
         scheduler.step(val_mae)
         state["epoch"] += 1
         if val_mae < state["best_mae"]:
@@ -251,7 +292,7 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
             save_file(weights, str(run_dir / "best.tmp"))
             (run_dir / "best.tmp").replace(run_dir / "best.safetensors")
             (run_dir / "best.json").write_text(
-                json.dumps({**state, "normalizer": {"mean": mean, "std": std}}) + "\n"
+                json.dumps({**state, "normalizer": normalizer}) + "\n"
             )
         seconds = time.perf_counter() - start
         lr = optimizer.param_groups[0]["lr"]
@@ -262,6 +303,7 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
                     f"{total / len(order):.6f}",
                     f"{val_loss:.6f}",
                     f"{val_mae:.6f}",
+                    *(f"{v:.6f}" for v in val_maes),
                     lr,
                     f"{seconds:.2f}",
                 ]
@@ -280,7 +322,8 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
         if not quiet:
             print(
                 f"{run_dir.name} epoch {state['epoch']:4d} train {total / len(order):.4f} "
-                f"val MAE {val_mae:.4f} (best {state['best_mae']:.4f} @ {state['best_epoch']}) "
+                f"val MAE {' '.join(f'{v:.4f}' for v in val_maes)} "
+                f"(best {state['best_mae']:.4f} @ {state['best_epoch']}) "
                 f"lr {lr:.1e} {seconds:.1f}s",
                 file=sys.stderr,
                 flush=True,
