@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,12 +58,12 @@ def predict(
     quiet: bool,
 ) -> None:
     """Predict with CGCNN checkpoints for SOURCE: a CIF file, a folder or a zip of CIFs."""
-    from elastic_atlas.inputs.recipe import default_models
+    from elastic_atlas.inputs.recipe import default_checkpoint
     from elastic_atlas.model.checkpoint import default_device, load_checkpoint
     from elastic_atlas.pipeline.predict_job import PredictOptions, check_output, run_predict
 
     check_output(source, output)
-    paths = list(checkpoint_paths) or list(default_models().values())
+    paths = list(checkpoint_paths) or [default_checkpoint()]
     checkpoints = [load_checkpoint(p, atom_init).to(default_device()) for p in paths]
     targets = [t for c in checkpoints for t in c.target_names]
     if len(set(targets)) != len(targets):
@@ -94,7 +95,18 @@ def predict(
     help="Summary CSV (Materials Project or GNoME columns) joined on the id.",
 )
 @click.option("--no-summary", is_flag=True, help="Ignore the recipe's summary CSV.")
-@click.option("--bulk-checkpoint", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="One checkpoint predicting both moduli (instead of the recipe's).",
+)
+@click.option(
+    "--bulk-checkpoint",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --shear-checkpoint: one checkpoint per modulus (reference CGCNN).",
+)
 @click.option("--shear-checkpoint", type=click.Path(path_type=Path), default=None)
 @click.option(
     "--atom-init",
@@ -117,6 +129,7 @@ def build(
     structures: Path | None,
     summary: Path | None,
     no_summary: bool,
+    checkpoint: Path | None,
     bulk_checkpoint: Path | None,
     shear_checkpoint: Path | None,
     atom_init: Path | None,
@@ -149,12 +162,10 @@ def build(
         recipe.summary = SummarySource(path=summary)
     if no_summary:
         recipe.summary = None
-    if bulk_checkpoint:
-        recipe.models.bulk = bulk_checkpoint
-    if shear_checkpoint:
-        recipe.models.shear = shear_checkpoint
-    if atom_init:
-        recipe.models.atom_init = atom_init
+    if checkpoint or bulk_checkpoint or shear_checkpoint or atom_init:
+        recipe.models = checkpoints_of(
+            recipe, checkpoint, bulk_checkpoint, shear_checkpoint, atom_init
+        )
     if gap_policy:
         recipe.screen.gap_policy = gap_policy  # type: ignore[assignment]
     built = build_table(recipe, output, RunOptions(workers=workers, quiet=quiet))
@@ -201,3 +212,27 @@ def sample(output: Path | None) -> None:
         raise click.UsageError("give the folder to write with -o DIR (this is not a clone)")
     written = write_sample(output or repo_root() / "build" / "sample")
     click.echo(f"wrote {len(written)} files")
+
+
+def checkpoints_of(
+    recipe: Any,
+    checkpoint: Path | None,
+    bulk: Path | None,
+    shear: Path | None,
+    atom_init: Path | None,
+) -> Any:
+    """The recipe's [models] with the command line's checkpoints in place of its own."""
+    from pydantic import ValidationError
+
+    from elastic_atlas.inputs.recipe import Models
+
+    old = recipe.models
+    if not (checkpoint or bulk or shear):  # only --atom-init
+        return old.model_copy(update={"atom_init": atom_init})
+    try:
+        return Models(
+            checkpoint=checkpoint, bulk=bulk, shear=shear, atom_init=atom_init or old.atom_init
+        )
+    except ValidationError as error:
+        message = error.errors()[0]["msg"].removeprefix("Value error, ")
+        raise click.UsageError(f"checkpoints: {message}") from None

@@ -126,21 +126,33 @@ def train(
 )
 @handle_errors
 def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
-    """Freeze training runs (seeds of one target) into an own-format ensemble checkpoint."""
+    """Freeze training runs (seeds of one configuration) into an own-format ensemble checkpoint,
+    with its calibrated uncertainty, metrics and model card."""
     from elastic_atlas.paths import shared_data
-    from elastic_atlas.training.freeze import freeze_runs
+    from elastic_atlas.training.freeze import SPLITS, freeze_runs
 
-    default_oof = shared_data() / "matbench" / "cgcnn_v2019_oof_predictions.json.gz"
+    matbench = shared_data() / "matbench"
+    default_oof = matbench / "cgcnn_v2019_oof_predictions.json.gz"
     oof = oof or (default_oof if default_oof.exists() else None)
-    result = freeze_runs(list(runs), output, oof)
-    for split in ("train", "validation", "test"):
-        m = result[split]
-        click.echo(f"{split:<10} MAE {m['mae']:.4f} R2 {m['r2']:.3f} n={m['n']}")
-    if "cgcnn_v2019_same_test_entries" in result:
-        click.echo(
-            f"CGCNN v2019 on the same test entries: MAE "
-            f"{result['cgcnn_v2019_same_test_entries']['mae']:.4f}"
-        )
+    provenance = matbench / "matbench_elastic_subset_provenance.csv"
+    result = freeze_runs(list(runs), output, oof, provenance if provenance.exists() else None)
+    for target, m in result["targets"].items():
+        for split in SPLITS:
+            click.echo(
+                f"{target} {split:<10} MAE {m[split]['mae']:.4f} R2 {m[split]['r2']:.3f} "
+                f"n={m[split]['n']}"
+            )
+        clean = m["test_without_duplicate_materials"]
+        click.echo(f"{target} test without duplicate materials MAE {clean['mae']:.4f}")
+        if "cgcnn_v2019_same_test_entries" in m:
+            ref = m["cgcnn_v2019_same_test_entries"]
+            click.echo(f"{target} CGCNN v2019 on the same test entries MAE {ref['mae']:.4f}")
+        if "uncertainty_coverage" in m:
+            cov = m["uncertainty_coverage"]["test"]
+            click.echo(
+                f"{target} test |error| within sigma {cov['within_1_sigma']:.1%}, "
+                f"within 2 sigma {cov['within_2_sigma']:.1%}"
+            )
     click.echo(f"wrote {output}")
 
 

@@ -29,6 +29,12 @@ class Column(StrEnum):
     V_MEAN = "v_mean"
     POISSON_RATIO = "poisson_ratio"
     DEBYE_TEMPERATURE = "debye_temperature"
+    K_VRH_DFT = "k_vrh_dft"
+    G_VRH_DFT = "g_vrh_dft"
+    IN_TRAINING = "in_training"
+    RISK_HIGH_UNCERTAINTY = "risk_high_uncertainty"
+    RISK_SOFT = "risk_soft"
+    RISK_LOW_DENSITY = "risk_low_density"
 
 
 # Facts of a row that come from the structure or the summary (the rest come from the models).
@@ -36,5 +42,5 @@ STRUCTURE_FACTS = (
     Column.FORMULA, Column.ELEMENTS, Column.NELEMENTS, Column.CHEMSYS, Column.NSITES,
     Column.CRYSTAL_SYSTEM, Column.SPACE_GROUP_NUMBER, Column.BAND_GAP, Column.VOLUME, Column.MASS,
 )  # fmt: skip
-# (target of a checkpoint, the column of its ensemble spread)
+# (target of a checkpoint, the column of its calibrated uncertainty)
 UNCERTAINTY_OF = {"log10_k_vrh": Column.K_VRH_UNCERTAINTY, "log10_g_vrh": Column.G_VRH_UNCERTAINTY}

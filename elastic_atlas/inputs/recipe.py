@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pymatgen.core import Element
 
 from elastic_atlas.paths import contract_root
@@ -68,23 +68,43 @@ class SummarySource(Strict):
     symmetry_check_every: int = Field(16, ge=0)
 
 
-# The project's own frozen checkpoints, shipped with the package (models/ of the clone).
-DEFAULT_MODELS = {
-    "bulk": "cgcnn3x64-matbench-2026-11-25-kvrh",
-    "shear": "cgcnn3x64-matbench-2026-11-25-gvrh",
-}
+class DftSource(Strict):
+    """A DFT elastic table to set beside the predictions (`material_id, k_vrh, g_vrh` in GPa)."""
+
+    path: Path
+    source: str = Field(description="human-readable origin, e.g. 'Materials Project (2023)'")
 
 
-def default_models() -> dict[str, Path]:
-    return {role: contract_root() / "models" / name for role, name in DEFAULT_MODELS.items()}
+# The project's own frozen checkpoint (one network for K and G), shipped with the package.
+DEFAULT_MODEL = "cgcnn3x64-matbench-2026-11-25-kg"
+
+
+def default_checkpoint() -> Path:
+    return contract_root() / "models" / DEFAULT_MODEL
 
 
 class Models(Strict):
-    """Checkpoints of a table; a recipe without [models] uses the packaged defaults."""
+    """Checkpoints of a table: one `checkpoint` predicting both moduli, or a `bulk` and a
+    `shear` checkpoint (the reference CGCNN's); a recipe without [models] uses the default."""
 
-    bulk: Path = Field(default_factory=lambda: default_models()["bulk"])
-    shear: Path = Field(default_factory=lambda: default_models()["shear"])
+    checkpoint: Path | None = None
+    bulk: Path | None = None
+    shear: Path | None = None
     atom_init: Path | None = None  # only for reference CGCNN checkpoints
+
+    @model_validator(mode="after")
+    def _one_network_or_a_pair(self) -> Models:
+        if (self.bulk is None) != (self.shear is None):
+            raise ValueError("name both bulk and shear, or neither (then `checkpoint`)")
+        if self.checkpoint is not None and self.bulk is not None:
+            raise ValueError("name `checkpoint` or `bulk` + `shear`, not both")
+        if self.checkpoint is None and self.bulk is None:
+            self.checkpoint = default_checkpoint()
+        return self
+
+    def paths(self) -> list[Path]:
+        """The checkpoint files or folders, in the order they are loaded."""
+        return [p for p in (self.checkpoint, self.bulk, self.shear) if p is not None]
 
 
 class Recipe(Strict):
@@ -93,6 +113,7 @@ class Recipe(Strict):
     structures: list[StructureSource]
     summary: SummarySource | None = None
     literature: Path | None = None  # optional CSV: material_id, k_vrh, g_vrh, source
+    dft: DftSource | None = None  # optional DFT elastic table for the cross-check columns
     screen: ScreenSettings = ScreenSettings()
     models: Models = Field(default_factory=Models)
     path: Path | None = None  # the recipe file itself
@@ -113,8 +134,11 @@ def load_recipe(path: Path) -> Recipe:
     if recipe.summary is not None:
         recipe.summary.path = _resolve(base, recipe.summary.path)  # type: ignore[assignment]
     recipe.literature = _resolve(base, recipe.literature)
-    recipe.models.bulk = _resolve(base, recipe.models.bulk)  # type: ignore[assignment]
-    recipe.models.shear = _resolve(base, recipe.models.shear)  # type: ignore[assignment]
+    if recipe.dft is not None:
+        recipe.dft.path = _resolve(base, recipe.dft.path)  # type: ignore[assignment]
+    recipe.models.checkpoint = _resolve(base, recipe.models.checkpoint)
+    recipe.models.bulk = _resolve(base, recipe.models.bulk)
+    recipe.models.shear = _resolve(base, recipe.models.shear)
     recipe.models.atom_init = _resolve(base, recipe.models.atom_init)
     recipe.path = Path(path).resolve()
     return recipe

@@ -1,9 +1,10 @@
 """Checkpoints: the reference CGCNN `.pth.tar` and the project's own verifiable format.
 
 Own format: a folder `models/<name>/` holding
-  model.json            architecture, graph parameters, targets with units and normalisers,
-                        training provenance, metrics, date, code version and the sha256 of
-                        every weight file (format "elastic-atlas-cgcnn", version 1);
+  model.json            architecture, graph parameters, targets with units, normalisers and
+                        the calibration of their uncertainty, training provenance, metrics,
+                        date, code version and the sha256 of every weight file (format
+                        "elastic-atlas-cgcnn", version 1);
   member-<k>.safetensors  the weights of each ensemble member (one or more);
   atom_features.safetensors  the element feature table the model was trained with.
 Loading verifies the format version and every sha256 before a weight is used.
@@ -23,6 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from elastic_atlas import __version__
 from elastic_atlas.digest import file_digest
+from elastic_atlas.model.calibration import Calibration
 from elastic_atlas.model.cgcnn import (
     Architecture,
     CrystalGraphConvNet,
@@ -48,6 +50,13 @@ class Target:
     mean: float
     std: float
     unit: str = TARGET_UNIT
+    calibration: Calibration | None = None  # spread -> standard uncertainty (own, frozen)
+
+    def as_dict(self) -> dict[str, Any]:
+        entry = {"name": self.name, "mean": self.mean, "std": self.std, "unit": self.unit}
+        if self.calibration is not None:
+            entry["calibration"] = self.calibration.as_dict()
+        return entry
 
 
 @dataclass
@@ -80,6 +89,7 @@ class Checkpoint:
             target_names=self.target_names,
             mean=np.array([t.mean for t in self.targets], dtype=np.float32),
             std=np.array([t.std for t in self.targets], dtype=np.float32),
+            calibrations=[t.calibration for t in self.targets],
             device=self.device,
             name=self.path.name,
         )
@@ -98,8 +108,17 @@ class EnsembleInference:
     target_names: list[str]
     mean: np.ndarray  # normaliser per target
     std: np.ndarray
+    calibrations: list[Calibration | None]  # per target; None: no calibrated uncertainty
     device: torch.device
     name: str  # the checkpoint's file or folder name, for messages
+
+    def uncertainty(self, spread: np.ndarray) -> np.ndarray:
+        """Calibrated standard uncertainty per target (NaN where a target has none)."""
+        sigma = np.full(spread.shape, np.nan)
+        for j, calibration in enumerate(self.calibrations):
+            if calibration is not None:
+                sigma[:, j] = calibration.sigma(spread[:, j])
+        return sigma
 
     @torch.no_grad()
     def predict_graphs(self, graphs: list[CrystalGraph]) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +201,16 @@ def load_own(folder: Path) -> Checkpoint:
         model = build_model(arch, graph)
         load_state_strictly(model, load_file(_verify(folder, entry)), folder)
         members.append(model.eval())
-    targets = [Target(t["name"], t["mean"], t["std"], t["unit"]) for t in card["targets"]]
+    targets = [
+        Target(
+            t["name"],
+            t["mean"],
+            t["std"],
+            t["unit"],
+            Calibration(**t["calibration"]) if "calibration" in t else None,
+        )
+        for t in card["targets"]
+    ]
     return Checkpoint(members, features, graph, targets, "own", folder, card)
 
 
@@ -215,7 +243,7 @@ def save_own(
         "format_version": FORMAT_VERSION,
         "architecture": members[0].arch.model_dump(),
         "graph": graph.model_dump(),
-        "targets": [t.__dict__ for t in targets],
+        "targets": [t.as_dict() for t in targets],
         "atom_features": {
             "file": feature_file.name,
             "sha256": file_digest(feature_file),

@@ -102,16 +102,25 @@ def _join(raw: RawStructure, summary: dict | None, seen: set[str]) -> tuple[Reas
 
 
 def load_models(recipe: Recipe) -> list[Checkpoint]:
+    """The recipe's checkpoints on this machine's device; together they predict K and G."""
     device = default_device()
-    bulk = load_checkpoint(recipe.models.bulk, recipe.models.atom_init).to(device)
-    shear = load_checkpoint(recipe.models.shear, recipe.models.atom_init).to(device)
-    # Reference checkpoints name no target: the recipe's role decides.
-    for checkpoint, name in ((bulk, BULK), (shear, SHEAR)):
-        if checkpoint.kind == "reference":
-            checkpoint.targets[0].name = name
+    models = recipe.models
+    if models.checkpoint is not None:
+        checkpoints = [load_checkpoint(models.checkpoint, models.atom_init).to(device)]
+        roles = [(checkpoints[0], name) for name in (BULK, SHEAR)]
+    else:
+        assert models.bulk is not None and models.shear is not None  # the recipe checks
+        bulk = load_checkpoint(models.bulk, models.atom_init).to(device)
+        shear = load_checkpoint(models.shear, models.atom_init).to(device)
+        checkpoints = [bulk, shear]
+        roles = [(bulk, BULK), (shear, SHEAR)]
+        for checkpoint, name in roles:  # reference checkpoints name no target: the role does
+            if checkpoint.kind == "reference":
+                checkpoint.targets[0].name = name
+    for checkpoint, name in roles:
         if name not in checkpoint.target_names:
             raise CheckpointError(
                 f"{checkpoint.path} predicts {checkpoint.target_names}, not {name}; check the "
                 "recipe's [models] section"
             )
-    return [bulk, shear]
+    return checkpoints

@@ -174,16 +174,21 @@ def predict_results(
 def _predict(results: list[GraphResult], inference: list[EnsembleInference]) -> list[Record]:
     values: list[dict[str, float]] = [{} for _ in results]
     spreads: list[dict[str, float]] = [{} for _ in results]
+    sigmas: list[dict[str, float]] = [{} for _ in results]
     for model in inference:
         mean, spread = model.predict_graphs([r.graph for r in results])
+        sigma = model.uncertainty(spread)
         for j, name in enumerate(model.target_names):
             for i in range(len(results)):
                 values[i][name] = float(mean[i, j])
                 spreads[i][name] = float(spread[i, j])
+                sigmas[i][name] = float(sigma[i, j])
     records: list[Record] = []
-    for result, value, spread in zip(results, values, spreads, strict=True):
+    for result, value, spread, sig in zip(results, values, spreads, sigmas, strict=True):
         if all(math.isfinite(v) for v in (*value.values(), *spread.values())):
-            records.append(Predicted(result.material_id, result.source, value, spread, result.info))
+            records.append(
+                Predicted(result.material_id, result.source, value, spread, result.info, sig)
+            )
         else:
             records.append(
                 Rejected(

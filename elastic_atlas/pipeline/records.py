@@ -21,6 +21,8 @@ class Predicted:
     values: dict[str, float]  # target name -> prediction (checkpoint units)
     spread: dict[str, float]  # ensemble standard deviation per target (0 for one member)
     info: dict[str, Any]
+    # calibrated standard uncertainty per target (NaN where the checkpoint has no calibration)
+    uncertainty: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from elastic_atlas.inputs.recipe import ScreenSettings
 from elastic_atlas.inputs.sources import RawStructure
 from elastic_atlas.model.checkpoint import Checkpoint
 from elastic_atlas.pipeline.candidates import SYMMETRY_CHECK, add_symmetry, screen_structure
+from elastic_atlas.pipeline.crosscheck import CrossCheck
 from elastic_atlas.pipeline.records import Accounting, Predicted
 from elastic_atlas.pipeline.tables import arrow_table, table_frame
 
@@ -61,10 +62,7 @@ class ShardSpec:
     screen: ScreenSettings
     check_every: int = 16
     batch_size: int | None = None  # inference batch; None: the default of the device
-
-    @property
-    def ensemble(self) -> dict[str, int]:
-        return {name: len(c.members) for c in self.checkpoints for name in c.target_names}
+    crosscheck: CrossCheck | None = None  # DFT moduli and training ids for the rows
 
     def hooks(self) -> dict[str, Any]:
         return {
@@ -82,7 +80,7 @@ class ShardResult:
 
 def table_rows(records: list[Predicted], spec: ShardSpec) -> pa.Table:
     """Rows of accepted predictions as an Arrow table in the schema's types, sorted by id."""
-    return arrow_table(table_frame(records, spec.table, spec.ensemble), spec.table)
+    return arrow_table(table_frame(records, spec.table, spec.crosscheck), spec.table)
 
 
 def process_shard(raws: list[RawStructure], spec: ShardSpec) -> ShardResult:

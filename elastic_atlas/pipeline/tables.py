@@ -17,11 +17,18 @@ import pyarrow.parquet as pq
 
 from elastic_atlas.contract import physics
 from elastic_atlas.contract.columns import STRUCTURE_FACTS, UNCERTAINTY_OF, Column
+from elastic_atlas.contract.risk import risk_flags
 from elastic_atlas.contract.schema import SIGNIFICANT_DIGITS, load_table_schema
+from elastic_atlas.pipeline.crosscheck import CrossCheck, crosscheck_columns
 from elastic_atlas.pipeline.predict import Predicted
 
 BULK, SHEAR = "log10_k_vrh", "log10_g_vrh"
-ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64()}
+ARROW_TYPES = {
+    "string": pa.string(),
+    "number": pa.float64(),
+    "integer": pa.int64(),
+    "boolean": pa.bool_(),
+}
 
 
 def symmetry_of(structure: Any) -> dict[str, Any]:
@@ -36,12 +43,13 @@ def symmetry_of(structure: Any) -> dict[str, Any]:
 
 
 def table_frame(
-    records: list[Predicted], table: str, ensemble: dict[str, int] | None = None
+    records: list[Predicted], table: str, crosscheck: CrossCheck | None = None
 ) -> pd.DataFrame:
     """The table of accepted predictions: schema columns, schema order, sorted by id.
 
-    `ensemble` gives the number of members behind each target; the uncertainty columns are the
-    members' spread where there are several, and null for a single-member checkpoint.
+    The uncertainty columns are the checkpoints' calibrated standard uncertainties (null where
+    a checkpoint has no calibration); the DFT columns and `in_training` come from `crosscheck`
+    (null without one); the risk flags from the row's own columns (contract.risk).
     """
     schema = load_table_schema(table)
     records = sorted(records, key=lambda r: r.material_id)
@@ -52,13 +60,26 @@ def table_frame(
         frame[name] = [r.info.get(name) for r in records]
     frame[Column.K_VRH], frame[Column.G_VRH] = k, g
     for target, column_name in UNCERTAINTY_OF.items():
-        if (ensemble or {}).get(target, 1) > 1:
-            frame[column_name] = [r.spread[target] for r in records]
+        frame[column_name] = np.array(
+            [r.uncertainty.get(target, np.nan) for r in records], dtype=np.float64
+        )
     derived = physics.derive(
         k, g, frame[Column.NSITES], frame[Column.VOLUME], mass=frame[Column.MASS]
     )
     for name, values in derived.items():
         frame[name] = values
+    ids = list(frame[Column.MATERIAL_ID])
+    if crosscheck is not None:
+        for name, values in crosscheck_columns(ids, crosscheck).items():
+            frame[name] = values
+    flags = risk_flags(
+        k,
+        frame[Column.DENSITY].to_numpy(dtype=np.float64),
+        frame[Column.K_VRH_UNCERTAINTY].to_numpy(),
+        frame[Column.G_VRH_UNCERTAINTY].to_numpy(),
+    )
+    for name, values in flags.items():
+        frame[name] = [None if v != v else bool(v) for v in values]
     return conform(frame, schema)
 
 
@@ -70,6 +91,8 @@ def conform(frame: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
         values = frame[name] if name in frame else pd.Series([None] * len(frame))
         if kind == "integer":
             out[name] = pd.array(values, dtype="Int64")
+        elif kind == "boolean":
+            out[name] = pd.array(values, dtype="boolean")
         elif kind == "number":
             out[name] = pd.to_numeric(values, errors="raise").astype("float64")
         else:
@@ -119,7 +142,11 @@ def write_csv(frame: pd.DataFrame, path: Path, table: str | None = None) -> None
         frame = frame.copy()
         for field in load_table_schema(table)["fields"]:
             digits = field.get(SIGNIFICANT_DIGITS)
-            if digits is not None:
+            if field["type"] == "boolean":  # Table Schema's canonical true/false
+                frame[field["name"]] = [
+                    "" if v is pd.NA else ("true" if v else "false") for v in frame[field["name"]]
+                ]
+            elif digits is not None:
                 frame[field["name"]] = [
                     "" if v != v else f"{v:.{digits}g}" for v in frame[field["name"]]
                 ]

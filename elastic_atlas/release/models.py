@@ -19,6 +19,7 @@ MODEL_MEDIATYPES = {
     "safetensors": "application/octet-stream",
     "json": "application/json",
     "md": "text/markdown",
+    "csv": "text/csv",
     "tar": "application/octet-stream",
     "png": "image/png",
 }
@@ -32,7 +33,8 @@ def model_files(path: Path) -> list[Path]:
         return [path]
     return sorted(
         p for p in path.iterdir()
-        if p.is_file() and (p.suffix in (".safetensors", ".md") or p.name == "model.json")
+        if p.is_file()
+        and (p.suffix in (".safetensors", ".md") or p.name in ("model.json", "training-ids.csv"))
     )  # fmt: skip
 
 
@@ -42,7 +44,7 @@ def copy_models(recipes: dict[str, Recipe], out: Path) -> list[Path]:
     sources = {
         p.resolve()
         for recipe in recipes.values()
-        for p in (recipe.models.bulk, recipe.models.shear, recipe.models.atom_init)
+        for p in (*recipe.models.paths(), recipe.models.atom_init)
         if p is not None
     }
     for source in sorted(sources):

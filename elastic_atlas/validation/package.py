@@ -247,7 +247,12 @@ def validate_package(
             message = f"format {fmt!r} of {resource.get('name')!r} is not 'csv' or 'parquet'"
             found.append(table_finding("contract.format", [str(resource.get("name"))], message))
             continue
-        if fmt in TABLE_FORMATS or (fmt is None and _suffix(resource) in TABLE_FORMATS):
+        # A resource declared a plain file (the model card's training-ids.csv) is checked as a
+        # file; the contract's own tables never escape the table checks this way.
+        declared_file = table_name is None and resource.get("type") == "file"
+        if not declared_file and (
+            fmt in TABLE_FORMATS or (fmt is None and _suffix(resource) in TABLE_FORMATS)
+        ):
             found += validate_resource(
                 resource, path.parent, tolerance=tolerance, settings=settings,
                 table_name=table_name,

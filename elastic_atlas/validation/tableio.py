@@ -112,6 +112,25 @@ def _type_text(column: pa.ChunkedArray) -> TypedColumn:
     )
 
 
+TRUE_VALUES = ("true", "True", "TRUE", "1")  # Table Schema's defaults for boolean fields
+FALSE_VALUES = ("false", "False", "FALSE", "0")
+
+
+def _type_boolean(column: pa.ChunkedArray) -> TypedColumn:
+    """Booleans as 1.0 / 0.0 (NaN where missing or not a boolean), so rules compare arrays."""
+    missing = column.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_boolean(column.type):
+        values = np.where(missing, np.nan, column.fill_null(False).to_numpy(zero_copy_only=False))
+        return TypedColumn(
+            values.astype(np.float64), values.astype(object), missing, np.zeros(len(values), bool)
+        )
+    text = column.cast(pa.string()).to_numpy(zero_copy_only=False)
+    is_true = np.isin(text, TRUE_VALUES)
+    is_false = np.isin(text, FALSE_VALUES)
+    values = np.where(is_true, 1.0, np.where(is_false, 0.0, np.nan))
+    return TypedColumn(values, text, missing, ~missing & ~is_true & ~is_false)
+
+
 def type_table(path: Path, table: pa.Table, fields: dict[str, dict[str, Any]]) -> TypedTable:
     """Type the columns named in `fields`; other columns are kept as text."""
     typed = TypedTable(path=path, nrows=table.num_rows, header=list(table.column_names))
@@ -120,6 +139,8 @@ def type_table(path: Path, table: pa.Table, fields: dict[str, dict[str, Any]]) -
         column = table.column(name)
         if kind in NUMERIC_TYPES:
             typed.columns[name] = _type_number(column, integer=kind == "integer")
+        elif kind == "boolean":
+            typed.columns[name] = _type_boolean(column)
         else:
             typed.columns[name] = _type_text(column)
     return typed

@@ -1,0 +1,39 @@
+"""Risk flags: rows whose prediction is more likely than most to be far from DFT.
+
+Each flag is a plain rule on a row's own columns, so anyone can recompute it (and `validate`
+does). The rules and thresholds were chosen on held-out data, the Matbench fold-0 validation
+entries, and measured on the fold-0 test entries and on Materials Project 2023 entries outside
+the training subset (BENCHMARKS.md, "Risk flags"): how many of the worst 5 % of errors each
+flag catches and how many rows it marks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from elastic_atlas.contract.columns import Column
+
+# A predicted bulk modulus below this (GPa): soft, open or layered crystals, few in training.
+SOFT_BULK_MODULUS = 32.0
+# A density below this (g/cm^3): light, open frameworks and molecular crystals.
+LOW_DENSITY = 3.0
+# A calibrated uncertainty of log10 K or log10 G above this (log10 GPa): the members disagree.
+HIGH_UNCERTAINTY = 0.08
+
+FLAG_COLUMNS = (Column.RISK_HIGH_UNCERTAINTY, Column.RISK_SOFT, Column.RISK_LOW_DENSITY)
+
+
+def risk_flags(
+    k_vrh: np.ndarray,
+    density: np.ndarray,
+    k_vrh_uncertainty: np.ndarray,
+    g_vrh_uncertainty: np.ndarray,
+) -> dict[Column, np.ndarray]:
+    """The flags of rows; the uncertainty flag is NaN (null) where a row has no uncertainty."""
+    sigma = np.fmax(np.asarray(k_vrh_uncertainty, float), np.asarray(g_vrh_uncertainty, float))
+    high = np.where(np.isnan(sigma), np.nan, sigma > HIGH_UNCERTAINTY)
+    return {
+        Column.RISK_HIGH_UNCERTAINTY: high,
+        Column.RISK_SOFT: np.asarray(k_vrh, float) < SOFT_BULK_MODULUS,
+        Column.RISK_LOW_DENSITY: np.asarray(density, float) < LOW_DENSITY,
+    }
