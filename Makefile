@@ -8,13 +8,14 @@ STAMP := $(VENV)/.installed-stamp
 VERSION ?=
 ATLAS := $(BIN)/elastic-atlas
 
-.PHONY: help venv test lint format release models models-kvrh models-gvrh benchmarks clean
+.PHONY: help venv test lint format release models folds benchmarks clean
 
 help:
 	@echo "make release     build a release into releases/<version>/ (embedded sample by default)"
 	@echo "make test        run the test suite"
 	@echo "make lint        ruff lint + format check"
-	@echo "make models      retrain the frozen CGCNN checkpoints from ../shared/data"
+	@echo "make models      retrain the frozen CGCNN checkpoint from ../shared/data (-j2: 2 runs)"
+	@echo "make folds       one run per Matbench fold and the 5-fold figure (-j2: 2 runs)"
 	@echo "make benchmarks  run the measurements of benchmarks/ (needs ../shared/data)"
 
 venv: $(STAMP)
@@ -45,25 +46,25 @@ release: $(STAMP)
 	$(ATLAS) schema
 	$(ATLAS) release $(if $(VERSION),--version $(VERSION),) $(if $(RELEASE),--config $(RELEASE),)
 
-# Retrain the frozen checkpoints (needs ../shared/data/matbench): three seeds per target,
-# two one-thread runs side by side; `make -j2 models` runs both targets at once.
+# Retrain the frozen checkpoint (needs ../shared/data/matbench): one network for K and G,
+# three seeds on Matbench fold 0; `make -j2 models` trains two seeds side by side (one thread
+# each). Re-running resumes unfinished runs; a finished run (runs/<name>/done) is kept.
 SEEDS := 0 1 2
 DATE ?= $(shell date -u +%Y-%m-%d)
-models: models-kvrh models-gvrh
+MODEL := models/cgcnn3x64-matbench-$(DATE)-kg
+FOLD0_RUNS := $(foreach s,$(SEEDS),runs/kg-f0-s$(s))
+# One seed on each of Matbench's five official folds: the 5-fold figure the field compares.
+FOLD_RUNS := $(foreach f,0 1 2 3 4,runs/kg-f$(f)-s0)
 
-# $(1): target name, $(2): short name in the model folder. Re-running resumes unfinished runs.
-define train_target
-	for seed in $(SEEDS); do \
-	  $(ATLAS) train --target $(1) --seed $$seed --run-dir runs/$(1)-seed$$seed --quiet || exit 1; \
-	done
-	$(ATLAS) freeze $(foreach s,$(SEEDS),runs/$(1)-seed$(s)) -o models/cgcnn3x64-matbench-$(DATE)-$(2)
-endef
+models: $(addsuffix /done,$(FOLD0_RUNS))
+	$(ATLAS) freeze $(FOLD0_RUNS) -o $(MODEL)
 
-models-kvrh: $(STAMP)
-	$(call train_target,log10_k_vrh,kvrh)
+folds: $(addsuffix /done,$(FOLD_RUNS))
+	$(ATLAS) folds $(FOLD_RUNS) -o benchmarks/results/folds.json
 
-models-gvrh: $(STAMP)
-	$(call train_target,log10_g_vrh,gvrh)
+# runs/kg-f<fold>-s<seed>/done: one training run
+runs/kg-f%/done: | $(STAMP)
+	stem=$*; $(ATLAS) train --fold $${stem%%-s*} --seed $${stem##*-s} --run-dir runs/kg-f$* --quiet
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_validate.py

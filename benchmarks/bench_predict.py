@@ -17,9 +17,10 @@ import zipfile
 
 import numpy as np
 import torch
-from common import BIN, OUT, ROOT, machine, measure, today
+from common import BIN, OUT, machine, measure, today
 
 from elastic_atlas.inputs.cif import parse_cif
+from elastic_atlas.inputs.recipe import default_checkpoint
 from elastic_atlas.model.checkpoint import Checkpoint, load_checkpoint
 from elastic_atlas.model.graph import build_graph
 from elastic_atlas.paths import shared_data
@@ -47,9 +48,14 @@ def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[
         per_atom = (time.perf_counter() - start) / sum(g.n_atoms for g in graphs[i : i + 32])
         for j in range(i, min(i + 32, len(graphs))):
             infer[j] = per_atom * graphs[j].n_atoms  # batch cost shared by atoms
-    own = load_checkpoint(ROOT / "models" / "cgcnn3x64-matbench-2026-11-25-kvrh")
+    own = load_checkpoint(default_checkpoint())
+    members = len(own.members)
     lines_sweep = batch_sweep(
-        graphs, {"reference bulk (4 conv, 1 member)": checkpoint, "own K (3 conv, 3 members)": own}
+        graphs,
+        {
+            "reference bulk (4 conv, 1 member)": checkpoint,
+            f"own K+G (3 conv, {members} members)": own,
+        },
     )
     atoms = np.array([r[0] for r in rows])
     parse = np.array([r[1] for r in rows])

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from elastic_atlas.inputs.recipe import DEFAULT_MODEL
 from elastic_atlas.paths import repo_root
 from elastic_atlas.validation.report import PAPER_COLUMNS
 
@@ -60,7 +61,8 @@ def test_the_wheel_carries_exact_copies_of_the_repository_folders(wheel):
                 expected[inside + file.as_posix().removeprefix(folder.as_posix())] = file
     for name, file in expected.items():
         assert packaged.get(name) == file.read_bytes(), f"packaged {name} differs from {file}"
-    assert "models/cgcnn3x64-matbench-2026-11-25-kvrh/model.json" in packaged
+    assert f"models/{DEFAULT_MODEL}/model.json" in packaged
+    assert f"models/{DEFAULT_MODEL}/training-ids.csv" in packaged  # in_training needs it
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,7 @@ def test_the_installed_package_runs_every_command_from_any_folder(installed, tmp
     ok(run("predict", "sample/structures", "-o", "k-and-g.csv", "--workers", "0", "--quiet"))
     table = pd.read_csv(tmp_path / "k-and-g.csv")
     assert {"log10_k_vrh", "log10_g_vrh"} <= set(table.columns) and len(table) == 40
-    model = REPO / "models" / "cgcnn3x64-matbench-2026-11-25-kvrh"
+    model = REPO / "models" / DEFAULT_MODEL
     ok(run("predict", "--checkpoint", model, "sample/structures", "-o", "k.csv", "--workers", 0))
     # build RECIPE: paths relative to the recipe file, models from the package by default
     (tmp_path / "work").mkdir()

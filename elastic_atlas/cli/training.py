@@ -157,6 +157,46 @@ def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
 
 
 @main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("benchmarks/results/folds.json"),
+    show_default=True,
+)
+@handle_errors
+def folds(runs: tuple[Path, ...], output: Path) -> None:
+    """The 5-fold figure: one run per Matbench fold, test MAE per fold and its mean, next to
+    Matbench's CGCNN v2019 on the same entries."""
+    import json
+
+    from elastic_atlas.paths import shared_data
+    from elastic_atlas.training.folds import fold_report
+
+    matbench = shared_data() / "matbench"
+    oof = matbench / "cgcnn_v2019_oof_predictions.json.gz"
+    provenance = matbench / "matbench_elastic_subset_provenance.csv"
+    report = fold_report(
+        list(runs),
+        oof if oof.exists() else None,
+        provenance if provenance.exists() else None,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    for fold, per_target in report["folds"].items():
+        for target, m in per_target.items():
+            reference = (
+                f", CGCNN v2019 {m['cgcnn_v2019_mae']:.4f}" if "cgcnn_v2019_mae" in m else ""
+            )
+            click.echo(f"fold {fold} {target}: test MAE {m['test_mae']:.4f}{reference}")
+    for target, m in report["mean"].items():
+        reference = f", CGCNN v2019 {m['cgcnn_v2019_mae']:.4f}" if "cgcnn_v2019_mae" in m else ""
+        click.echo(f"{report['n_folds']}-fold mean {target}: {m['test_mae']:.4f}{reference}")
+    click.echo(f"wrote {output}")
+
+
+@main.command()
 @click.option(
     "-o",
     "--output",
@@ -187,25 +227,17 @@ def baselines(output: Path, model_dirs: tuple[Path, ...]) -> None:
     tables = []
     for target, stem in TARGET_FILES.items():
         dataset = matbench / f"matbench_log_{stem}_mp2018_subset.json.gz"
-        tables.append(run_baselines(TrainConfig(target=target, dataset=dataset, folds=folds)))
+        config = TrainConfig(targets=[target], datasets=[dataset], folds=folds)
+        tables.append(run_baselines(config))
     for folder in model_dirs:
         card = json.loads((folder / "model.json").read_text())
-        for split in ("train", "validation", "test"):
-            m = card["metrics"][split]
-            tables.append(
-                pd.DataFrame(
-                    [
-                        {
-                            "target": card["targets"][0]["name"],
-                            "model": f"CGCNN ({folder.name})",
-                            "split": split,
-                            "mae": m["mae"],
-                            "r2": m["r2"],
-                            "n": m["n"],
-                        }
-                    ]
-                )
-            )
+        rows = [
+            {"target": target, "model": f"CGCNN ({folder.name})", "split": split,
+             "mae": m[split]["mae"], "r2": m[split]["r2"], "n": m[split]["n"]}
+            for target, m in card["metrics"]["targets"].items()
+            for split in ("train", "validation", "test")
+        ]  # fmt: skip
+        tables.append(pd.DataFrame(rows))
     table = pd.concat(tables, ignore_index=True)
     output.mkdir(parents=True, exist_ok=True)
     table.to_csv(output / "baselines.csv", index=False, float_format="%.4f")

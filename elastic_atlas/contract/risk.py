@@ -29,11 +29,16 @@ def risk_flags(
     k_vrh_uncertainty: np.ndarray,
     g_vrh_uncertainty: np.ndarray,
 ) -> dict[Column, np.ndarray]:
-    """The flags of rows; the uncertainty flag is NaN (null) where a row has no uncertainty."""
+    """The flags of rows as 1.0 / 0.0, NaN where the rule has no input (the uncertainty flag of
+    a row without uncertainties is null)."""
     sigma = np.fmax(np.asarray(k_vrh_uncertainty, float), np.asarray(g_vrh_uncertainty, float))
-    high = np.where(np.isnan(sigma), np.nan, sigma > HIGH_UNCERTAINTY)
     return {
-        Column.RISK_HIGH_UNCERTAINTY: high,
-        Column.RISK_SOFT: np.asarray(k_vrh, float) < SOFT_BULK_MODULUS,
-        Column.RISK_LOW_DENSITY: np.asarray(density, float) < LOW_DENSITY,
+        Column.RISK_HIGH_UNCERTAINTY: _below(-sigma, -HIGH_UNCERTAINTY),
+        Column.RISK_SOFT: _below(np.asarray(k_vrh, float), SOFT_BULK_MODULUS),
+        Column.RISK_LOW_DENSITY: _below(np.asarray(density, float), LOW_DENSITY),
     }
+
+
+def _below(values: np.ndarray, threshold: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(values), np.nan, (values < threshold).astype(float))

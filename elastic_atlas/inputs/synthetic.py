@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from elastic_atlas.contract import physics
+from elastic_atlas.contract.risk import risk_flags
 from elastic_atlas.contract.schema import column_order, crystal_systems
 
 _SYSTEMS = crystal_systems()
@@ -45,11 +46,20 @@ def synthetic_table(rows: int, seed: int = 0, table: str = "mped") -> pd.DataFra
             "mass": mass,
             "k_vrh": k_vrh,
             "g_vrh": g_vrh,
-            "k_vrh_uncertainty": rng.uniform(0.005, 0.05, rows),
-            "g_vrh_uncertainty": rng.uniform(0.005, 0.05, rows),
+            "k_vrh_uncertainty": rng.uniform(0.02, 0.12, rows),
+            "g_vrh_uncertainty": rng.uniform(0.02, 0.12, rows),
+            # DFT values a little off the predictions, as a cross-check table gives them
+            "k_vrh_dft": k_vrh * 10 ** rng.normal(0.0, 0.05, rows),
+            "g_vrh_dft": g_vrh * 10 ** rng.normal(0.0, 0.07, rows),
+            "in_training": rng.random(rows) < 0.3,
         }
     )
     derived = physics.derive(k_vrh, g_vrh, nsites, volume, mass=mass)
     for name, values in derived.items():
         frame[name] = values
+    flags = risk_flags(
+        k_vrh, derived["density"], frame["k_vrh_uncertainty"], frame["g_vrh_uncertainty"]
+    )
+    for name, values in flags.items():
+        frame[str(name)] = values.astype(bool)
     return frame[column_order(table)]

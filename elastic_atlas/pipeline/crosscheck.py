@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from elastic_atlas.contract.columns import Column
+from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.inputs.sources import SourceError
 from elastic_atlas.model.checkpoint import Checkpoint
 
@@ -77,6 +78,16 @@ def training_materials(checkpoints: list[Checkpoint]) -> frozenset[str] | None:
                 if row["split"] in TRAINING_SPLITS and row["material_id"]
             )
     return frozenset(ids)
+
+
+def crosscheck_of(
+    recipe: Recipe, checkpoints: list[Checkpoint], dft: dict | None = None
+) -> CrossCheck:
+    """The cross-check of a recipe's table (`dft`: its DFT table when already read)."""
+    if dft is None:
+        dft = read_dft_table(recipe.dft.path) if recipe.dft else {}
+    source = recipe.dft.source if recipe.dft else ""
+    return CrossCheck(dft, training_materials(checkpoints), source)
 
 
 def crosscheck_columns(

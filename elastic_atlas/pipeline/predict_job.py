@@ -50,7 +50,10 @@ def _partial(path: Path) -> Path:
 def header_of(checkpoints: list[Checkpoint]) -> list[str]:
     targets = [t for c in checkpoints for t in c.target_names]
     spreads = [f"{t}_spread" for c in checkpoints if len(c.members) > 1 for t in c.target_names]
-    return ["material_id", *targets, *spreads]
+    uncertainties = [
+        f"{t.name}_uncertainty" for c in checkpoints for t in c.targets if t.calibration is not None
+    ]
+    return ["material_id", *targets, *spreads, *uncertainties]
 
 
 def run_predict(
@@ -92,7 +95,11 @@ def _write(
         predictions = csv.writer(out)
         predictions.writerow(header)
         for record in stream(counted(iter_cif_source(source), book), checkpoints, book, run):
-            values = {**record.values, **{f"{t}_spread": v for t, v in record.spread.items()}}
+            values = {
+                **record.values,
+                **{f"{t}_spread": v for t, v in record.spread.items()},
+                **{f"{t}_uncertainty": v for t, v in record.uncertainty.items()},
+            }
             predictions.writerow([record.material_id, *(repr(values[c]) for c in columns)])
     book.check()
     with paths[1].open("w", newline="", encoding="utf-8") as rej:

@@ -28,7 +28,7 @@ from elastic_atlas.model.checkpoint import (
 )
 from elastic_atlas.paths import default_releases, display_path
 from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
-from elastic_atlas.pipeline.crosscheck import CrossCheck, read_dft_table, training_materials
+from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
 from elastic_atlas.pipeline.predict import predict_stream
 from elastic_atlas.pipeline.records import Accounting, Predicted
 from elastic_atlas.pipeline.shards import (
@@ -143,9 +143,7 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     licence = table_licence([spec.licence for spec in recipe.structures])
     dft = read_dft_table(recipe.dft.path) if recipe.dft else {}  # read before any model runs
     checkpoints = load_models(recipe)
-    crosscheck = CrossCheck(
-        dft, training_materials(checkpoints), recipe.dft.source if recipe.dft else ""
-    )
+    crosscheck = crosscheck_of(recipe, checkpoints, dft)
     book = Accounting()
     check_every = recipe.summary.symmetry_check_every if recipe.summary else 0
     spec = ShardSpec(recipe.table, checkpoints, recipe.screen, check_every, crosscheck=crosscheck)

@@ -15,7 +15,8 @@ import yaml
 from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.release.context import TABLE_TITLES, Release
 from elastic_atlas.release.datacite import citation_file
-from elastic_atlas.release.notes import how_to_check, test_metrics
+from elastic_atlas.release.notes import accuracy_text, how_to_check
+from elastic_atlas.release.trust import trust_section
 
 TAGS = ["materials-science", "elastic-moduli", "cgcnn", "crystal-structures", "tabular"]
 
@@ -69,13 +70,10 @@ def table_section(release: Release, table: str) -> list[str]:
         "",
     ]
     for c in s["checkpoints"]:
-        lines.append(f"- `{c['path']}`: {c['members']} member(s), {c['targets']}{_accuracy(c)}")
-    return [*lines, ""]
-
-
-def _accuracy(checkpoint: dict[str, Any]) -> str:
-    test = test_metrics(checkpoint)
-    return f"; Matbench fold-0 test MAE {test['mae']:.4f} log10 GPa" if test else ""
+        lines.append(f"- `{c['path']}`: {c['members']} member(s), {c['targets']}{accuracy_text(c)}")
+    recipe = release.recipes[table]
+    dft_source = recipe.dft.source if recipe.dft else ""
+    return [*lines, "", *trust_section(release.built[table].frame, s, dft_source)]
 
 
 def loading_snippets(table: str) -> list[str]:
@@ -138,8 +136,13 @@ ABOUT = [
     "  Project (Matbench). Sound velocities, Poisson's ratio and the Debye temperature are derived",
     "  from B, G and the structure (PHYSICS.md of the project); they inherit the models' errors.",
     "- PBE tends to underestimate measured moduli; soft and low-density materials carry larger",
-    "  errors. The uncertainty columns are the spread of the ensemble members, not a calibrated",
-    "  standard uncertainty.",
+    "  errors (`risk_soft`, `risk_low_density`, `risk_high_uncertainty` mark them).",
+    "- `k_vrh_uncertainty` / `g_vrh_uncertainty` are calibrated standard uncertainties in log10",
+    "  GPa: about 68 % of held-out errors lie within u. The errors have heavier tails than a",
+    "  normal distribution, so 2u holds fewer than 95 %; the model card's `k95` gives the 95 %",
+    "  interval (±k95·u).",
+    "- `k_vrh_dft` / `g_vrh_dft` are DFT values where the build's DFT table has the material;",
+    "  `in_training` says when a row's material was among the checkpoint's training entries.",
     "- Screening follows the study: PBE band gap 0.1-3.0 eV and no radioactive element.",
     "",
 ]

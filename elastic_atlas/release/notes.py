@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,10 @@ import pandas as pd
 
 from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
-from elastic_atlas.paths import contract_root, display_path
+from elastic_atlas.paths import display_path
 from elastic_atlas.pipeline.run import literature_comparison
 from elastic_atlas.release.context import SEMVER, TABLE_TITLES, Release
+from elastic_atlas.release.trust import model_card, trust_section
 
 
 def input_hashes(recipe: Recipe) -> list[dict[str, str]]:
@@ -65,12 +65,13 @@ def release_notes(release: Release) -> str:
         for c in summary["checkpoints"]:
             lines += [
                 f"  - `{c['path']}` ({c['kind']}, {c['members']} member(s), targets "
-                f"{c['targets']})" + _metrics(c)
+                f"{c['targets']})" + accuracy_text(c)
             ]
             lines += [f"    - `{name}` sha256 `{digest}`" for name, digest in c["sha256"].items()]
         lines.append("")
+        frame = release.built[table].frame  # the table as written, not read back
+        lines += trust_section(frame, summary, recipe.dft.source if recipe.dft else "")
         if recipe.literature and recipe.literature.is_file():
-            frame = release.built[table].frame  # the table as written, not read back
             literature = pd.read_csv(recipe.literature)
             comparison = literature_comparison(frame, literature)
             lines += literature_section(comparison, len(literature))
@@ -134,17 +135,20 @@ def literature_section(comparison: pd.DataFrame, n_literature: int) -> list[str]
     return lines
 
 
-def test_metrics(checkpoint: dict[str, Any]) -> dict[str, float] | None:
-    """The test-split metrics of a checkpoint's model card, when it has one."""
-    card = contract_root() / checkpoint["path"] / "model.json"
-    if not card.is_file():
-        return None
-    return json.loads(card.read_text()).get("metrics", {}).get("test")
+def test_metrics(checkpoint: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Target -> the test-split metrics of a checkpoint's model card ({} without one)."""
+    card = model_card(checkpoint) or {}
+    targets = card.get("metrics", {}).get("targets", {})
+    return {name: m["test"] for name, m in targets.items() if "test" in m}
 
 
-def _metrics(checkpoint: dict[str, Any]) -> str:
+def accuracy_text(checkpoint: dict[str, Any]) -> str:
+    """ "; Matbench fold-0 test MAE log10_k_vrh 0.0540, log10_g_vrh 0.0760 log10 GPa"."""
     test = test_metrics(checkpoint)
-    return f"; test MAE {test['mae']:.4f} log10 GPa, R² {test['r2']:.3f}" if test else ""
+    if not test:
+        return ""
+    listed = ", ".join(f"{name} {m['mae']:.4f}" for name, m in test.items())
+    return f"; Matbench fold-0 test MAE {listed} log10 GPa"
 
 
 def previous_version(releases: Path, version: str) -> Path | None:

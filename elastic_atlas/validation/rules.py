@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from elastic_atlas.contract import physics
+from elastic_atlas.contract.columns import Column
 from elastic_atlas.contract.risk import risk_flags
 from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.validation.findings import Finding, findings_where
@@ -238,9 +239,11 @@ def check_risk_flags(table: TypedTable) -> list[Finding]:
         column = table.columns[name]
         have = column.values
         known = ~column.missing & ~column.wrong_type
-        want = np.asarray(want, dtype=np.float64)
-        # a flag set where its rule cannot apply (no uncertainty) is as wrong as a missing one
-        mask = (known & ((have != want) | np.isnan(want))) | (column.missing & ~np.isnan(want))
+        mask = known & ~np.isnan(want) & (have != want)
+        mask |= column.missing & ~np.isnan(want)  # a flag its rule can give must be given
+        if name == Column.RISK_HIGH_UNCERTAINTY:  # no uncertainty at all: the flag is null
+            absent = table.columns[needed[2]].missing & table.columns[needed[3]].missing
+            mask |= known & absent
         found += findings_where(
             table,
             mask,

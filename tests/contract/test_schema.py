@@ -33,6 +33,12 @@ CONTRACT = [
     "v_mean",
     "poisson_ratio",
     "debye_temperature",
+    "k_vrh_dft",
+    "g_vrh_dft",
+    "in_training",
+    "risk_high_uncertainty",
+    "risk_soft",
+    "risk_low_density",
 ]
 POSITIVE = [
     "volume",

@@ -68,6 +68,8 @@ def test_predict_cli_accounts_for_every_input(tmp_path, layout):
         "log10_g_vrh",
         "log10_k_vrh_spread",
         "log10_g_vrh_spread",
+        "log10_k_vrh_uncertainty",
+        "log10_g_vrh_uncertainty",
     ]
     assert sorted(predicted.material_id) == sorted(GOOD)
     assert dict(zip(rejected.material_id, rejected.reason, strict=True)) == expected_reasons()

@@ -8,6 +8,7 @@ import pyarrow as pa
 from elastic_atlas.inputs.recipe import load_recipe
 from elastic_atlas.paths import repo_root
 from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
+from elastic_atlas.pipeline.crosscheck import crosscheck_of
 from elastic_atlas.pipeline.records import Accounting
 from elastic_atlas.pipeline.run import RunOptions, run_build
 from elastic_atlas.pipeline.shards import ShardSpec, SymmetryTally, process_shard
@@ -18,7 +19,11 @@ def test_shards_merge_to_the_table_and_accounting_of_one_build():
     whole = run_build(recipe, RunOptions(workers=0, batch_size=8, quiet=True))
     joined = Accounting()  # the join and the summary screen run once, in the driver
     raws = list(candidates(recipe, joined, recipe_summary(recipe)))
-    spec = ShardSpec(recipe.table, load_models(recipe), recipe.screen, 1, batch_size=8)
+    models = load_models(recipe)
+    spec = ShardSpec(
+        recipe.table, models, recipe.screen, 1, batch_size=8,
+        crosscheck=crosscheck_of(recipe, models),
+    )  # fmt: skip
     # Contiguous shards of whole inference batches (8 inputs here) form the very same batches as
     # one run, so the bits agree; any other split agrees to float32 rounding (checked below).
     shards = [process_shard(raws[i : i + 8], spec) for i in range(0, len(raws), 8)]

@@ -1,8 +1,9 @@
 """A release whose tables contain nulls passes the real `frictionless validate`, CSV and
 Parquet, with and without the shipped checklist.
 
-The NED-layout table has no band gaps (gap policy include) and single-member checkpoints, so
-band_gap and both uncertainty columns are null in every row: frictionless reads Parquet nulls
+The NED-layout table has no band gaps (gap policy include), a checkpoint without calibration
+or training ids and no DFT table, so band_gap, both uncertainty columns, the DFT columns,
+in_training and the uncertainty flag are null in every row: frictionless reads Parquet nulls
 through pandas as "nan", which the schemas' missingValues must cover.
 """
 
@@ -25,15 +26,14 @@ licence = "CC-BY-NC-4.0"
 [screen]
 gap_policy = "include"
 [models]
-bulk = "model"
-shear = "model"
+checkpoint = "model"
 """
 
 
 @pytest.fixture(scope="module")
 def release_with_nulls(tmp_path_factory):
     root = tmp_path_factory.mktemp("nulls")
-    make_own(root / "model", members=1)
+    make_own(root / "model", members=1, calibrated=False)
     (root / "cifs").mkdir()
     for i, structure in enumerate([rock_salt(), diamond(), rock_salt(6.1), rock_salt(5.2)]):
         (root / "cifs" / f"{i:010x}.CIF").write_text(cif_text(structure))  # GNoME-style ids
@@ -53,7 +53,8 @@ def release_with_nulls(tmp_path_factory):
 
 def test_the_tables_really_hold_nulls(release_with_nulls):
     table = pq.read_table(release_with_nulls / "ned.parquet")
-    for column in ("band_gap", "k_vrh_uncertainty", "g_vrh_uncertainty"):
+    nullable = ("band_gap", "k_vrh_uncertainty", "g_vrh_uncertainty", "k_vrh_dft", "g_vrh_dft")
+    for column in (*nullable, "in_training", "risk_high_uncertainty"):
         assert table.column(column).null_count == table.num_rows > 0
 
 

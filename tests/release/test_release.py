@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from elastic_atlas.cli import main
 from elastic_atlas.digest import file_digest
+from elastic_atlas.inputs.recipe import DEFAULT_MODEL, default_checkpoint
 from elastic_atlas.paths import repo_root
 from elastic_atlas.release.assemble import ReleaseError, build_release, check_version, load_config
 
@@ -102,7 +103,9 @@ def test_frictionless_and_elastic_atlas_accept_the_current_release_descriptor(re
     assert report.valid, report.flatten(["type", "note"])
     tables = [t for t in report.tasks if t.type == "table"]
     assert len(tables) == 3  # CSV and Parquet table and the rejects
-    assert len(report.tasks) - len(tables) == 12  # the checkpoint files, hash and size
+    # the checkpoint's files, hash and size: members, features, card, README, training ids
+    members = len(json.loads((default_checkpoint() / "model.json").read_text())["members"])
+    assert len(report.tasks) - len(tables) == members + 4
     result = CliRunner().invoke(main, ["validate", str(current), "--strict"])
     assert result.exit_code == 0, result.output
 
@@ -243,7 +246,8 @@ def test_parquet_files_describe_themselves(released):
     assert about["elastic_atlas.version"] == VERSION
     assert about["elastic_atlas.licence"] == "CC-BY-4.0"
     assert "10.7498/aps.74.20250127" in about["elastic_atlas.citation"]
-    assert json.loads(about["elastic_atlas.checkpoints"])[0]["members"] == 3
+    members = len(json.loads((default_checkpoint() / "model.json").read_text())["members"])
+    assert json.loads(about["elastic_atlas.checkpoints"])[0]["members"] == members
 
 
 def test_csv_numbers_carry_the_schema_digits_and_parquet_the_full_doubles(released):
@@ -273,10 +277,7 @@ def test_the_checkpoints_travel_with_the_release(released, tmp_path):
     folder = released / "releases" / VERSION
     descriptor = json.loads((folder / "datapackage.json").read_text())
     files = [r for r in descriptor["resources"] if r["path"].startswith("models/")]
-    assert {Path(r["path"]).parts[1] for r in files} == {
-        "cgcnn3x64-matbench-2026-11-25-kvrh",
-        "cgcnn3x64-matbench-2026-11-25-gvrh",
-    }
+    assert {Path(r["path"]).parts[1] for r in files} == {DEFAULT_MODEL}  # one network
     assert all(r["hash"] == f"sha256:{file_digest(folder / r['path'])}" for r in files)
     assert descriptor["homepage"] and "10.7498/aps.74.20250127" in descriptor["citation"]
     with zipfile.ZipFile(next((folder / "sciencedb").glob("*/*.zip"))) as bundle:
@@ -286,7 +287,7 @@ def test_the_checkpoints_travel_with_the_release(released, tmp_path):
     shutil.copytree(folder, copy)
     cif = repo_root() / "build" / "sample" / "structures" / "mp-1156.cif"
     out = tmp_path / "again.csv"
-    model = copy / "models" / "cgcnn3x64-matbench-2026-11-25-kvrh"
+    model = copy / "models" / DEFAULT_MODEL
     result = CliRunner().invoke(
         main, ["predict", "--checkpoint", str(model), str(cif), "-o", str(out), "--workers", "0"]
     )
@@ -294,6 +295,10 @@ def test_the_checkpoints_travel_with_the_release(released, tmp_path):
     table = pd.read_parquet(copy / "mped.parquet").set_index("material_id")
     again = pd.read_csv(out).set_index("material_id")
     assert 10 ** again.loc["mp-1156", "log10_k_vrh"] == pytest.approx(table.loc["mp-1156", "k_vrh"])
+    assert 10 ** again.loc["mp-1156", "log10_g_vrh"] == pytest.approx(table.loc["mp-1156", "g_vrh"])
+    assert again.loc["mp-1156", "log10_k_vrh_uncertainty"] == pytest.approx(
+        table.loc["mp-1156", "k_vrh_uncertainty"]
+    )
     # a changed weight file is a finding
     member = model / "member-0.safetensors"
     member.write_bytes(member.read_bytes()[:-4] + b"\0\0\0\0")

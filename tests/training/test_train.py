@@ -11,98 +11,132 @@ from pymatgen.core import Lattice, Structure
 
 from elastic_atlas.model.checkpoint import load_checkpoint
 from elastic_atlas.training.freeze import freeze_runs
-from elastic_atlas.training.matbench import load_dataset, load_fold
+from elastic_atlas.training.matbench import load_dataset, load_fold, load_joint_dataset
 from elastic_atlas.training.train import TrainConfig, TrainingError, train_run
 
 SMALL = {"atom_feature_length": 91, "atom_fea_len": 8, "n_conv": 1, "h_fea_len": 8}
 
 
+ENTRIES = 150  # 120 in the fold's training part: 24 validation entries to calibrate on
+
+
 @pytest.fixture
 def matbench(tmp_path):
-    ids, rows = [], []
-    for i in range(24):
-        a = 4.0 + 0.05 * i
-        structure = Structure(Lattice.cubic(a), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-        ids.append(f"mb-log-kvrh-{i:05d}")
-        rows.append([structure.as_dict(), 2.0 - 0.1 * a])
-    dataset = tmp_path / "data.json.gz"
-    with gzip.open(dataset, "wt") as handle:
-        json.dump({"index": ids, "columns": ["structure", "log10(K_VRH)"], "data": rows}, handle)
+    """Matbench's two elastic tasks in miniature: the same rows (structures) in both files,
+    joined by row number, with one official-style fold."""
+    ids = {task: [f"mb-log-{task}-{i:05d}" for i in range(ENTRIES)] for task in ("kvrh", "gvrh")}
+    datasets = []
+    for task, column, offset in (("kvrh", "log10(K_VRH)", 0.0), ("gvrh", "log10(G_VRH)", -0.3)):
+        rows = []
+        for i in range(ENTRIES):
+            a = 4.0 + 0.01 * i
+            structure = Structure(Lattice.cubic(a), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+            rows.append([structure.as_dict(), 2.0 - 0.1 * a + offset])
+        path = tmp_path / f"{task}.json.gz"
+        with gzip.open(path, "wt") as handle:
+            json.dump({"index": ids[task], "columns": ["structure", column], "data": rows}, handle)
+        datasets.append(path)
     folds = tmp_path / "folds.json.gz"
+    splits = {
+        f"matbench_log_{task}": {"fold_0": {"train": names[:120], "test": names[120:]}}
+        for task, names in ids.items()
+    }
     with gzip.open(folds, "wt") as handle:
-        json.dump(
-            {"splits": {"matbench_log_kvrh": {"fold_0": {"train": ids[:18], "test": ids[18:]}}}},
-            handle,
-        )
-    return dataset, folds
+        json.dump({"splits": splits}, handle)
+    return datasets, folds
 
 
-def config(tmp_path, dataset, folds, epochs):
+def config(tmp_path, datasets, folds, epochs, **changes):
     return TrainConfig(
-        target="log10_k_vrh",
-        dataset=dataset,
+        datasets=datasets,
         folds=folds,
         max_epochs=epochs,
-        batch_size=8,
+        batch_size=16,
         architecture=SMALL,
         cache=tmp_path / "cache",
         validation_fraction=0.2,
+        **changes,
     )
 
 
-def test_loader_reads_matbench_layout(matbench):
-    dataset, folds = matbench
-    data = load_dataset(dataset)
-    assert len(data) == 24 and isinstance(data["mb-log-kvrh-00000"][0], dict)
+def test_loader_joins_the_two_tasks_by_row(matbench):
+    datasets, folds = matbench
+    data = load_dataset(datasets[0])
+    assert len(data) == ENTRIES and isinstance(data["mb-log-kvrh-00000"][0], dict)
+    joint = load_joint_dataset(datasets)
+    structure, (k, g) = joint["mb-log-kvrh-00007"]
+    assert k - g == pytest.approx(0.3) and structure == data["mb-log-kvrh-00007"][0]
     train, test = load_fold(folds, "matbench_log_kvrh", 0)
-    assert len(train) == 18 and len(test) == 6
+    assert len(train) == 120 and len(test) == 30
+
+
+def test_tasks_that_disagree_on_a_structure_are_refused(tmp_path, matbench):
+    datasets, _ = matbench
+    with gzip.open(datasets[1], "rt") as handle:
+        data = json.load(handle)
+    data["data"][3][0] = data["data"][4][0]  # row 3 of G now holds another crystal
+    other = tmp_path / "other.json.gz"
+    with gzip.open(other, "wt") as handle:
+        json.dump(data, handle)
+    with pytest.raises(ValueError, match="row 00003"):
+        load_joint_dataset([datasets[0], other])
 
 
 def test_training_checkpoints_every_epoch_and_resumes(tmp_path, matbench):
-    dataset, folds = matbench
+    datasets, folds = matbench
     run = tmp_path / "run"
-    train_run(config(tmp_path, dataset, folds, 2), run, quiet=True)
+    train_run(config(tmp_path, datasets, folds, 2), run, quiet=True)
     log = pd.read_csv(run / "log.csv")
     assert log.epoch.tolist() == [1, 2]
+    # one network, both targets: the mean validation MAE is the mean of the two
+    both = (log.val_mae_log10_k_vrh + log.val_mae_log10_g_vrh) / 2
+    assert log.val_mae.to_numpy() == pytest.approx(both.to_numpy(), abs=2e-6)
     assert {"last.pt", "best.safetensors", "best.json", "split.json"} <= {
         p.name for p in run.iterdir()
     }
     assert len(list((tmp_path / "cache").glob("graphs-*.npz"))) == 1
-    train_run(config(tmp_path, dataset, folds, 4), run, quiet=True)  # "interrupted" at 2
+    train_run(config(tmp_path, datasets, folds, 4), run, quiet=True)  # "interrupted" at 2
     log = pd.read_csv(run / "log.csv")
     assert log.epoch.tolist() == [1, 2, 3, 4]
     split = json.loads((run / "split.json").read_text())
-    assert len(split["train"]) + len(split["validation"]) == 18 and len(split["test"]) == 6
+    assert len(split["train"]) + len(split["validation"]) == 120 and len(split["test"]) == 30
     assert not set(split["test"]) & set(split["train"] + split["validation"])
 
 
 def test_a_run_with_another_configuration_is_refused(tmp_path, matbench):
-    dataset, folds = matbench
+    datasets, folds = matbench
     run = tmp_path / "run"
-    train_run(config(tmp_path, dataset, folds, 1), run, quiet=True)
-    other = config(tmp_path, dataset, folds, 1).model_copy(update={"seed": 5})
+    train_run(config(tmp_path, datasets, folds, 1), run, quiet=True)
+    other = config(tmp_path, datasets, folds, 1, seed=5)
     with pytest.raises(TrainingError, match="another configuration"):
         train_run(other, run, quiet=True)
 
 
-def test_freeze_makes_a_loadable_ensemble_with_metrics(tmp_path, matbench):
-    dataset, folds = matbench
+def test_freeze_makes_a_calibrated_two_target_ensemble_with_metrics(tmp_path, matbench):
+    datasets, folds = matbench
     runs = []
     for seed in (0, 1):
         run = tmp_path / f"run{seed}"
-        cfg = config(tmp_path, dataset, folds, 2).model_copy(update={"seed": seed})
-        train_run(cfg, run, quiet=True)
+        train_run(config(tmp_path, datasets, folds, 2, seed=seed), run, quiet=True)
         runs.append(run)
     metrics = freeze_runs(runs, tmp_path / "model")
-    assert set(metrics) >= {"train", "validation", "test"} and metrics["test"]["n"] == 6
     checkpoint = load_checkpoint(tmp_path / "model")
-    assert len(checkpoint.members) == 2 and checkpoint.target_names == ["log10_k_vrh"]
+    assert len(checkpoint.members) == 2
+    assert checkpoint.target_names == ["log10_k_vrh", "log10_g_vrh"]
+    for target in checkpoint.targets:
+        m = metrics["targets"][target.name]
+        assert m["test"]["n"] == 30 and len(m["members_test_mae"]) == 2
+        # calibrated on the 24 validation entries: 68.27 % of them within σ, to one entry
+        assert target.calibration is not None and target.calibration.a > 0
+        assert abs(m["uncertainty_coverage"]["validation"]["within_1_sigma"] - 0.6827) < 1 / 24
     card = json.loads((tmp_path / "model" / "model.json").read_text())
-    assert card["training"]["split_sizes"]["test"] == 6
+    assert card["training"]["split_sizes"] == {"train": 96, "validation": 24, "test": 30}
     layout = card["atom_features"]["layout"]
     assert sum(block["length"] for block in layout) == checkpoint.features.length == 91
-    assert (tmp_path / "model" / "README.md").exists()
-    assert (tmp_path / "model" / "parity.png").exists()
+    ids = pd.read_csv(tmp_path / "model" / card["training"]["ids"]["file"])
+    assert ids.split.value_counts().to_dict() == {"train": 96, "test": 30, "validation": 24}
+    for name in ("README.md", "parity.png", "training-log-seed0.csv", "training-log-seed1.csv"):
+        assert (tmp_path / "model" / name).exists()
 
 
 def test_the_graph_cache_is_plain_arrays_that_read_back_exactly(tmp_path):

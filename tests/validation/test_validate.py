@@ -205,6 +205,7 @@ def test_negative_poisson_and_pugh_warnings(tmp_path):
     derived = physics.derive(frame.k_vrh, frame.g_vrh, frame.nsites, frame.volume, mass=frame.mass)
     for name, values in derived.items():
         frame[name] = values
+    frame["risk_soft"] = True  # both moduli are below 32 GPa now
     found = findings_of(frame, tmp_path)
     assert errors(found) == []
     assert sorted((f.row, f.check) for f in found) == [
@@ -299,3 +300,38 @@ def test_tolerance_option_decides(table, tmp_path):
     runner = CliRunner()
     assert runner.invoke(main, ["validate", str(path)]).exit_code == 0
     assert runner.invoke(main, ["validate", str(path), "--tolerance", "1e-4"]).exit_code == 1
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_risk_flag_that_contradicts_its_rule_is_an_error(table, tmp_path, kind):
+    assert table.risk_soft.any() and not table.risk_soft.all()  # both kinds of row present
+    row = int(table.index[table.risk_soft][0])
+    table.loc[row, "risk_soft"] = False  # k_vrh < 32 GPa, yet not flagged
+    found = errors(findings_of(table, tmp_path, kind))
+    assert [(f.check, f.row) for f in found] == [("consistency.risk_soft", row + 1)]
+    assert "risk_soft = false" in found[0].message and "gives true" in found[0].message
+
+
+def test_the_uncertainty_flag_is_null_exactly_when_there_is_no_uncertainty(table, tmp_path):
+    table = table.astype({"risk_high_uncertainty": object})
+    table.loc[3, ["k_vrh_uncertainty", "g_vrh_uncertainty"]] = None
+    table.loc[3, "risk_high_uncertainty"] = None  # right: nothing to judge
+    table.loc[4, "risk_high_uncertainty"] = None  # wrong: the rule gives a value
+    table.loc[5, ["k_vrh_uncertainty", "g_vrh_uncertainty"]] = None  # wrong: flag still set
+    frame = table.copy()
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False, na_rep="")
+    found = validate_table_file(
+        path, tolerance=STRICT, settings=SETTINGS, schema=load_table_schema("mped")
+    )
+    assert sorted((f.check, f.row) for f in errors(found)) == [
+        ("consistency.risk_high_uncertainty", 5),
+        ("consistency.risk_high_uncertainty", 6),
+    ]
+
+
+def test_a_boolean_column_holds_only_booleans(table, tmp_path):
+    table = table.astype({"in_training": object})
+    table.loc[2, "in_training"] = "yes"
+    found = errors(findings_of(table, tmp_path))
+    assert [(f.check, f.row, f.stored) for f in found] == [("schema.type", 3, "yes")]

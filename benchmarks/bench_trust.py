@@ -1,0 +1,246 @@
+"""How far the rows can be trusted: the numbers of BENCHMARKS.md's issue-13 tables.
+
+Usage: .venv/bin/python benchmarks/bench_trust.py [--model models/<name>] [--json OUT]
+
+For the adopted checkpoint (default: the packaged one) and ../shared/data:
+1. Matbench fold-0 test MAE per target, with and without the materials that sit in both
+   splits, and the uncertainty coverage (from the model card, measured at freeze time).
+2. Materials Project 2023 DFT entries outside the 7,921-entry training subset (never seen,
+   never calibrated on) whose tensor is mechanically sane: MAE, signed error, coverage within
+   u, 2u and k95·u.
+3. Risk flags on the fold-0 validation (where the thresholds were chosen), fold-0 test and
+   MP-2023-unseen entries: rows each flag marks and the share of the worst 5 % of errors
+   (per target) it catches; and the MAE of flagged vs unflagged rows.
+4. The label noise floor: MP 2018 vs MP 2023 DFT for the same ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from common import ROOT, machine, today
+from pymatgen.core import Structure
+
+from elastic_atlas.contract.risk import (
+    FLAG_COLUMNS,
+    HIGH_UNCERTAINTY,
+    LOW_DENSITY,
+    SOFT_BULK_MODULUS,
+    risk_flags,
+)
+from elastic_atlas.inputs.recipe import default_checkpoint
+from elastic_atlas.model.checkpoint import Checkpoint, load_checkpoint
+from elastic_atlas.model.graph import build_graph
+from elastic_atlas.paths import shared_data
+from elastic_atlas.training.freeze import evaluation_entries
+from elastic_atlas.training.matbench import load_joint_dataset
+from elastic_atlas.training.train import TrainConfig
+
+TARGETS = ("log10_k_vrh", "log10_g_vrh")
+WORST = 0.05
+
+
+def predict(checkpoint: Checkpoint, graphs: list) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, calibrated u) of graphs, in chunks."""
+    inference = checkpoint.inference()
+    means, sigmas = [], []
+    for i in range(0, len(graphs), 256):
+        mean, spread = inference.predict_graphs(graphs[i : i + 256])
+        means.append(mean)
+        sigmas.append(inference.uncertainty(spread))
+    return np.concatenate(means), np.concatenate(sigmas)
+
+
+def coverage(error: np.ndarray, sigma: np.ndarray, k95: float) -> dict[str, float]:
+    ratio = np.abs(error) / sigma
+    return {"within_u": float(np.mean(ratio <= 1)), "within_2u": float(np.mean(ratio <= 2)),
+            "within_k95u": float(np.mean(ratio <= k95))}  # fmt: skip
+
+
+def subset_material_ids() -> set[str]:
+    path = shared_data() / "matbench" / "matbench_elastic_subset_provenance.csv"
+    with path.open(newline="") as handle:
+        return {row["material_id"] for row in csv.DictReader(handle)}
+
+
+def sane_dft(dft: pd.DataFrame) -> pd.DataFrame:
+    """Entries whose DFT tensor is mechanically sane: Voigt and Reuss bounds positive and in
+    order (Reuss ≤ Voigt), and no modulus above 1000 GPa (diamond: K 443, G 535). A negative
+    bound (an unstable structure) makes the VRH average meaningless, and one absurd entry
+    (MP 2023 has G = 5.6e13 GPa for mp-13686) dominates a mean error over ~80 entries."""
+    bounds = dft[["k_voigt", "k_reuss", "g_voigt", "g_reuss"]]
+    sane = ((bounds > 0) & (bounds < 1000)).all(axis=1)
+    sane &= dft.k_reuss <= dft.k_voigt * (1 + 1e-6)
+    sane &= dft.g_reuss <= dft.g_voigt * (1 + 1e-6)
+    return dft[sane]
+
+
+def mp2023_unseen(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
+    """Predictions for MP-2023 DFT entries outside the training subset (positive K and G)."""
+    folder = shared_data() / "mp_elastic" / "mp2023_elastic"
+    dft = sane_dft(pd.read_csv(folder / "elastic.csv")).set_index("material_id")
+    unseen = sorted(set(dft.index) - subset_material_ids())
+    graphs, density, kept = [], [], []
+    with zipfile.ZipFile(folder / "structures.zip") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        names = set(archive.namelist())
+        for material_id in unseen:
+            if f"{material_id}.cif" not in names:
+                continue
+            text = archive.read(f"{material_id}.cif").decode()
+            structure = Structure.from_str(text, fmt="cif")
+            graphs.append(build_graph(structure, checkpoint.graph))
+            density.append(structure.density)
+            kept.append(material_id)
+    mean, sigma = predict(checkpoint, graphs)
+    observed = np.log10(dft.loc[kept, ["k_vrh", "g_vrh"]].to_numpy(dtype=float))
+    return {"ids": np.array(kept), "mean": mean, "sigma": sigma, "observed": observed,
+            "density": np.array(density)}  # fmt: skip
+
+
+def matbench_split(checkpoint: Checkpoint, name: str) -> dict[str, np.ndarray]:
+    """Predictions for a fold-0 split of the checkpoint's own training configuration."""
+    card = checkpoint.card["training"]
+    matbench = shared_data() / "matbench"
+    config = TrainConfig(datasets=[matbench / d for d in card["datasets"]],
+                         folds=matbench / card["folds"], fold=card["fold"])  # fmt: skip
+    ids = pd.read_csv(checkpoint.path / card["ids"]["file"])
+    split = {s: list(ids.mbid[ids.split == s]) for s in ("train", "validation", "test")}
+    entries = evaluation_entries(config, split)
+    graphs = [entries.graphs[m] for m in split[name]]
+    mean, sigma = predict(checkpoint, graphs)
+    dataset = load_joint_dataset(config.datasets)
+    density = np.array([Structure.from_dict(dataset[m][0]).density for m in split[name]])
+    return {"ids": np.array(split[name]), "mean": mean, "sigma": sigma,
+            "observed": entries.observed[name], "density": density}  # fmt: skip
+
+
+def flag_table(data: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    flags = risk_flags(10 ** data["mean"][:, 0], data["density"], data["sigma"][:, 0],
+                       data["sigma"][:, 1])  # fmt: skip
+    marks = {str(name): flags[name].astype(bool) for name in FLAG_COLUMNS}
+    marks["any flag"] = np.any(list(marks.values()), axis=0)
+    out: dict[str, dict[str, float]] = {}
+    for j, target in enumerate(TARGETS):
+        error = np.abs(data["mean"][:, j] - data["observed"][:, j])
+        worst = error >= np.quantile(error, 1 - WORST)
+        for name, marked in marks.items():
+            out.setdefault(name, {"rows_marked": float(marked.mean())})
+            out[name][f"{target} worst 5% caught"] = float(marked[worst].mean())
+            out[name][f"{target} MAE flagged"] = float(error[marked].mean()) if marked.any() else 0
+            out[name][f"{target} MAE unflagged"] = float(error[~marked].mean())
+    return out
+
+
+def summarise(data: dict[str, np.ndarray], k95: dict[str, float]) -> dict[str, dict]:
+    out = {}
+    for j, target in enumerate(TARGETS):
+        error = data["mean"][:, j] - data["observed"][:, j]
+        out[target] = {"n": len(error), "mae": float(np.mean(np.abs(error))),
+                       "mean_signed": float(np.mean(error)),
+                       **coverage(error, data["sigma"][:, j], k95[target])}  # fmt: skip
+    return out
+
+
+def uncertainty_thresholds(data: dict[str, np.ndarray]) -> list[dict[str, float]]:
+    """How the uncertainty flag's threshold trades rows marked for worst errors caught."""
+    sigma = np.fmax(data["sigma"][:, 0], data["sigma"][:, 1])
+    rows = []
+    for threshold in (0.05, 0.06, 0.07, 0.08, 0.09, 0.10, 0.12):
+        marked = sigma > threshold
+        row = {"threshold": threshold, "rows_marked": float(marked.mean())}
+        for j, target in enumerate(TARGETS):
+            error = np.abs(data["mean"][:, j] - data["observed"][:, j])
+            worst = error >= np.quantile(error, 1 - WORST)
+            row[f"{target} worst 5% caught"] = float(marked[worst].mean())
+        rows.append(row)
+    return rows
+
+
+def noise_floor() -> dict[str, float]:
+    """MP 2018 vs MP 2023 DFT moduli of the same ids (sane 2023 tensors): mean and median."""
+    old = pd.read_csv(shared_data() / "mp_elastic" / "mp2018_elastic" / "elastic.csv")
+    new = sane_dft(pd.read_csv(shared_data() / "mp_elastic" / "mp2023_elastic" / "elastic.csv"))
+    both = old.merge(new, on="material_id", suffixes=("_2018", "_2023"))
+    out = {"n": len(both)}
+    for column in ("k_vrh", "g_vrh"):
+        ok = (both[f"{column}_2018"] > 0) & (both[f"{column}_2023"] > 0)
+        difference = np.abs(
+            np.log10(both[f"{column}_2018"][ok]) - np.log10(both[f"{column}_2023"][ok])
+        )
+        out[f"log10_{column} MAE"] = float(difference.mean())
+        out[f"log10_{column} median"] = float(difference.median())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=default_checkpoint())
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "trust.json")
+    args = parser.parse_args()
+    checkpoint = load_checkpoint(args.model)
+    card = checkpoint.card
+    k95 = {t.name: t.calibration.k95 for t in checkpoint.targets if t.calibration}
+    validation = matbench_split(checkpoint, "validation")
+    test = matbench_split(checkpoint, "test")
+    unseen = mp2023_unseen(checkpoint)
+    report = {
+        "date": today(),
+        "machine": machine(),
+        "model": args.model.name,
+        "thresholds": {
+            "soft_bulk_modulus": SOFT_BULK_MODULUS,
+            "low_density": LOW_DENSITY,
+            "high_uncertainty": HIGH_UNCERTAINTY,
+        },
+        "calibration": {
+            t.name: t.calibration.as_dict() for t in checkpoint.targets if t.calibration
+        },
+        "fold0_test_card": {
+            target: {
+                "mae": m["test"]["mae"],
+                "mae_without_duplicates": m["test_without_duplicate_materials"]["mae"],
+                "duplicates": m["test_without_duplicate_materials"]["left_out"],
+                "coverage": m.get("uncertainty_coverage", {}).get("test"),
+            }
+            for target, m in card["metrics"]["targets"].items()
+        },
+        "fold0_test": summarise(test, k95),
+        "mp2023_unseen": summarise(unseen, k95),
+        "mp2023_unseen_ids": list(map(str, unseen["ids"])),
+        "flags": {
+            "validation": flag_table(validation),
+            "test": flag_table(test),
+            "mp2023_unseen": flag_table(unseen),
+        },
+        "uncertainty_threshold_on_validation": uncertainty_thresholds(validation),
+        "label_noise_mp2018_vs_mp2023": noise_floor(),
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"# {report['date']}, {report['machine']}, model {report['model']}")
+    for name in ("fold0_test", "mp2023_unseen"):
+        for target, m in report[name].items():
+            print(
+                f"{name:14} {target}: n={m['n']} MAE {m['mae']:.4f} "
+                f"signed {m['mean_signed']:+.4f} within u {m['within_u']:.1%}, "
+                f"2u {m['within_2u']:.1%}, k95·u {m['within_k95u']:.1%}"
+            )
+    for split, table in report["flags"].items():
+        print(f"\nflags on {split}:")
+        print(pd.DataFrame(table).T.to_string(float_format=lambda v: f"{v:.3f}"))
+    print("\nuncertainty threshold on validation:")
+    print(pd.DataFrame(report["uncertainty_threshold_on_validation"]).to_string(index=False))
+    print("\nlabel noise:", report["label_noise_mp2018_vs_mp2023"])
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The DFT cross-check: DFT moduli beside predictions, in_training from the model card, and
+DFT tables that cannot be trusted refused before any model runs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from structures import cif_text, diamond, rock_salt
+
+from elastic_atlas.cli import main
+from elastic_atlas.inputs.sources import SourceError
+from elastic_atlas.pipeline.crosscheck import read_dft_table
+from models import make_own
+
+RECIPE = """table = "mped"
+[[structures]]
+path = "cifs"
+source = "folder"
+licence = "CC-BY-4.0"
+[screen]
+gap_policy = "include"
+[models]
+checkpoint = "model"
+[dft]
+path = "{dft}"
+source = "a DFT table"
+"""
+
+
+def test_a_dft_table_is_read_with_unknown_cells_as_nan(tmp_path):
+    path = tmp_path / "elastic.csv"
+    path.write_text("material_id,formula,k_vrh,g_vrh\nmp-1,NaCl,24.5,14.1\nmp-2,C,,nan\n")
+    table = read_dft_table(path)
+    assert table["mp-1"] == (24.5, 14.1)
+    assert all(math.isnan(v) for v in table["mp-2"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("material_id,k_vrh\nmp-1,24.5\n", "without column"),
+        ("material_id,k_vrh,g_vrh\nmp-1,24.5,14\nmp-1,25,15\n", "appears twice"),
+        ("material_id,k_vrh,g_vrh\n", "no rows"),
+        (b"material_id,k_vrh,g_vrh\nmp-\xff,1,2\n", "cannot read"),
+    ],
+)
+def test_a_dft_table_that_cannot_be_trusted_is_refused(tmp_path, text, message):
+    path = tmp_path / "elastic.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(SourceError, match=message):
+        read_dft_table(path)
+    with pytest.raises(SourceError, match="cannot read"):
+        read_dft_table(tmp_path / "missing.csv")
+
+
+@pytest.fixture
+def crosschecked(tmp_path):
+    make_own(tmp_path / "model")
+    model = tmp_path / "model"
+    card = json.loads((model / "model.json").read_text())
+    (model / "training-ids.csv").write_text(
+        "mbid,material_id,split\nmb-1,mp-1,train\nmb-2,mp-2,validation\nmb-3,mp-3,test\n"
+    )
+    card["training"]["ids"] = {"file": "training-ids.csv"}
+    (model / "model.json").write_text(json.dumps(card))
+    (tmp_path / "cifs").mkdir()
+    for name, structure in {"mp-1": rock_salt(), "mp-2": diamond(), "mp-3": rock_salt(6.0)}.items():
+        (tmp_path / "cifs" / f"{name}.cif").write_text(cif_text(structure))
+    (tmp_path / "elastic.csv").write_text("material_id,k_vrh,g_vrh\nmp-1,24.5,14.1\nmp-3,,\n")
+    (tmp_path / "recipe.toml").write_text(RECIPE.format(dft="elastic.csv"))
+    return tmp_path
+
+
+def test_rows_carry_dft_moduli_and_whether_they_were_trained_on(crosschecked):
+    out = crosschecked / "out"
+    result = CliRunner().invoke(
+        main, ["build", str(crosschecked / "recipe.toml"), "-o", str(out), "--workers", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("mped.csv", "mped.parquet"):
+        table = (pd.read_csv if name.endswith("csv") else pd.read_parquet)(out / name)
+        table = table.set_index("material_id")
+        assert table.loc["mp-1", "k_vrh_dft"] == 24.5 and table.loc["mp-1", "g_vrh_dft"] == 14.1
+        assert table.loc[["mp-2", "mp-3"], ["k_vrh_dft", "g_vrh_dft"]].isna().all().all()
+        # train and validation entries are the training data; a test entry is not
+        assert table["in_training"].map(bool).to_dict() == {
+            "mp-1": True,
+            "mp-2": True,
+            "mp-3": False,
+        }
+        assert table.loc["mp-1", "k_vrh"] != 24.5  # the DFT value never replaces a prediction
+    check = CliRunner().invoke(main, ["validate", str(out / "mped.csv"), "--schema", "mped"])
+    assert check.exit_code in (0, 1) and "error(s)" in check.output
+    assert "0 error(s)" in check.output
+
+
+def test_a_missing_dft_table_stops_the_build(crosschecked):
+    (crosschecked / "recipe.toml").write_text(RECIPE.format(dft="nowhere.csv"))
+    out = crosschecked / "out"
+    result = CliRunner().invoke(
+        main, ["build", str(crosschecked / "recipe.toml"), "-o", str(out), "--workers", "0"]
+    )
+    assert result.exit_code == 2 and "nowhere.csv" in result.output
+    assert not (out / "mped.csv").exists()
