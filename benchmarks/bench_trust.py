@@ -151,11 +151,12 @@ def summarise(data: dict[str, np.ndarray], k95: dict[str, float]) -> dict[str, d
 
 def uncertainty_thresholds(data: dict[str, np.ndarray]) -> list[dict[str, float]]:
     """How the uncertainty flag's threshold trades rows marked for worst errors caught."""
-    sigma = np.fmax(data["sigma"][:, 0], data["sigma"][:, 1])
     rows = []
-    for threshold in (0.05, 0.06, 0.07, 0.08, 0.09, 0.10, 0.12):
-        marked = sigma > threshold
-        row = {"threshold": threshold, "rows_marked": float(marked.mean())}
+    for share in (0.10, 0.15, 0.20, 0.25, 0.30):  # a threshold per modulus marking this share
+        limits = np.quantile(data["sigma"], 1 - share / 2, axis=0)  # each marks about half
+        marked = (data["sigma"] > limits).any(axis=1)
+        row = {"u_K above": float(limits[0]), "u_G above": float(limits[1]),
+               "rows_marked": float(marked.mean())}  # fmt: skip
         for j, target in enumerate(TARGETS):
             error = np.abs(data["mean"][:, j] - data["observed"][:, j])
             worst = error >= np.quantile(error, 1 - WORST)

@@ -270,6 +270,13 @@ def recipe_cases(work: Path, model: Path) -> list[Outcome]:
         ),
         "unknown-licence": lambda t: t.replace("CC-BY-4.0", "GPL-3.0"),
         "unknown-table": lambda t: t.replace('table = "mped"', 'table = "other"'),
+        "bulk-without-shear": lambda t: t.replace('shear = "model"\n', ""),
+        "checkpoint-and-pair": lambda t: t + 'checkpoint = "model"\n',
+        "dft-missing": lambda t: t + '[dft]\npath = "nowhere.csv"\nsource = "d"\n',
+        "dft-no-g-column": lambda t: t + '[dft]\npath = "dft-no-g.csv"\nsource = "d"\n',
+        "dft-repeated-id": lambda t: t + '[dft]\npath = "dft-twice.csv"\nsource = "d"\n',
+        "dft-binary": lambda t: t + '[dft]\npath = "dft-binary.csv"\nsource = "d"\n',
+        "dft-unknown-key": lambda t: t + '[dft]\npath = "dft-twice.csv"\nsorce = "d"\n',
     }
     out = []
     for name, edit in edits.items():
@@ -277,6 +284,9 @@ def recipe_cases(work: Path, model: Path) -> list[Outcome]:
         (folder / "cifs").mkdir(parents=True)
         (folder / "model").symlink_to(model)
         (folder / "cifs" / "mp-1.cif").write_text(cif_text(rock_salt()))
+        (folder / "dft-no-g.csv").write_text("material_id,k_vrh\nmp-1,24.0\n")
+        (folder / "dft-twice.csv").write_text("material_id,k_vrh,g_vrh\nmp-1,24,14\nmp-1,25,15\n")
+        (folder / "dft-binary.csv").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe" * 64)
         path = recipe(folder, "cifs")
         path.write_text(edit(path.read_text()))
         result = run("build", path, "-o", folder / "out", "--quiet", "--workers", 0)

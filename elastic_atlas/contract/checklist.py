@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from elastic_atlas.contract import physics
+from elastic_atlas.contract import physics, risk
 from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.paths import contract_root
 
@@ -72,14 +72,23 @@ def frictionless_checklist(settings: ValidationSettings | None = None) -> dict[s
         else:  # squared form: simpleeval offers no abs()
             formula = f"(float({column}) - {expected}) ** 2 <= ({tolerance!r} * {expected}) ** 2"
         checks.append({"type": "row-constraint", "formula": formula})
+    # The two risk flags that never depend on a nullable column (contract/risk.py); the
+    # uncertainty flag is null with its uncertainties, which simpleeval cannot compare.
+    checks += [
+        {"type": "row-constraint",
+         "formula": f"risk_soft == (float(k_vrh) < {risk.SOFT_BULK_MODULUS!r})"},
+        {"type": "row-constraint",
+         "formula": f"risk_low_density == (float(density) < {risk.LOW_DENSITY!r})"},
+    ]  # fmt: skip
     return {
         "title": "elastic-atlas physics consistency rules",
         "description": (
             "Each derived column of the MPED/NED tables recomputed from k_vrh, g_vrh, nsites, "
             f"volume and mass (PHYSICS.md), relative tolerance {tolerance:g} (poisson_ratio: "
-            "absolute). Composed by elastic_atlas.contract.checklist from physics.py and "
-            "validate/settings.json; plausibility warnings are applied by `elastic-atlas "
-            "validate` only."
+            "absolute), and the risk flags risk_soft and risk_low_density recomputed from their "
+            "rules. Composed by elastic_atlas.contract.checklist from physics.py, risk.py and "
+            "validate/settings.json; plausibility warnings and the uncertainty flag are applied "
+            "by `elastic-atlas validate` only."
         ),
         "checks": checks,
     }

@@ -100,14 +100,18 @@ def test_checklist_formulas_reproduce_physics_and_a_stale_file_is_reported(monke
         )
     )
     cells = {k: Decimal(repr(float(np.ravel(v)[0]))) for k, v in row.items()}
+    cells |= {"risk_soft": False, "risk_low_density": False}  # B = 97.8 GPa, ρ = 2.33 g/cm³
+    cells["risk_low_density"] = True
     checks = checklist.frictionless_checklist()["checks"]
-    assert len(checks) == len(physics.DERIVED_COLUMNS)
+    assert len(checks) == len(physics.DERIVED_COLUMNS) + 2  # and the two flags without nulls
     for check in checks:
         assert simpleeval.EvalWithCompoundTypes(names=cells).eval(check["formula"])
-    for column in physics.DERIVED_COLUMNS:
-        bad = {**cells, column: cells[column] * Decimal("1.01") + Decimal("0.01")}
+    wrong = [{**cells, column: cells[column] * Decimal("1.01") + Decimal("0.01")}
+             for column in physics.DERIVED_COLUMNS]  # fmt: skip
+    wrong += [{**cells, "risk_soft": True}, {**cells, "risk_low_density": False}]
+    for bad in wrong:
         verdicts = [simpleeval.EvalWithCompoundTypes(names=bad).eval(c["formula"]) for c in checks]
-        assert verdicts.count(False) == 1, column  # exactly the rule of that column fails
+        assert verdicts.count(False) == 1  # exactly the rule of that column fails
     monkeypatch.setattr(checklist, "checklist_path", lambda: tmp_path / "checklist.json")
     result = CliRunner().invoke(main, ["schema"])
     assert result.exit_code == 1 and "validate/checklist.json" in result.output
