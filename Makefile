@@ -57,7 +57,7 @@ FOLD0_RUNS := $(foreach s,$(SEEDS),runs/kg-f0-s$(s))
 FOLD_RUNS := $(foreach f,0 1 2 3 4,runs/kg-f$(f)-s0)
 
 models: $(addsuffix /done,$(FOLD0_RUNS))
-	$(ATLAS) freeze $(FOLD0_RUNS) -o $(MODEL)
+	$(ATLAS) freeze $(FOLD0_RUNS) -o $(MODEL) $(if $(wildcard benchmarks/results/folds.json),--folds-report benchmarks/results/folds.json)
 
 folds: $(addsuffix /done,$(FOLD_RUNS))
 	$(ATLAS) folds $(FOLD_RUNS) -o benchmarks/results/folds.json

@@ -17,10 +17,7 @@ For the adopted checkpoint (default: the packaged one) and ../shared/data:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +34,9 @@ from elastic_atlas.contract.risk import (
 )
 from elastic_atlas.inputs.recipe import default_checkpoint
 from elastic_atlas.model.checkpoint import Checkpoint, load_checkpoint
-from elastic_atlas.model.graph import build_graph
 from elastic_atlas.paths import shared_data
 from elastic_atlas.training.freeze import evaluation_entries
+from elastic_atlas.training.heldout import sane_dft, unseen_entries
 from elastic_atlas.training.matbench import load_joint_dataset
 from elastic_atlas.training.train import TrainConfig
 
@@ -64,45 +61,16 @@ def coverage(error: np.ndarray, sigma: np.ndarray, k95: float) -> dict[str, floa
             "within_k95u": float(np.mean(ratio <= k95))}  # fmt: skip
 
 
-def subset_material_ids() -> set[str]:
-    path = shared_data() / "matbench" / "matbench_elastic_subset_provenance.csv"
-    with path.open(newline="") as handle:
-        return {row["material_id"] for row in csv.DictReader(handle)}
-
-
-def sane_dft(dft: pd.DataFrame) -> pd.DataFrame:
-    """Entries whose DFT tensor is mechanically sane: Voigt and Reuss bounds positive and in
-    order (Reuss ≤ Voigt), and no modulus above 1000 GPa (diamond: K 443, G 535). A negative
-    bound (an unstable structure) makes the VRH average meaningless, and one absurd entry
-    (MP 2023 has G = 5.6e13 GPa for mp-13686) dominates a mean error over ~80 entries."""
-    bounds = dft[["k_voigt", "k_reuss", "g_voigt", "g_reuss"]]
-    sane = ((bounds > 0) & (bounds < 1000)).all(axis=1)
-    sane &= dft.k_reuss <= dft.k_voigt * (1 + 1e-6)
-    sane &= dft.g_reuss <= dft.g_voigt * (1 + 1e-6)
-    return dft[sane]
-
-
 def mp2023_unseen(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
-    """Predictions for MP-2023 DFT entries outside the training subset (positive K and G)."""
-    folder = shared_data() / "mp_elastic" / "mp2023_elastic"
-    dft = sane_dft(pd.read_csv(folder / "elastic.csv")).set_index("material_id")
-    unseen = sorted(set(dft.index) - subset_material_ids())
-    graphs, density, kept = [], [], []
-    with zipfile.ZipFile(folder / "structures.zip") as archive, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        names = set(archive.namelist())
-        for material_id in unseen:
-            if f"{material_id}.cif" not in names:
-                continue
-            text = archive.read(f"{material_id}.cif").decode()
-            structure = Structure.from_str(text, fmt="cif")
-            graphs.append(build_graph(structure, checkpoint.graph))
-            density.append(structure.density)
-            kept.append(material_id)
-    mean, sigma = predict(checkpoint, graphs)
-    observed = np.log10(dft.loc[kept, ["k_vrh", "g_vrh"]].to_numpy(dtype=float))
-    return {"ids": np.array(kept), "mean": mean, "sigma": sigma, "observed": observed,
-            "density": np.array(density)}  # fmt: skip
+    """Predictions for sane MP-2023 DFT entries outside the training subset."""
+    held = unseen_entries(
+        shared_data() / "mp_elastic" / "mp2023_elastic",
+        shared_data() / "matbench" / "matbench_elastic_subset_provenance.csv",
+        checkpoint.graph,
+    )
+    mean, sigma = predict(checkpoint, held.graphs)
+    return {"ids": np.array(held.ids), "mean": mean, "sigma": sigma,
+            "observed": held.observed, "density": held.density}  # fmt: skip
 
 
 def matbench_split(checkpoint: Checkpoint, name: str) -> dict[str, np.ndarray]:

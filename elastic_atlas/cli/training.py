@@ -124,8 +124,16 @@ def train(
     default=None,
     help="Matbench CGCNN v2019 out-of-fold predictions to compare with.",
 )
+@click.option(
+    "--folds-report",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="`elastic-atlas folds` output whose 5-fold figure joins the model card.",
+)
 @handle_errors
-def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
+def freeze(
+    runs: tuple[Path, ...], output: Path, oof: Path | None, folds_report: Path | None
+) -> None:
     """Freeze training runs (seeds of one configuration) into an own-format ensemble checkpoint,
     with its calibrated uncertainty, metrics and model card."""
     from elastic_atlas.paths import shared_data
@@ -135,7 +143,15 @@ def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
     default_oof = matbench / "cgcnn_v2019_oof_predictions.json.gz"
     oof = oof or (default_oof if default_oof.exists() else None)
     provenance = matbench / "matbench_elastic_subset_provenance.csv"
-    result = freeze_runs(list(runs), output, oof, provenance if provenance.exists() else None)
+    heldout = shared_data() / "mp_elastic" / "mp2023_elastic"
+    result = freeze_runs(
+        list(runs),
+        output,
+        oof,
+        provenance if provenance.exists() else None,
+        heldout if (heldout / "elastic.csv").exists() else None,
+        folds_report,
+    )
     for target, m in result["targets"].items():
         for split in SPLITS:
             click.echo(
@@ -153,6 +169,9 @@ def freeze(runs: tuple[Path, ...], output: Path, oof: Path | None) -> None:
                 f"{target} test |error| within sigma {cov['within_1_sigma']:.1%}, "
                 f"within 2 sigma {cov['within_2_sigma']:.1%}"
             )
+    for target, m in result.get("heldout", {}).items():
+        if isinstance(m, dict) and "mae" in m:
+            click.echo(f"{target} never-seen MP-2023 entries MAE {m['mae']:.4f} (n={m['n']})")
     click.echo(f"wrote {output}")
 
 

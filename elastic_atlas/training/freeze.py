@@ -20,6 +20,7 @@ from elastic_atlas.digest import file_digest
 from elastic_atlas.model.calibration import coverage, fit_calibration
 from elastic_atlas.model.checkpoint import Checkpoint, Target, load_checkpoint, save_own
 from elastic_atlas.model.features import feature_layout, own_feature_table
+from elastic_atlas.training.heldout import unseen_entries
 from elastic_atlas.training.matbench import (
     TARGET_TO_TASK,
     load_fold_predictions,
@@ -43,13 +44,21 @@ def metrics(predicted: np.ndarray, observed: np.ndarray) -> dict[str, float]:
 
 
 def freeze_runs(
-    run_dirs: list[Path], out: Path, oof: Path | None = None, provenance: Path | None = None
+    run_dirs: list[Path],
+    out: Path,
+    oof: Path | None = None,
+    provenance: Path | None = None,
+    heldout: Path | None = None,
+    folds: Path | None = None,
 ) -> dict[str, Any]:
     """Write `out/` (weights, model.json, README.md, parity.png, training-ids.csv) from runs
     (seeds) of one configuration; returns the metrics.
 
     `provenance` (Matbench id -> Materials Project id) lets the card list the training
-    materials and the test figure be given without the materials that sit in both splits.
+    materials and the test figure be given without the materials that sit in both splits;
+    `heldout` (a DFT elastic folder: elastic.csv + structures.zip) adds the errors and coverage
+    on its materials outside the training subset; `folds` (`elastic-atlas folds` output) adds
+    the 5-fold figure of the same architecture.
     """
     loaded = [load_run_model(run) for run in run_dirs]
     configs = [config for _, config, _, _ in loaded]
@@ -87,6 +96,11 @@ def freeze_runs(
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     checkpoint = load_checkpoint(out)  # now with its calibration
     card["metrics"] = evaluate(checkpoint, entries, oof, duplicate_materials(split, provenance))
+    if heldout is not None and provenance is not None:
+        card["metrics"]["heldout"] = evaluate_heldout(checkpoint, heldout, provenance)
+    if folds is not None:
+        report = json.loads(folds.read_text())
+        card["metrics"]["five_fold"] = {"runs": report["runs"], "mean": report["mean"]}
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     write_model_readme(out, card)
     return card["metrics"]
@@ -239,6 +253,32 @@ def evaluate(
     return result
 
 
+def evaluate_heldout(checkpoint: Checkpoint, folder: Path, provenance: Path) -> dict[str, Any]:
+    """MAE, signed error and uncertainty coverage on a DFT table's unseen materials."""
+    held = unseen_entries(folder, provenance, checkpoint.graph)
+    inference = checkpoint.inference()
+    mean, spread = inference.predict_graphs(held.graphs)
+    sigma = inference.uncertainty(spread)
+    result: dict[str, Any] = {
+        "source": f"{folder.name}: sane DFT entries outside the training subset",
+        "ids": held.ids,
+    }
+    for j, target in enumerate(checkpoint.target_names):
+        error = mean[:, j] - held.observed[:, j]
+        calibration = checkpoint.targets[j].calibration
+        result[target] = {
+            "mae": float(np.mean(np.abs(error))),
+            "mean_signed": float(np.mean(error)),
+            "n": len(error),
+            **(
+                {"coverage": coverage(error, sigma[:, j], calibration.k95)}
+                if calibration is not None
+                else {}
+            ),
+        }
+    return result
+
+
 def member_test_maes(checkpoint: Checkpoint, entries: Entries, j: int) -> list[float]:
     members = checkpoint.members
     maes = []
@@ -332,6 +372,27 @@ def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
                 f"| {name} | Matbench CGCNN v2019, same test entries | {ref['mae']:.4f} | "
                 f"{ref['r2']:.3f} | {ref['n']} |"
             )
+    if "five_fold" in m:
+        lines += ["", "## Five folds (one seed per official Matbench fold, same architecture)", ""]
+        lines += [
+            f"- {target}: mean test MAE {v['test_mae']:.4f}"
+            + (f" (Matbench CGCNN v2019 on the same entries {v['cgcnn_v2019_mae']:.4f})"
+               if "cgcnn_v2019_mae" in v else "")
+            for target, v in m["five_fold"]["mean"].items()
+        ]  # fmt: skip
+    if "heldout" in m:
+        h = m["heldout"]
+        lines += ["", f"## Never seen: {h['source']}", ""]
+        lines += ["| target | n | MAE | mean signed error | within σ | within 2σ | within k95·σ |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for name in names:
+            v, c = h[name], h[name].get("coverage", {})
+            lines.append(
+                f"| {name} | {v['n']} | {v['mae']:.4f} | {v['mean_signed']:+.4f} | "
+                + " | ".join(f"{c[k]:.1%}" if k in c else "" for k in
+                             ("within_1_sigma", "within_2_sigma", "within_k95_sigma"))
+                + " |"
+            )  # fmt: skip
     lines += [
         "",
         "## Uncertainty",
