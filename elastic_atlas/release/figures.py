@@ -157,6 +157,37 @@ def moduli_by_system(frame: pd.DataFrame, title: str, folder: Path) -> list[Path
     return _save(fig, folder, "bulk_vs_shear_by_system")
 
 
+def predicted_vs_dft(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]:
+    """B and G predicted vs the DFT table's, rows not in training apart from rows in it, with
+    the ±u band of the median calibrated uncertainty; nothing when no row has DFT values."""
+    if "k_vrh_dft" not in frame or frame["k_vrh_dft"].isna().all():
+        return []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    trained = frame["in_training"].fillna(False).astype(bool)
+    for ax, (symbol, column) in zip(axes, (("B", "k_vrh"), ("G", "g_vrh")), strict=True):
+        dft, predicted = frame[f"{column}_dft"], frame[column]
+        usable = (dft > 0) & predicted.notna()
+        for rows, label, colour in ((usable & trained, "in training", "tab:grey"),
+                                    (usable & ~trained, "not in training", "tab:red")):  # fmt: skip
+            ax.scatter(dft[rows], predicted[rows], s=6, alpha=0.5, color=colour,
+                       label=f"{label} ({int(rows.sum()):,})", rasterized=True)  # fmt: skip
+        low, high = float(dft[usable].min()), float(dft[usable].max())
+        line = np.geomspace(low, high, 50)
+        ax.plot(line, line, color="black", lw=0.8)
+        u = float(frame[f"{column}_uncertainty"].median())
+        if np.isfinite(u):
+            ax.fill_between(line, line * 10**-u, line * 10**u, color="tab:blue", alpha=0.15,
+                            label=f"±u (median u = {u:.3f} log10 GPa)")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"{symbol} DFT (GPa)")
+        ax.set_ylabel(f"{symbol} predicted (GPa)")
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{title}: predicted vs DFT")
+    fig.tight_layout()
+    return _save(fig, folder, "predicted_vs_dft")
+
+
 def table_figures(table_path: Path, title: str, folder: Path) -> list[Path]:
     """All figures of one table file (CSV or Parquet) into `folder`."""
     frame = (
@@ -170,6 +201,7 @@ def table_figures(table_path: Path, title: str, folder: Path) -> list[Path]:
         element_frequency,
         moduli_scatter,
         moduli_by_system,
+        predicted_vs_dft,
     ):
         paths += make(frame, title, folder)
     return paths

@@ -106,3 +106,18 @@ def test_a_missing_dft_table_stops_the_build(crosschecked):
     )
     assert result.exit_code == 2 and "nowhere.csv" in result.output
     assert not (out / "mped.csv").exists()
+
+
+def test_the_predicted_vs_dft_figure_exists_only_with_dft_values(crosschecked, tmp_path):
+    from elastic_atlas.release.figures import predicted_vs_dft
+
+    out = crosschecked / "out"
+    CliRunner().invoke(
+        main, ["build", str(crosschecked / "recipe.toml"), "-o", str(out), "--workers", "0"]
+    )
+    frame = pd.read_parquet(out / "mped.parquet")
+    (tmp_path / "figures").mkdir()
+    written = predicted_vs_dft(frame, "T", tmp_path / "figures")
+    assert sorted(p.name for p in written) == ["predicted_vs_dft.png", "predicted_vs_dft.svg"]
+    assert all(p.stat().st_size > 1000 for p in written)
+    assert predicted_vs_dft(frame.assign(k_vrh_dft=float("nan")), "T", tmp_path / "none") == []
