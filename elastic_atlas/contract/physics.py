@@ -24,6 +24,9 @@ ATOMIC_MASS_UNIT_KG = 1.66053906660e-27  # kg
 AVOGADRO = 6.02214076e23  # 1 / mol
 
 GPA_TO_PA = 1e9
+# No crystal's VRH modulus reaches this (diamond: K 443, G 535 GPa); a DFT value above it is an
+# unconverged or unstable tensor, unfit to judge a prediction against.
+MAX_DFT_MODULUS = 1000.0  # GPa
 G_PER_CM3_TO_KG_PER_M3 = 1e3
 ANGSTROM3_TO_M3 = 1e-30
 # u / Å^3 -> g / cm^3: 1.66053906660e-27 kg / 1e-30 m^3 = 1660.539 kg/m^3 = 1.66053906660 g/cm^3

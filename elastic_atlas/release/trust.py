@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from elastic_atlas.contract.columns import Column
+from elastic_atlas.contract.physics import MAX_DFT_MODULUS
 from elastic_atlas.contract.risk import FLAG_COLUMNS
 from elastic_atlas.paths import contract_root
 
@@ -37,8 +38,8 @@ def k95_of(checkpoints: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def dft_comparison(frame: pd.DataFrame, k95: dict[str, float]) -> dict[str, Any]:
-    """Predicted vs DFT (log10 GPa) on rows with positive DFT moduli, apart for rows in and
-    not in training; with the share of |error| within u, 2u and k95·u."""
+    """Predicted vs DFT (log10 GPa) on rows with DFT moduli in (0, 1000) GPa, apart for rows in
+    and not in training; with the share of |error| within u, 2u and k95·u."""
     out: dict[str, Any] = {}
     if Column.K_VRH_DFT not in frame:
         return out
@@ -47,7 +48,8 @@ def dft_comparison(frame: pd.DataFrame, k95: dict[str, float]) -> dict[str, Any]
     for group, rows in (("not_in_training", known & ~trained), ("in_training", trained)):
         per_modulus = {}
         for symbol, target, column, dft, uncertainty in PAIRS:
-            have = rows & (frame[dft].to_numpy(dtype=float) > 0)
+            values = frame[dft].to_numpy(dtype=float)
+            have = rows & (values > 0) & (values < MAX_DFT_MODULUS)  # sane DFT values only
             if not have.any():
                 continue
             error = np.log10(frame[column].to_numpy(dtype=float)[have]) - np.log10(

@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from elastic_atlas.contract.physics import MAX_DFT_MODULUS
 from elastic_atlas.model.graph import CrystalGraph, GraphParameters, build_graph
-
-MAX_MODULUS = 1000.0  # GPa; diamond has K 443, G 535
 
 
 def sane_dft(dft: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +27,7 @@ def sane_dft(dft: pd.DataFrame) -> pd.DataFrame:
     VRH average meaningless, and one absurd entry (MP 2023 gives G = 5.6e13 GPa for mp-13686)
     dominates a mean log error over ~80 entries."""
     bounds = dft[["k_voigt", "k_reuss", "g_voigt", "g_reuss"]]
-    sane = ((bounds > 0) & (bounds < MAX_MODULUS)).all(axis=1)
+    sane = ((bounds > 0) & (bounds < MAX_DFT_MODULUS)).all(axis=1)
     sane &= dft.k_reuss <= dft.k_voigt * (1 + 1e-6)
     sane &= dft.g_reuss <= dft.g_voigt * (1 + 1e-6)
     return dft[sane]
