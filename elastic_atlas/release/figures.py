@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from elastic_atlas.contract.physics import MAX_DFT_MODULUS
 from elastic_atlas.contract.schema import crystal_systems
 
 SYSTEMS = crystal_systems()
@@ -158,15 +159,16 @@ def moduli_by_system(frame: pd.DataFrame, title: str, folder: Path) -> list[Path
 
 
 def predicted_vs_dft(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]:
-    """B and G predicted vs the DFT table's, rows not in training apart from rows in it, with
-    the ±u band of the median calibrated uncertainty; nothing when no row has DFT values."""
+    """B and G predicted vs the DFT table's (values in (0, 1000) GPa), rows not in training
+    apart from rows in it, with the ±u band of the median calibrated uncertainty; nothing when
+    no row has DFT values."""
     if "k_vrh_dft" not in frame or frame["k_vrh_dft"].isna().all():
         return []
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     trained = frame["in_training"].fillna(False).astype(bool)
     for ax, (symbol, column) in zip(axes, (("B", "k_vrh"), ("G", "g_vrh")), strict=True):
         dft, predicted = frame[f"{column}_dft"], frame[column]
-        usable = (dft > 0) & predicted.notna()
+        usable = (dft > 0) & (dft < MAX_DFT_MODULUS) & predicted.notna()
         for rows, label, colour in ((usable & trained, "in training", "tab:grey"),
                                     (usable & ~trained, "not in training", "tab:red")):  # fmt: skip
             ax.scatter(dft[rows], predicted[rows], s=6, alpha=0.5, color=colour,
