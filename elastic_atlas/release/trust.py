@@ -5,6 +5,7 @@ marks. One source for RELEASE.md and the dataset card."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,10 +76,60 @@ def flag_counts(frame: pd.DataFrame) -> dict[str, int]:
     return {str(name): int(frame[name].fillna(False).astype(bool).sum()) for name in FLAG_COLUMNS}
 
 
+def checkpoint_facts(checkpoint: dict[str, Any]) -> list[str]:
+    """Markdown bullets of a checkpoint's held-out figures, from its model card."""
+    card = model_card(checkpoint) or {}
+    metrics = card.get("metrics", {})
+    targets = metrics.get("targets", {})
+    if not targets:
+        return []
+    short = {"log10_k_vrh": "B", "log10_g_vrh": "G"}
+
+    def listed(values: dict[str, float]) -> str:
+        return ", ".join(f"{short.get(t, t)} {v:.4f}" for t, v in values.items())
+
+    lines = [
+        f"- `{Path(checkpoint['path']).name}`, Matbench fold-0 test MAE (log10 GPa): "
+        + listed({t: m["test"]["mae"] for t, m in targets.items()})
+        + "; without the materials also in training: "
+        + listed({t: m["test_without_duplicate_materials"]["mae"] for t, m in targets.items()})
+    ]
+    if "five_fold" in metrics:
+        mean = metrics["five_fold"]["mean"]
+        lines.append(
+            "- 5-fold mean test MAE (one seed per official fold): "
+            + listed({t: v["test_mae"] for t, v in mean.items()})
+            + "; Matbench's CGCNN v2019 on the same entries: "
+            + listed({t: v["cgcnn_v2019_mae"] for t, v in mean.items() if "cgcnn_v2019_mae" in v})
+        )
+    if "heldout" in metrics:
+        held = metrics["heldout"]
+        lines.append(
+            f"- Never-seen Materials Project 2023 entries ({len(held['ids'])}): MAE "
+            + listed({t: held[t]["mae"] for t in targets if t in held})
+        )
+    coverage = {t: m["uncertainty_coverage"]["test"] for t, m in targets.items()
+                if "uncertainty_coverage" in m}  # fmt: skip
+    if coverage:
+        lines.append(
+            "- Uncertainty on the fold-0 test, share within u / 2u / k95·u: "
+            + "; ".join(
+                f"{short.get(t, t)} {c['within_1_sigma']:.0%} / {c['within_2_sigma']:.0%} / "
+                f"{c['within_k95_sigma']:.0%}"
+                for t, c in coverage.items()
+            )
+        )
+    return lines
+
+
 def trust_section(frame: pd.DataFrame, summary: dict[str, Any], dft_source: str) -> list[str]:
-    """Markdown: predicted vs DFT and the risk flags of one table."""
+    """Markdown: the checkpoints' held-out figures, predicted vs DFT and the risk flags of one
+    table."""
     comparison = dft_comparison(frame, k95_of(summary["checkpoints"]))
     lines = ["### How far to trust the rows", ""]
+    facts = [line for c in summary["checkpoints"] for line in checkpoint_facts(c)]
+    if facts:
+        lines += [*facts, ""]
     unseen = comparison.get("not_in_training")
     if unseen:
         lines += [
