@@ -116,7 +116,7 @@ def train(
     "--output",
     required=True,
     type=click.Path(path_type=Path),
-    help="Model folder to write, e.g. models/cgcnn3x64-matbench-2026-11-25-kvrh.",
+    help="Model folder to write, e.g. models/cgcnn3x64-matbench-2026-11-25-kg.",
 )
 @click.option(
     "--oof",
