@@ -10,6 +10,16 @@ import click
 from elastic_atlas.cli.app import EXIT_USAGE, handle_errors, main
 
 TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}  # Matbench file stems
+OOF = "cgcnn_v2019_oof_predictions.json.gz"  # Matbench's CGCNN v2019 out-of-fold predictions
+PROVENANCE = "matbench_elastic_subset_provenance.csv"  # Matbench id -> Materials Project id
+
+
+def shared_file(*parts: str) -> Path | None:
+    """A file or folder of ../shared/data when this machine has it, else None (optional)."""
+    from elastic_atlas.paths import shared_data
+
+    path = shared_data().joinpath(*parts)
+    return path if path.exists() else None
 
 
 @main.command()
@@ -136,20 +146,15 @@ def freeze(
 ) -> None:
     """Freeze training runs (seeds of one configuration) into an own-format ensemble checkpoint,
     with its calibrated uncertainty, metrics and model card."""
-    from elastic_atlas.paths import shared_data
     from elastic_atlas.training.freeze import SPLITS, freeze_runs
 
-    matbench = shared_data() / "matbench"
-    default_oof = matbench / "cgcnn_v2019_oof_predictions.json.gz"
-    oof = oof or (default_oof if default_oof.exists() else None)
-    provenance = matbench / "matbench_elastic_subset_provenance.csv"
-    heldout = shared_data() / "mp_elastic" / "mp2023_elastic"
+    heldout = shared_file("mp_elastic", "mp2023_elastic")
     result = freeze_runs(
         list(runs),
         output,
-        oof,
-        provenance if provenance.exists() else None,
-        heldout if (heldout / "elastic.csv").exists() else None,
+        oof or shared_file("matbench", OOF),
+        shared_file("matbench", PROVENANCE),
+        heldout if heldout and (heldout / "elastic.csv").exists() else None,
         folds_report,
     )
     for target, m in result["targets"].items():
@@ -190,16 +195,10 @@ def folds(runs: tuple[Path, ...], output: Path) -> None:
     Matbench's CGCNN v2019 on the same entries."""
     import json
 
-    from elastic_atlas.paths import shared_data
     from elastic_atlas.training.folds import fold_report
 
-    matbench = shared_data() / "matbench"
-    oof = matbench / "cgcnn_v2019_oof_predictions.json.gz"
-    provenance = matbench / "matbench_elastic_subset_provenance.csv"
     report = fold_report(
-        list(runs),
-        oof if oof.exists() else None,
-        provenance if provenance.exists() else None,
+        list(runs), shared_file("matbench", OOF), shared_file("matbench", PROVENANCE)
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")
