@@ -160,3 +160,18 @@ def test_the_graph_cache_is_plain_arrays_that_read_back_exactly(tmp_path):
         assert back[key].padded_atoms == graph.padded_atoms
     path.write_bytes(b"not a zip")
     assert read_graph_cache(path) == {}  # a damaged cache is rebuilt, never trusted
+
+
+def test_the_fold_report_gives_each_fold_and_their_mean(tmp_path, matbench):
+    from elastic_atlas.training.folds import fold_report
+
+    datasets, folds = matbench
+    run = tmp_path / "run"
+    train_run(config(tmp_path, datasets, folds, 2), run, quiet=True)
+    report = fold_report([run])
+    assert report["n_folds"] == 1 and list(report["folds"]) == ["0"]
+    for target in ("log10_k_vrh", "log10_g_vrh"):
+        fold = report["folds"]["0"][target]
+        assert fold["test_n"] == 30 and report["mean"][target]["test_mae"] == fold["test_mae"]
+    with pytest.raises(ValueError, match="two runs of fold 0"):
+        fold_report([run, run])
