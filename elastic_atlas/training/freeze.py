@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from elastic_atlas.contract.risk import risk_flags
 from elastic_atlas.digest import file_digest
 from elastic_atlas.model.calibration import coverage, fit_calibration
 from elastic_atlas.model.checkpoint import Checkpoint, Target, load_checkpoint, save_own
@@ -181,6 +182,7 @@ class Entries:
     targets: list[str]
     task: str
     fold: int
+    test_density: np.ndarray  # g/cm^3 of the test entries, for the risk flags
     _cache: dict = field(default_factory=dict)
 
     def predict(self, name: str, checkpoint: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
@@ -207,7 +209,10 @@ def evaluation_entries(config: Any, split: dict[str, list[str]]) -> Entries:
     graphs = cached_graphs(dataset, config.graph, config.cache)
     observed = {name: np.array([dataset[m][1] for m in split[name]]) for name in SPLITS}
     task = TARGET_TO_TASK[config.targets[0]]
-    return Entries(split, graphs, observed, list(config.targets), task, config.fold)
+    from pymatgen.core import Structure
+
+    density = np.array([Structure.from_dict(dataset[m][0]).density for m in split["test"]])
+    return Entries(split, graphs, observed, list(config.targets), task, config.fold, density)
 
 
 def evaluate(
@@ -249,8 +254,35 @@ def evaluate(
                 entries.observed["test"][[i for i, _ in pairs], j],
             )
         result["targets"][target] = per_target
+    if all(t.calibration is not None for t in checkpoint.targets) and set(entries.targets) >= {
+        "log10_k_vrh",
+        "log10_g_vrh",
+    }:
+        result["risk_flags_test"] = flag_rates(checkpoint, entries)
     plot_parity(checkpoint.path / "parity.png", points)
     return result
+
+
+def flag_rates(checkpoint: Checkpoint, entries: Entries) -> dict[str, dict[str, float]]:
+    """Per risk flag on the test entries: rows it marks and, per target, the share of the worst
+    5 % of |errors| it catches (contract/risk.py; BENCHMARKS.md has the other sets)."""
+    mean, spread = entries.predict("test", checkpoint)
+    sigma = checkpoint.inference().uncertainty(spread)
+    k, g = entries.targets.index("log10_k_vrh"), entries.targets.index("log10_g_vrh")
+    flags = risk_flags(10 ** mean[:, k], entries.test_density, sigma[:, k], sigma[:, g])
+    errors = np.abs(mean - entries.observed["test"])
+    worst = errors >= np.quantile(errors, 0.95, axis=0)
+    out = {}
+    for name, values in flags.items():
+        marked = values == 1
+        out[str(name)] = {
+            "rows_marked": float(marked.mean()),
+            **{
+                f"{t} worst 5% caught": float(marked[worst[:, j]].mean())
+                for j, t in enumerate(entries.targets)
+            },
+        }
+    return out
 
 
 def evaluate_heldout(checkpoint: Checkpoint, folder: Path, provenance: Path) -> dict[str, Any]:
@@ -415,6 +447,20 @@ def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
                 f"{cov['within_1_sigma']:.1%} | {cov['within_2_sigma']:.1%} | "
                 f"{cov['within_k95_sigma']:.1%} | {cov['n']} |"
             )
+    if "risk_flags_test" in m:
+        caught = " | ".join(f"worst 5 % of {n} caught" for n in names)
+        lines += [
+            "",
+            "## Risk flags on the test entries (rules: `elastic_atlas/contract/risk.py`)",
+            "",
+            f"| flag | rows marked | {caught} |",
+            "|---|---:|" + "---:|" * len(names),
+        ]
+        for flag, r in m["risk_flags_test"].items():
+            lines.append(
+                f"| `{flag}` | {r['rows_marked']:.1%} | "
+                + " | ".join(f"{r[f'{n} worst 5% caught']:.0%}" for n in names) + " |"
+            )  # fmt: skip
     lines += [
         "",
         "## Files",
