@@ -90,12 +90,8 @@ def crosscheck_of(
     return CrossCheck(dft, training_materials(checkpoints), source)
 
 
-def crosscheck_columns(
-    material_ids: list[str], crosscheck: CrossCheck | None
-) -> dict[Column, list]:
+def crosscheck_columns(material_ids: list[str], crosscheck: CrossCheck) -> dict[Column, list]:
     """The DFT and in_training columns of rows (nulls where nothing is known)."""
-    if crosscheck is None:
-        return {Column.IN_TRAINING: [None] * len(material_ids)}
     unknown = (math.nan, math.nan)
     dft = np.array([crosscheck.dft.get(m, unknown) for m in material_ids], dtype=np.float64)
     dft = dft.reshape(len(material_ids), 2)
