@@ -35,7 +35,7 @@ from elastic_atlas.contract.risk import (
 from elastic_atlas.inputs.recipe import default_checkpoint
 from elastic_atlas.model.checkpoint import Checkpoint, load_checkpoint
 from elastic_atlas.paths import shared_data
-from elastic_atlas.training.freeze import evaluation_entries
+from elastic_atlas.training.evaluate import evaluation_entries
 from elastic_atlas.training.heldout import sane_dft, unseen_entries
 from elastic_atlas.training.matbench import load_joint_dataset
 from elastic_atlas.training.train import TrainConfig

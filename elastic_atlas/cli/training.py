@@ -146,7 +146,8 @@ def freeze(
 ) -> None:
     """Freeze training runs (seeds of one configuration) into an own-format ensemble checkpoint,
     with its calibrated uncertainty, metrics and model card."""
-    from elastic_atlas.training.freeze import SPLITS, freeze_runs
+    from elastic_atlas.training.evaluate import SPLITS
+    from elastic_atlas.training.freeze import freeze_runs
 
     heldout = shared_file("mp_elastic", "mp2023_elastic")
     result = freeze_runs(

@@ -11,13 +11,11 @@ validation MAE). `freeze` turns runs (seeds) into an own-format ensemble checkpo
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import random
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -26,13 +24,13 @@ import torch
 from pydantic import BaseModel, Field, model_validator
 from safetensors.torch import load_file, save_file
 
-from elastic_atlas.contract.reasons import StructureRejected
 from elastic_atlas.inputs.recipe import RecipeError
 from elastic_atlas.model.cgcnn import Architecture, CrystalGraphConvNet, collate
 from elastic_atlas.model.checkpoint import build_model
 from elastic_atlas.model.features import FeatureTable, own_feature_table
-from elastic_atlas.model.graph import CrystalGraph, GraphParameters, build_graph
+from elastic_atlas.model.graph import CrystalGraph, GraphParameters
 from elastic_atlas.paths import cache_dir
+from elastic_atlas.training.graphs import cached_graphs
 from elastic_atlas.training.matbench import TARGET_TO_TASK, load_fold, load_joint_dataset, row_key
 
 
@@ -77,80 +75,6 @@ class TrainConfig(BaseModel):
 
 
 # ------------------------------------------------------------------ data
-def structure_key(structure_dict: dict) -> str:
-    return hashlib.sha256(json.dumps(structure_dict, sort_keys=True).encode()).hexdigest()
-
-
-def cached_graphs(
-    dataset: dict[str, tuple[dict, float]], params: GraphParameters, cache: Path
-) -> dict[str, CrystalGraph]:
-    """Graphs of every entry, read from / added to a cache keyed by structure hash + params."""
-    from pymatgen.core import Structure
-
-    params_key = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:16]
-    path = cache / f"graphs-{params_key}.npz"
-    store = read_graph_cache(path)
-    graphs, added = {}, 0
-    for mbid, (structure_dict, _) in dataset.items():
-        key = structure_key(structure_dict)
-        if key not in store:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    store[key] = build_graph(Structure.from_dict(structure_dict), params)
-                except StructureRejected as error:
-                    print(f"skipping {mbid}: {error}", file=sys.stderr)
-                    continue
-            added += 1
-        graphs[mbid] = store[key]
-    if added:
-        write_graph_cache(path, store)
-    return graphs
-
-
-def write_graph_cache(path: Path, store: dict[str, CrystalGraph]) -> None:
-    """Graphs as plain arrays in one .npz (concatenated, with offsets): data, never a pickle."""
-    keys = sorted(store)
-    graphs = [store[k] for k in keys]
-    sizes = np.array([g.n_atoms for g in graphs], dtype=np.int64)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as handle:  # a file object: numpy adds no suffix
-        np.savez(
-            handle,
-            keys=np.array(keys),
-            sizes=sizes,
-            atomic_numbers=np.concatenate([g.atomic_numbers for g in graphs]),
-            neighbor_index=np.concatenate([g.neighbor_index for g in graphs]),
-            neighbor_distance=np.concatenate([g.neighbor_distance for g in graphs]),
-            padded=np.array([g.padded_atoms for g in graphs], dtype=np.int64),
-            ties=np.array([g.cutoff_ties for g in graphs], dtype=np.int64),
-        )
-    partial.replace(path)
-
-
-def read_graph_cache(path: Path) -> dict[str, CrystalGraph]:
-    """The cache written by write_graph_cache ({} when absent or unreadable: rebuilt)."""
-    if not path.is_file():
-        return {}
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, KeyError):
-        return {}
-    starts = np.concatenate(([0], np.cumsum(arrays["sizes"])))
-    return {
-        str(key): CrystalGraph(
-            arrays["atomic_numbers"][a:b],
-            arrays["neighbor_index"][a:b],
-            arrays["neighbor_distance"][a:b],
-            int(arrays["padded"][i]),
-            int(arrays["ties"][i]),
-        )
-        for i, (key, a, b) in enumerate(zip(arrays["keys"], starts[:-1], starts[1:], strict=True))
-    }
-
-
 def split_ids(config: TrainConfig, available: set[str]) -> dict[str, list[str]]:
     """Fold train entries (minus a seeded validation part) and fold test entries present.
 

@@ -147,7 +147,7 @@ def test_the_graph_cache_is_plain_arrays_that_read_back_exactly(tmp_path):
     from structures import diamond, rock_salt
 
     from elastic_atlas.model.graph import build_graph
-    from elastic_atlas.training.train import read_graph_cache, write_graph_cache
+    from elastic_atlas.training.graphs import read_graph_cache, write_graph_cache
 
     store = {"a": build_graph(rock_salt()), "b": build_graph(diamond())}
     path = tmp_path / "graphs.npz"
