@@ -22,9 +22,12 @@ CROISSANT = "http://mlcommons.org/croissant/1.0"
 def _data_type(kind: str) -> Any:
     import mlcroissant as mlc
 
-    return {"number": mlc.DataType.FLOAT64, "integer": mlc.DataType.INT64}.get(
-        kind, mlc.DataType.TEXT
-    )
+    types = {
+        "number": mlc.DataType.FLOAT64,
+        "integer": mlc.DataType.INT64,
+        "boolean": mlc.DataType.BOOL,
+    }
+    return types.get(kind, mlc.DataType.TEXT)
 
 
 def record_set(table: str, schema: dict[str, Any]) -> Any:

@@ -350,6 +350,8 @@ def test_croissant_metadata_validates_and_reads_the_records(released):
     assert len(records) == len(table)
     assert records[0]["mped/material_id"].decode() == table.material_id.iloc[0]
     assert records[0]["mped/k_vrh"] == table.k_vrh.iloc[0]
+    assert fields["risk_soft"]["dataType"] == "sc:Boolean"
+    assert bool(records[0]["mped/risk_soft"]) == bool(table.risk_soft.iloc[0])
 
 
 def test_the_dataset_card_front_matter_and_its_loading_snippets_work(
