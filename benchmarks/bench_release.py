@@ -1,6 +1,6 @@
 """A full release on the shared real data (MPED: 36,737 MP inputs; NED: 35,996 GNoME inputs).
 
-Usage: .venv/bin/python benchmarks/bench_release.py [--sample N] [--stages-only]
+Usage: .venv/bin/python benchmarks/bench_release.py [--sample N] [--stages-only] [--former DIR...]
 1. Stage costs per table: N random structures that pass the summary screen, each stage timed in one
    process with one torch thread (the cost per core), and the rate two cores could reach if
    they did nothing else.
@@ -16,11 +16,13 @@ import random
 import shutil
 import time
 import warnings
+from pathlib import Path
 
 import torch
 from common import BIN, OUT, ROOT, machine, measure, today
 
 from elastic_atlas.inputs.cif import parse_cif
+from elastic_atlas.model.checkpoint import load_checkpoint
 from elastic_atlas.model.graph import atomic_numbers_of, build_graph
 from elastic_atlas.pipeline.candidates import (
     add_symmetry,
@@ -35,13 +37,26 @@ from elastic_atlas.release.assemble import load_config
 STAGES = ["parse", "facts", "graph", "symmetry", "CGCNN"]
 
 
-def stage_costs(sample: int) -> list[str]:
-    """Mean ms per structure of each stage, single core, for each table of the release."""
+def model_seconds(checkpoints: list, graphs: list) -> float:
+    """Seconds for every checkpoint to predict (and calibrate) the graphs in batches of 32."""
+    start = time.perf_counter()
+    for checkpoint in checkpoints:
+        inference = checkpoint.inference()
+        for i in range(0, len(graphs), 32):
+            inference.uncertainty(inference.predict_graphs(graphs[i : i + 32])[1])
+    return time.perf_counter() - start
+
+
+def stage_costs(sample: int, former: list[Path]) -> list[str]:
+    """Mean ms per structure of each stage, single core, for each table of the release; with
+    `former` checkpoints, their CGCNN cost on the same graphs in the same run (a ratio that
+    holds on any machine)."""
     torch.set_num_threads(1)
     _, recipes = load_config(ROOT / "build" / "release.toml")
+    extra = " | former CGCNN | ratio" if former else ""
     lines = [
-        f"| table | structures | atoms | {' | '.join(STAGES)} | total | 2-core ceiling |",
-        "|---|---:|---:|" + "---:|" * (len(STAGES) + 2),
+        f"| table | structures | atoms | {' | '.join(STAGES)} | total | 2-core ceiling{extra} |",
+        "|---|---:|---:|" + "---:|" * (len(STAGES) + 2 + (2 if former else 0)),
     ]
     for table, recipe in recipes.items():
         checkpoints = load_models(recipe)  # one network for K and G, or one per modulus
@@ -66,18 +81,17 @@ def stage_costs(sample: int) -> list[str]:
                 for stage, (a, b) in zip(STAGES[:4], spans, strict=True):
                     seconds[stage] += b - a
                 atoms += len(structure)
-        start = time.perf_counter()
-        for checkpoint in checkpoints:
-            inference = checkpoint.inference()
-            for i in range(0, len(graphs), 32):
-                inference.uncertainty(inference.predict_graphs(graphs[i : i + 32])[1])
-        seconds["CGCNN"] = time.perf_counter() - start
+        seconds["CGCNN"] = model_seconds(checkpoints, graphs)
         per = {stage: 1e3 * value / len(raws) for stage, value in seconds.items()}
         total = sum(per.values())
+        compared = ""
+        if former:
+            old = 1e3 * model_seconds([load_checkpoint(p) for p in former], graphs) / len(raws)
+            compared = f" {old:.2f} | {per['CGCNN'] / old:.2f} |"
         lines.append(
             f"| {table} | {len(raws)} | {atoms / len(raws):.1f} | "
             + " | ".join(f"{per[stage]:.2f}" for stage in STAGES)
-            + f" | {total:.2f} | {2e3 / total:.0f}/s |"
+            + f" | {total:.2f} | {2e3 / total:.0f}/s |{compared}"
         )
     return lines
 
@@ -86,10 +100,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sample", type=int, default=1000)
     parser.add_argument("--stages-only", action="store_true")
+    parser.add_argument(
+        "--former", type=Path, nargs="*", default=[],
+        help="checkpoints whose CGCNN cost to set beside the current one (e.g. the per-target "
+        "pair of an earlier version, from `git archive`)",
+    )  # fmt: skip
     args = parser.parse_args()
     print(f"{today()}, {machine()}\n")
     print(f"Stage costs (ms per structure, one core), {args.sample} random candidates per table:\n")
-    print("\n".join(stage_costs(args.sample)) + "\n", flush=True)
+    print("\n".join(stage_costs(args.sample, args.former)) + "\n", flush=True)
     if args.stages_only:
         return
     releases = OUT / "releases"
