@@ -13,10 +13,9 @@ from typing import Any
 import numpy as np
 
 from elastic_atlas.contract import physics
-from elastic_atlas.contract.columns import Column
-from elastic_atlas.contract.risk import risk_flags
 from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.validation.findings import Finding, findings_where
+from elastic_atlas.validation.risk_rules import check_risk_flags
 from elastic_atlas.validation.schema_rules import check_schema
 from elastic_atlas.validation.tableio import TypedTable
 
@@ -226,44 +225,6 @@ def check_plausibility(table: TypedTable, settings: ValidationSettings) -> list[
     return found
 
 
-def check_risk_flags(table: TypedTable) -> list[Finding]:
-    """Every risk flag equals its rule (contract.risk) applied to the row's own columns."""
-    needed = ("k_vrh", "density", "k_vrh_uncertainty", "g_vrh_uncertainty")
-    if not all(name in table.columns for name in needed):
-        return []
-    expected = risk_flags(*(table.numbers(name) for name in needed))
-    found: list[Finding] = []
-    for name, want in expected.items():
-        if name not in table.columns:
-            continue
-        column = table.columns[name]
-        have = column.values
-        known = ~column.missing & ~column.wrong_type
-        mask = known & ~np.isnan(want) & (have != want)
-        mask |= column.missing & ~np.isnan(want)  # a flag its rule can give must be given
-        if name == Column.RISK_HIGH_UNCERTAINTY:  # no uncertainty at all: the flag is null
-            absent = table.columns[needed[2]].missing & table.columns[needed[3]].missing
-            mask |= known & absent
-        found += findings_where(
-            table,
-            mask,
-            check=f"consistency.{name}",
-            severity="error",
-            columns=[name, *needed],
-            stored=have,
-            expected=want,
-            message=lambda i, n=name, h=have, w=want: (
-                f"{n} = {_flag(h[i])} but its rule (elastic_atlas.contract.risk) gives "
-                f"{_flag(w[i])}"
-            ),
-        )
-    return found
-
-
-def _flag(value: float) -> str:
-    return "null" if np.isnan(value) else ("true" if value else "false")
-
-
 def validate_typed_table(
     table: TypedTable,
     schema: dict[str, Any],
@@ -279,6 +240,6 @@ def validate_typed_table(
             + check_finite(table, schema)
             + check_velocity_bounds(table)
             + check_consistency(table, tolerance, settings)
-            + check_risk_flags(table)
+            + check_risk_flags(table, schema)
             + check_plausibility(table, settings)
         )

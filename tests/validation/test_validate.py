@@ -335,3 +335,19 @@ def test_a_boolean_column_holds_only_booleans(table, tmp_path):
     table.loc[2, "in_training"] = "yes"
     found = errors(findings_of(table, tmp_path))
     assert [(f.check, f.row, f.stored) for f in found] == [("schema.type", 3, "yes")]
+
+
+def test_a_flag_at_its_threshold_is_judged_exactly_in_parquet_and_leniently_in_csv(tmp_path):
+    from elastic_atlas.pipeline.tables import write_csv
+
+    table = synthetic_table(10, seed=4)
+    table["k_vrh_uncertainty"], table["g_vrh_uncertainty"] = 0.03, 0.03
+    table.loc[2, "k_vrh_uncertainty"] = 0.0620004  # above 0.062; the CSV keeps 4 digits: 0.06200
+    table["risk_high_uncertainty"] = False
+    table.loc[2, "risk_high_uncertainty"] = True  # right, from the exact value
+    write_csv(table, tmp_path / "table.csv", "mped")
+    settings = {"tolerance": STRICT, "settings": SETTINGS, "schema": load_table_schema("mped")}
+    assert errors(validate_table_file(tmp_path / "table.csv", **settings)) == []
+    table.loc[2, "risk_high_uncertainty"] = False  # wrong, and Parquet keeps the exact value
+    found = errors(findings_of(table, tmp_path, "parquet"))
+    assert [(f.check, f.row) for f in found] == [("consistency.risk_high_uncertainty", 3)]
