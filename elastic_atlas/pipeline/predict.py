@@ -172,32 +172,26 @@ def predict_results(
 
 
 def _predict(results: list[GraphResult], inference: list[EnsembleInference]) -> list[Record]:
-    values: list[dict[str, float]] = [{} for _ in results]
-    spreads: list[dict[str, float]] = [{} for _ in results]
-    sigmas: list[dict[str, float]] = [{} for _ in results]
+    # (target, mean, spread, calibrated uncertainty) over the batch, for every checkpoint
+    columns = []
     for model in inference:
         mean, spread = model.predict_graphs([r.graph for r in results])
         sigma = model.uncertainty(spread)
-        for j, name in enumerate(model.target_names):
-            for i in range(len(results)):
-                values[i][name] = float(mean[i, j])
-                spreads[i][name] = float(spread[i, j])
-                sigmas[i][name] = float(sigma[i, j])
+        columns += [(name, mean[:, j], spread[:, j], sigma[:, j])
+                    for j, name in enumerate(model.target_names)]  # fmt: skip
     records: list[Record] = []
-    for result, value, spread, sig in zip(results, values, spreads, sigmas, strict=True):
+    for i, result in enumerate(results):
+        value = {name: float(m[i]) for name, m, _, _ in columns}
+        spread = {name: float(s[i]) for name, _, s, _ in columns}
+        sigma = {name: float(u[i]) for name, _, _, u in columns}
         if all(math.isfinite(v) for v in (*value.values(), *spread.values())):
             records.append(
-                Predicted(result.material_id, result.source, value, spread, result.info, sig)
+                Predicted(result.material_id, result.source, value, spread, result.info, sigma)
             )
         else:
-            records.append(
-                Rejected(
-                    result.material_id,
-                    result.source,
-                    Reason.NON_FINITE_PREDICTION,
-                    f"predictions {value}, spread {spread}",
-                )
-            )
+            detail = f"predictions {value}, spread {spread}"
+            reason = Reason.NON_FINITE_PREDICTION
+            records.append(Rejected(result.material_id, result.source, reason, detail))
     return records
 
 
