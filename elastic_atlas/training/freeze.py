@@ -24,7 +24,7 @@ from elastic_atlas.training.evaluate import (
     evaluate_heldout,
     evaluation_entries,
 )
-from elastic_atlas.training.matbench import TARGET_TO_TASK, row_key
+from elastic_atlas.training.matbench import TARGET_TO_TASK, material_ids, row_key
 from elastic_atlas.training.train import load_run_model
 
 
@@ -78,8 +78,8 @@ def freeze_runs(
     for entry in card["targets"]:
         entry["calibration"] = calibrations[entry["name"]].as_dict()
     card["training"]["ids"] = {"file": ids.name, "sha256": file_digest(ids)}
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-    checkpoint = load_checkpoint(out)  # now with its calibration
+    for target in checkpoint.targets:  # the loaded weights and their predictions stay valid
+        target.calibration = calibrations[target.name]
     card["metrics"] = evaluate(checkpoint, entries, oof, duplicate_materials(split, provenance))
     if heldout is not None and provenance is not None:
         card["metrics"]["heldout"] = evaluate_heldout(checkpoint, heldout, provenance)
@@ -122,14 +122,6 @@ def training_provenance(
         "loss": first.loss,
         "batch_size": first.batch_size,
     }
-
-
-def material_ids(provenance: Path | None) -> dict[str, str]:
-    """Matbench row number -> Materials Project id ({} without a provenance file)."""
-    if provenance is None:
-        return {}
-    with provenance.open(newline="") as handle:
-        return {row_key(row["mbid_kvrh"]): row["material_id"] for row in csv.DictReader(handle)}
 
 
 def write_training_ids(path: Path, split: dict[str, list[str]], provenance: Path | None) -> Path:

@@ -8,7 +8,6 @@ honest out-of-sample figures a model card should state.
 
 from __future__ import annotations
 
-import csv
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pandas as pd
 
 from elastic_atlas.contract.physics import MAX_DFT_MODULUS
 from elastic_atlas.model.graph import CrystalGraph, GraphParameters, build_graph
+from elastic_atlas.training.matbench import material_ids
 
 
 def sane_dft(dft: pd.DataFrame) -> pd.DataFrame:
@@ -41,15 +41,10 @@ class HeldOut:
     density: np.ndarray  # g/cm^3
 
 
-def training_subset_ids(provenance: Path) -> set[str]:
-    with provenance.open(newline="") as handle:
-        return {row["material_id"] for row in csv.DictReader(handle)}
-
-
 def unseen_entries(folder: Path, provenance: Path, params: GraphParameters) -> HeldOut:
     """The sane entries of `folder` (elastic.csv + structures.zip) outside the subset."""
     dft = sane_dft(pd.read_csv(folder / "elastic.csv")).set_index("material_id")
-    unseen = sorted(set(dft.index) - training_subset_ids(provenance))
+    unseen = sorted(set(dft.index) - set(material_ids(provenance).values()))
     from pymatgen.core import Structure
 
     ids, graphs, density = [], [], []

@@ -7,6 +7,7 @@ MP-2018-structure subset, gz, bz2 or plain.
 from __future__ import annotations
 
 import bz2
+import csv
 import gzip
 import json
 from pathlib import Path
@@ -75,3 +76,12 @@ def load_fold_predictions(path: Path, task: str, fold: int) -> dict[str, float]:
     """Out-of-fold test predictions of a Matbench benchmark record ({mbid: prediction})."""
     results = read_json(path)["tasks"][task]["results"][f"fold_{fold}"]
     return {mbid: float(v) for mbid, v in results["data"].items()}
+
+
+def material_ids(provenance: Path | None) -> dict[str, str]:
+    """Matbench row number -> Materials Project id, from the subset's provenance CSV ({}
+    without one)."""
+    if provenance is None:
+        return {}
+    with Path(provenance).open(newline="") as handle:
+        return {row_key(row["mbid_kvrh"]): row["material_id"] for row in csv.DictReader(handle)}
