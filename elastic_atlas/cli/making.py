@@ -17,7 +17,7 @@ from elastic_atlas.cli.app import handle_errors, main
     multiple=True,
     type=click.Path(path_type=Path),
     help="A reference CGCNN .pth.tar or an own model folder; repeat for several "
-    "[default: the packaged bulk and shear checkpoints].",
+    "[default: the packaged checkpoint, one network for K and G].",
 )
 @click.option(
     "--atom-init",

@@ -14,6 +14,7 @@ import pandas as pd
 from elastic_atlas.contract.columns import Column
 from elastic_atlas.contract.physics import MAX_DFT_MODULUS
 from elastic_atlas.contract.risk import FLAG_COLUMNS
+from elastic_atlas.model.calibration import coverage
 from elastic_atlas.paths import contract_root
 
 PAIRS = (
@@ -60,12 +61,9 @@ def dft_comparison(frame: pd.DataFrame, k95: dict[str, float]) -> dict[str, Any]
                      "mean_signed": float(np.mean(error))}  # fmt: skip
             u = frame[uncertainty].to_numpy(dtype=float)[have]
             if np.isfinite(u).all():
-                ratio = np.abs(error) / u
-                entry.update(
-                    within_u=float(np.mean(ratio <= 1)),
-                    within_2u=float(np.mean(ratio <= 2)),
-                    within_k95u=float(np.mean(ratio <= k95.get(target, 2.0))),
-                )
+                c = coverage(error, u, k95.get(target, 2.0))
+                entry.update(within_u=c["within_1_sigma"], within_2u=c["within_2_sigma"],
+                             within_k95u=c["within_k95_sigma"])  # fmt: skip
             per_modulus[symbol] = entry
         if per_modulus:
             out[group] = per_modulus

@@ -136,19 +136,26 @@ def flag_rates(checkpoint: Checkpoint, entries: Entries) -> dict[str, dict[str, 
     sigma = checkpoint.inference().uncertainty(spread)
     k, g = entries.targets.index("log10_k_vrh"), entries.targets.index("log10_g_vrh")
     flags = risk_flags(10 ** mean[:, k], entries.test_density, sigma[:, k], sigma[:, g])
-    errors = np.abs(mean - entries.observed["test"])
+    marks = {str(name): values == 1 for name, values in flags.items()}
+    return flag_catch(marks, np.abs(mean - entries.observed["test"]), entries.targets)
+
+
+def flag_catch(
+    marks: dict[str, np.ndarray], errors: np.ndarray, targets: list[str]
+) -> dict[str, dict[str, float]]:
+    """Per set of marked rows: the share of rows marked and, per target (a column of the
+    |errors|), the share of the worst 5 % it catches."""
     worst = errors >= np.quantile(errors, 0.95, axis=0)
-    out = {}
-    for name, values in flags.items():
-        marked = values == 1
-        out[str(name)] = {
+    return {
+        name: {
             "rows_marked": float(marked.mean()),
             **{
                 f"{t} worst 5% caught": float(marked[worst[:, j]].mean())
-                for j, t in enumerate(entries.targets)
+                for j, t in enumerate(targets)
             },
         }
-    return out
+        for name, marked in marks.items()
+    }
 
 
 def evaluate_heldout(checkpoint: Checkpoint, folder: Path, provenance: Path) -> dict[str, Any]:

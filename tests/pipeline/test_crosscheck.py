@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -94,8 +95,8 @@ def test_rows_carry_dft_moduli_and_whether_they_were_trained_on(crosschecked):
         }
         assert table.loc["mp-1", "k_vrh"] != 24.5  # the DFT value never replaces a prediction
     check = CliRunner().invoke(main, ["validate", str(out / "mped.csv"), "--schema", "mped"])
-    assert check.exit_code in (0, 1) and "error(s)" in check.output
-    assert "0 error(s)" in check.output
+    # warnings (plausibility) may exit 1; errors may not: "0 error(s)", not "10 error(s)"
+    assert check.exit_code in (0, 1) and re.search(r"(?<!\d)0 error\(s\)", check.output)
 
 
 def test_a_missing_dft_table_stops_the_build(crosschecked):
