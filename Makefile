@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 VERSION ?=
 ATLAS := $(BIN)/elastic-atlas
 
-.PHONY: help venv test lint format release models folds benchmarks clean
+.PHONY: help venv test lint format release models folds inner benchmarks clean
 
 help:
 	@echo "make release     build a release into releases/<version>/ (embedded sample by default)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint        ruff lint + format check"
 	@echo "make models      retrain the frozen CGCNN checkpoint from ../shared/data (-j2: 2 runs)"
 	@echo "make folds       one run per Matbench fold and the 5-fold figure (-j2: 2 runs)"
+	@echo "make inner       nested cross-validation runs inside fold 0 (uncertainty benchmark)"
 	@echo "make benchmarks  run the measurements of benchmarks/ (needs ../shared/data)"
 
 venv: $(STAMP)
@@ -61,6 +62,15 @@ models: $(addsuffix /done,$(FOLD0_RUNS))
 
 folds: $(addsuffix /done,$(FOLD_RUNS))
 	$(ATLAS) folds $(FOLD_RUNS) -o benchmarks/results/folds.json
+
+# Nested cross-validation inside fold 0 for benchmarks/bench_uncertainty_limit.py: run N trains
+# without the N-th fifth of the fold's training entries (and without its test entries).
+INNER_RUNS := $(foreach i,0 1 2 3 4,runs/kg-f0-i$(i)-s0)
+
+inner: $(addsuffix /done,$(INNER_RUNS))
+
+runs/kg-f0-i%-s0/done: | $(STAMP)
+	$(ATLAS) train --fold 0 --inner-fold $* --seed 0 --run-dir runs/kg-f0-i$*-s0 --quiet
 
 # runs/kg-f<fold>-s<seed>/done: one training run
 runs/kg-f%/done: | $(STAMP)

@@ -3,7 +3,8 @@
 Usage: .venv/bin/python benchmarks/bench_release.py [--sample N] [--stages-only] [--former DIR...]
 1. Stage costs per table: N random structures that pass the summary screen, each stage timed in one
    process with one torch thread (the cost per core), and the rate two cores could reach if
-   they did nothing else.
+   they did nothing else; also the CGCNN stage with the plain exponential distance basis
+   (subnormal tail kept, as before 2026-11-26) on the same graphs, and the ratio.
 2. Builds build/release.toml as version 0.0.0-bench into benchmarks/out/releases (never
    committed), and reports end-to-end time, inputs/s and the peak memory of the process tree.
 Goal: >= 400 inputs/s overall, <= 2 GB.
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 from common import BIN, OUT, ROOT, machine, measure, today
 
+import elastic_atlas.model.cgcnn as cgcnn
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.model.checkpoint import load_checkpoint
 from elastic_atlas.model.graph import atomic_numbers_of, build_graph
@@ -47,6 +49,18 @@ def model_seconds(checkpoints: list, graphs: list) -> float:
     return time.perf_counter() - start
 
 
+def plain_basis_seconds(checkpoints: list, graphs: list) -> float:
+    """model_seconds with exp(−(d − μ)²/w²) computed plainly, subnormals and all."""
+    fast = cgcnn.gaussian_basis
+    cgcnn.gaussian_basis = lambda d, centers, width2: torch.exp(
+        -((d.unsqueeze(-1) - centers) ** 2) / width2
+    )
+    try:
+        return model_seconds(checkpoints, graphs)
+    finally:
+        cgcnn.gaussian_basis = fast
+
+
 def stage_costs(sample: int, former: list[Path]) -> list[str]:
     """Mean ms per structure of each stage, single core, for each table of the release; with
     `former` checkpoints, their CGCNN cost on the same graphs in the same run (a ratio that
@@ -55,8 +69,9 @@ def stage_costs(sample: int, former: list[Path]) -> list[str]:
     _, recipes = load_config(ROOT / "build" / "release.toml")
     extra = " | former CGCNN | ratio" if former else ""
     lines = [
-        f"| table | structures | atoms | {' | '.join(STAGES)} | total | 2-core ceiling{extra} |",
-        "|---|---:|---:|" + "---:|" * (len(STAGES) + 2 + (2 if former else 0)),
+        f"| table | structures | atoms | {' | '.join(STAGES)} | total | 2-core ceiling | "
+        f"CGCNN, plain basis | ratio{extra} |",
+        "|---|---:|---:|" + "---:|" * (len(STAGES) + 4 + (2 if former else 0)),
     ]
     for table, recipe in recipes.items():
         checkpoints = load_models(recipe)  # one network for K and G, or one per modulus
@@ -82,6 +97,7 @@ def stage_costs(sample: int, former: list[Path]) -> list[str]:
                     seconds[stage] += b - a
                 atoms += len(structure)
         seconds["CGCNN"] = model_seconds(checkpoints, graphs)
+        plain = 1e3 * plain_basis_seconds(checkpoints, graphs) / len(raws)
         per = {stage: 1e3 * value / len(raws) for stage, value in seconds.items()}
         total = sum(per.values())
         compared = ""
@@ -91,7 +107,8 @@ def stage_costs(sample: int, former: list[Path]) -> list[str]:
         lines.append(
             f"| {table} | {len(raws)} | {atoms / len(raws):.1f} | "
             + " | ".join(f"{per[stage]:.2f}" for stage in STAGES)
-            + f" | {total:.2f} | {2e3 / total:.0f}/s |{compared}"
+            + f" | {total:.2f} | {2e3 / total:.0f}/s | {plain:.2f} | {per['CGCNN'] / plain:.2f} |"
+            + compared
         )
     return lines
 

@@ -17,12 +17,11 @@ For the adopted checkpoint (default: the packaged one) and ../shared/data:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import ROOT, machine, today
+from common import ROOT, machine, today, write_report
 from pymatgen.core import Structure
 
 from elastic_atlas.contract.risk import (
@@ -195,8 +194,7 @@ def main() -> None:
         "uncertainty_threshold_on_validation": uncertainty_thresholds(validation),
         "label_noise_mp2018_vs_mp2023": noise_floor(),
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.json, report)
     print(f"# {report['date']}, {report['machine']}, model {report['model']}")
     for name in ("fold0_test", "mp2023_unseen"):
         for target, m in report[name].items():

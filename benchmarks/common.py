@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
@@ -92,3 +93,10 @@ def measure(command: list[str], log: Path | None = None) -> dict[str, float]:
         "peak_rss_mib": peak_rss / 1024,
         "peak_pss_mib": peak_pss / 1024,
     }
+
+
+def write_report(path: Path, report: dict) -> None:
+    """A benchmark's results as indented JSON under benchmarks/results (committed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")

@@ -60,6 +60,13 @@ def shared_file(*parts: str) -> Path | None:
     default=None,
     help="Loss weight per target, comma-separated, e.g. 1,1.5 [default: equal].",
 )
+@click.option(
+    "--loss",
+    type=click.Choice(["l1", "mse"]),
+    default="l1",
+    show_default=True,
+    help="Per normalised target: l1 (Matbench's metric is the MAE) or mse.",
+)
 @click.option("--max-epochs", type=int, default=300, show_default=True)
 @click.option("--patience", type=int, default=40, show_default=True)
 @click.option(
@@ -68,6 +75,19 @@ def shared_file(*parts: str) -> Path | None:
     default=1,
     show_default=True,
     help="Torch threads (two 1-thread runs side by side beat one 2-thread run).",
+)
+@click.option(
+    "--inner-fold",
+    type=click.IntRange(0, 4),
+    default=None,
+    help="Nested cross-validation: hold out part N of 5 of the fold's training entries as the "
+    "run's test (the fold's test entries are left out); `freeze --errors-from` uses them.",
+)
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="Torch device: auto (a GPU when there is one), cpu, cuda, cuda:1, ...",
 )
 @click.option("--quiet", is_flag=True)
 @handle_errors
@@ -80,9 +100,12 @@ def train(
     width: int,
     n_conv: int,
     target_weights: str | None,
+    loss: str,
     max_epochs: int,
     patience: int,
     threads: int,
+    inner_fold: int | None,
+    device: str,
     quiet: bool,
 ) -> None:
     """Train one CGCNN run on Matbench (resumable; a checkpoint every epoch)."""
@@ -110,10 +133,13 @@ def train(
         architecture=Architecture(atom_feature_length=91, atom_fea_len=width, n_conv=n_conv),
         seed=seed,
         fold=fold,
+        inner_fold=inner_fold,
         folds=folds,
+        loss=loss,
         max_epochs=max_epochs,
         patience=patience,
         threads=threads,
+        device=device,
     )
     best = train_run(config, run_dir, quiet=quiet)
     click.echo(f"best weights: {best}")

@@ -10,12 +10,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pymatgen.core import Element
 
 from elastic_atlas.paths import contract_root
 
 # Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope.
-RADIOACTIVE = ("Tc", "Pm", *(Element.from_Z(z).symbol for z in range(84, 119)))
+# Tc, Pm and every element from Po (Z = 84) on; spelled out so that reading a recipe (and
+# training) does not import pymatgen. tests/inputs check it against pymatgen's Z 84-118.
+RADIOACTIVE = (
+    "Tc", "Pm", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu", "Am", "Cm", "Bk",
+    "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh",
+    "Fl", "Mc", "Lv", "Ts", "Og",
+)  # fmt: skip
 
 
 class ScreenSettings(BaseModel):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +213,14 @@ def load_own(folder: Path) -> Checkpoint:
     return Checkpoint(members, features, graph, targets, "own", folder, card)
 
 
+def created_date() -> str:
+    """The day a checkpoint is frozen: SOURCE_DATE_EPOCH's when set, as for a release, so that
+    re-freezing the same runs later (to add a metric) can keep the card's date."""
+    from elastic_atlas.release.context import created_timestamp
+
+    return created_timestamp()[:10]
+
+
 def save_own(
     folder: Path,
     members: list[CrystalGraphConvNet],
@@ -251,7 +258,7 @@ def save_own(
         },
         "members": entries,
         "code_version": __version__,
-        "created": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "created": created_date(),
         **(extra or {}),
     }
     card_path = folder / "model.json"

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from pymatgen.core import Structure
 
 from elastic_atlas.contract.reasons import StructureRejected
+
+if TYPE_CHECKING:  # training from cached graphs runs without pymatgen
+    from pymatgen.core import Structure
 
 DEFAULT_RADIUS = 8.0
 DEFAULT_MAX_NEIGHBORS = 12

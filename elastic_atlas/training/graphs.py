@@ -27,8 +27,6 @@ def cached_graphs(
     dataset: dict[str, tuple[dict, float]], params: GraphParameters, cache: Path
 ) -> dict[str, CrystalGraph]:
     """Graphs of every entry, read from / added to a cache keyed by structure hash + params."""
-    from pymatgen.core import Structure
-
     params_key = hashlib.sha256(params.model_dump_json().encode()).hexdigest()[:16]
     path = cache / f"graphs-{params_key}.npz"
     store = read_graph_cache(path)
@@ -36,6 +34,8 @@ def cached_graphs(
     for mbid, (structure_dict, _) in dataset.items():
         key = structure_key(structure_dict)
         if key not in store:
+            from pymatgen.core import Structure  # only on a cache miss: a GPU box may lack it
+
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:

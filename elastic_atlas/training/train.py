@@ -47,6 +47,12 @@ class TrainConfig(BaseModel):
     target_weights: list[float] | None = None  # loss weight per target; None: equal
     folds: Path
     fold: int = 0
+    # Nested cross-validation inside the fold's training entries: part `inner_fold` of
+    # `inner_folds` (seeded) is held out as the run's "test" and the fold's test entries are left
+    # out entirely, so the held-out predictions are honest errors on entries the checkpoint of
+    # the fold trains on (the uncertainty's error memory, model/calibration.py).
+    inner_fold: int | None = Field(default=None, ge=0)
+    inner_folds: int = Field(default=5, ge=2)
     seed: int = 0
     validation_fraction: float = 0.1
     architecture: Architecture = Architecture(atom_feature_length=91, n_conv=3, h_fea_len=128)
@@ -57,6 +63,7 @@ class TrainConfig(BaseModel):
     patience: int = 40
     loss: Literal["l1", "mse"] = "l1"
     threads: int = 1
+    device: str = "auto"  # "auto": the GPU when there is one, else the CPU
     cache: Path = Field(default_factory=lambda: cache_dir("graphs"))
 
     @model_validator(mode="after")
@@ -66,6 +73,8 @@ class TrainConfig(BaseModel):
             raise ValueError(f"{n} target(s) need {n} dataset file(s), got {len(self.datasets)}")
         if self.target_weights is not None and len(self.target_weights) != n:
             raise ValueError(f"target_weights needs {n} value(s)")
+        if self.inner_fold is not None and self.inner_fold >= self.inner_folds:
+            raise ValueError(f"inner_fold must be below inner_folds ({self.inner_folds})")
         if self.architecture.n_targets != n:
             self.architecture = self.architecture.model_copy(update={"n_targets": n})
         return self
@@ -89,6 +98,12 @@ def split_ids(config: TrainConfig, available: set[str]) -> dict[str, list[str]]:
             raise TrainingError(f"fold {config.fold} of {other} holds other entries")
     train = [m for m in train if m in available]
     test = [m for m in test if m in available]
+    if config.inner_fold is not None:
+        parts = sorted(train)
+        random.Random(2000 + config.fold).shuffle(parts)  # the same parts for every inner run
+        test = parts[config.inner_fold :: config.inner_folds]
+        held_out = set(test)
+        train = [m for m in train if m not in held_out]
     rng = random.Random(1000 + config.fold)  # the same validation part for every seed
     shuffled = sorted(train)
     rng.shuffle(shuffled)
@@ -104,7 +119,10 @@ def _run_identity(config: dict) -> dict:
     """The settings that define a run. Stopping rules, threads and the cache folder may change
     on resume, and data files are identified by name, not by where this machine keeps them."""
     identity = {k: v for k, v in config.items()
-                if k not in ("max_epochs", "patience", "threads", "cache")}  # fmt: skip
+                if k not in ("max_epochs", "patience", "threads", "device", "cache")}  # fmt: skip
+    if identity.get("inner_fold") is None:  # runs from before nested cross-validation
+        identity.pop("inner_fold", None)
+        identity.pop("inner_folds", None)
     identity["folds"] = Path(identity["folds"]).name
     identity["datasets"] = [Path(path).name for path in identity["datasets"]]
     return identity
@@ -115,10 +133,11 @@ def predict_normalized(
     model: CrystalGraphConvNet, graphs: list[CrystalGraph], features: np.ndarray, size: int = 512
 ) -> np.ndarray:
     model.eval()
+    device = next(model.parameters()).device
     out = []
     with torch.no_grad():
         for i in range(0, len(graphs), size):
-            out.append(model(collate(graphs[i : i + size], features)).numpy())
+            out.append(model(collate(graphs[i : i + size], features).to(device)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.fc_out.out_features))
 
 
@@ -128,9 +147,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def training_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
 def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
     """Train (or resume) one run; returns the path of best.safetensors."""
     torch.set_num_threads(config.threads)
+    device = training_device(config.device)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_text = config.model_dump_json(indent=2)
     saved = run_dir / "config.json"
@@ -154,7 +180,7 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
     ]
 
     seed_everything(config.seed)
-    model = build_model(config.architecture, config.graph)
+    model = build_model(config.architecture, config.graph).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=0.5, patience=15, min_lr=1e-5
@@ -162,19 +188,20 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
     state = {"epoch": 0, "best_mae": float("inf"), "best_epoch": 0}
     last = run_dir / "last.pt"
     if last.exists():
-        saved_state = torch.load(last, weights_only=True)  # data only, never code
+        # data only, never code; a run may resume on another device than it started on
+        saved_state = torch.load(last, weights_only=True, map_location=device)
         model.load_state_dict(saved_state["model"])
         optimizer.load_state_dict(saved_state["optimizer"])
         scheduler.load_state_dict(saved_state["scheduler"])
         state = saved_state["progress"]
-        torch.set_rng_state(saved_state["torch_rng"])
+        torch.set_rng_state(saved_state["torch_rng"].cpu())
         print(f"resuming {run_dir} after epoch {state['epoch']}", file=sys.stderr)
 
     train_graphs = [graphs[m] for m in ids["train"]]
     val_graphs = [graphs[m] for m in ids["validation"]]
     y_val = np.array([targets[m] for m in ids["validation"]])
-    y_norm = torch.tensor((y_train - mean) / std, dtype=torch.float32)
-    target_weights = torch.tensor(config.weights() / config.weights().sum())
+    y_norm = torch.tensor((y_train - mean) / std, dtype=torch.float32, device=device)
+    target_weights = torch.tensor(config.weights() / config.weights().sum(), device=device)
     loss_fn = (
         torch.nn.L1Loss(reduction="none")
         if config.loss == "l1"
@@ -196,7 +223,7 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
             chosen = order[i : i + config.batch_size]
             if len(chosen) < 2:
                 continue  # BatchNorm needs more than one crystal... and atom
-            batch = collate([train_graphs[j] for j in chosen], features.values)
+            batch = collate([train_graphs[j] for j in chosen], features.values).to(device)
             loss = (loss_fn(model(batch), y_norm[chosen]).mean(dim=0) * target_weights).sum()
             optimizer.zero_grad()
             loss.backward()
@@ -207,12 +234,12 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
         val_mae = float(val_maes.mean())  # both targets are log10 GPa: one scale
         val_norm = (predicted - y_val) / std
         per_entry = np.abs(val_norm) if config.loss == "l1" else val_norm**2
-        val_loss = float((per_entry.mean(axis=0) * target_weights.numpy()).sum())
+        val_loss = float((per_entry.mean(axis=0) * target_weights.cpu().numpy()).sum())
         scheduler.step(val_mae)
         state["epoch"] += 1
         if val_mae < state["best_mae"]:
             state["best_mae"], state["best_epoch"] = val_mae, state["epoch"]
-            weights = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+            weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
             save_file(weights, str(run_dir / "best.tmp"))
             (run_dir / "best.tmp").replace(run_dir / "best.safetensors")
             (run_dir / "best.json").write_text(

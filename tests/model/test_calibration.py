@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from elastic_atlas.model.calibration import Calibration, coverage, fit_calibration
+from elastic_atlas.model.calibration import (
+    Calibration,
+    coverage,
+    fit_calibration,
+    two_sigma_ceiling,
+)
 
 
 def test_sigma_is_the_quadrature_sum_of_floor_and_scaled_spread():
@@ -21,8 +26,36 @@ def test_coverage_counts_errors_within_one_two_and_k95_sigma():
         "within_1_sigma": 0.4,
         "within_2_sigma": 0.6,
         "within_k95_sigma": 0.8,
+        # σ stretched to hold ⌊0.73·5⌋ = 3 ratios (scale 1.5): 2·1.5 = 3 holds 4 of 5
+        "two_sigma_ceiling": 0.8,
         "n": 5,
     }
+
+
+def test_the_two_sigma_ceiling_by_hand():
+    # ten ratios: σ may hold at most 7 (scale 7), and 2·7 = 14 holds all but the 100
+    assert two_sigma_ceiling(np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 100.0])) == 0.9
+    assert two_sigma_ceiling(np.arange(1, 11) / 10) == 1.0  # 2·0.7 = 1.4 holds all ten
+    # ties: ten equal ratios can't put 7 within mσ without all 10: mσ stays below them,
+    # and 2mσ (just under 2) holds all of them
+    assert two_sigma_ceiling(np.ones(10)) == 1.0
+    assert np.isnan(two_sigma_ceiling(np.array([1.0])))
+
+
+@pytest.mark.parametrize(
+    ("draw", "expected"),
+    [
+        # normal: q(0.73) of |z| = 1.1031, P(|z| ≤ 2.2063) = 0.9726
+        (lambda rng, n: rng.normal(size=n), 0.9726),
+        # Laplace: |z| ~ Exp(1), q(0.73) = −ln 0.27 = 1.3093, P(≤ 2.6186) = 1 − 0.27² = 0.9271
+        (lambda rng, n: rng.laplace(size=n), 0.9271),
+    ],
+)
+def test_the_two_sigma_ceiling_of_known_laws(draw, expected):
+    errors = draw(np.random.default_rng(2), 200_000)
+    assert coverage(errors, np.ones_like(errors))["two_sigma_ceiling"] == pytest.approx(
+        expected, abs=0.002
+    )
 
 
 def test_normal_errors_give_back_their_law():

@@ -112,6 +112,50 @@ def test_a_run_with_another_configuration_is_refused(tmp_path, matbench):
         train_run(other, run, quiet=True)
 
 
+def test_inner_folds_hold_out_disjoint_parts_of_the_fold_training_entries(tmp_path, matbench):
+    datasets, folds = matbench
+    fold_train, fold_test = load_fold(folds, "matbench_log_kvrh", 0)
+    held_out = []
+    for inner in range(5):
+        run = tmp_path / f"inner{inner}"
+        train_run(config(tmp_path, datasets, folds, 1, inner_fold=inner), run, quiet=True)
+        split = json.loads((run / "split.json").read_text())
+        assert len(split["test"]) == 24  # a fifth of the fold's 120 training entries
+        assert not set(split["test"]) & set(fold_test)  # the fold's test stays unseen
+        assert not set(split["test"]) & set(split["train"] + split["validation"])
+        assert len(split["train"]) + len(split["validation"]) == 96
+        held_out += split["test"]
+    assert sorted(held_out) == sorted(fold_train)  # each training entry held out exactly once
+
+
+def test_an_inner_fold_outside_the_parts_is_refused(tmp_path, matbench):
+    datasets, folds = matbench
+    with pytest.raises(ValueError, match="inner_fold must be below inner_folds"):
+        config(tmp_path, datasets, folds, 1, inner_fold=5)
+
+
+def test_a_run_from_before_inner_folds_resumes(tmp_path, matbench):
+    datasets, folds = matbench
+    run = tmp_path / "run"
+    train_run(config(tmp_path, datasets, folds, 1), run, quiet=True)
+    saved = json.loads((run / "config.json").read_text())
+    for key in ("inner_fold", "inner_folds", "device"):  # keys the older runs lack
+        del saved[key]
+    (run / "config.json").write_text(json.dumps(saved))
+    train_run(config(tmp_path, datasets, folds, 2, device="cpu"), run, quiet=True)
+    assert pd.read_csv(run / "log.csv").epoch.tolist() == [1, 2]
+
+
+def test_the_training_device_is_the_gpu_only_when_there_is_one():
+    import torch
+
+    from elastic_atlas.training.train import training_device
+
+    assert training_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert training_device("auto").type == expected
+
+
 def test_freeze_makes_a_calibrated_two_target_ensemble_with_metrics(tmp_path, matbench):
     datasets, folds = matbench
     runs = []
@@ -178,3 +222,14 @@ def test_the_fold_report_gives_each_fold_and_their_mean(tmp_path, matbench):
         assert fold["test_n"] == 30 and report["mean"][target]["test_mae"] == fold["test_mae"]
     with pytest.raises(ValueError, match="two runs of fold 0"):
         fold_report([run, run])
+
+
+def test_the_training_loop_imports_no_pymatgen():
+    """pymatgen is imported only where it is needed (a graph on a cache miss, the element
+    table): `elastic-atlas --help` and training from cached graphs start quickly."""
+    import subprocess
+    import sys
+
+    code = "import sys, elastic_atlas.training.train; print('pymatgen' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
