@@ -81,7 +81,8 @@ def shared_file(*parts: str) -> Path | None:
     type=click.IntRange(0, 4),
     default=None,
     help="Nested cross-validation: hold out part N of 5 of the fold's training entries as the "
-    "run's test (the fold's test entries are left out); `freeze --errors-from` uses them.",
+    "run's test (the fold's test entries are left out): honest errors on training entries, "
+    "for benchmarks/bench_uncertainty_limit.py (`make inner`).",
 )
 @click.option(
     "--device",
@@ -109,6 +110,8 @@ def train(
     quiet: bool,
 ) -> None:
     """Train one CGCNN run on Matbench (resumable; a checkpoint every epoch)."""
+    from pydantic import ValidationError
+
     from elastic_atlas.model.cgcnn import Architecture
     from elastic_atlas.paths import shared_data
     from elastic_atlas.training.train import TrainConfig, train_run
@@ -126,21 +129,25 @@ def train(
     except ValueError:
         click.echo(f"error: --target-weights {target_weights!r} is not numbers", err=True)
         sys.exit(EXIT_USAGE)
-    config = TrainConfig(
-        targets=list(targets),
-        datasets=datasets,
-        target_weights=weights,
-        architecture=Architecture(atom_feature_length=91, atom_fea_len=width, n_conv=n_conv),
-        seed=seed,
-        fold=fold,
-        inner_fold=inner_fold,
-        folds=folds,
-        loss=loss,
-        max_epochs=max_epochs,
-        patience=patience,
-        threads=threads,
-        device=device,
-    )
+    try:
+        config = TrainConfig(
+            targets=list(targets),
+            datasets=datasets,
+            target_weights=weights,
+            architecture=Architecture(atom_feature_length=91, atom_fea_len=width, n_conv=n_conv),
+            seed=seed,
+            fold=fold,
+            inner_fold=inner_fold,
+            folds=folds,
+            loss=loss,
+            max_epochs=max_epochs,
+            patience=patience,
+            threads=threads,
+            device=device,
+        )
+    except ValidationError as error:  # e.g. --target-weights with the wrong count
+        click.echo(f"error: {error.errors()[0]['msg']}", err=True)
+        sys.exit(EXIT_USAGE)
     best = train_run(config, run_dir, quiet=quiet)
     click.echo(f"best weights: {best}")
 

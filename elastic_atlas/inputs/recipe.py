@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from elastic_atlas.paths import contract_root
 
-# Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope.
-# Tc, Pm and every element from Po (Z = 84) on; spelled out so that reading a recipe (and
-# training) does not import pymatgen. tests/inputs check it against pymatgen's Z 84-118.
+# Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope. Spelled out so that
+# reading a recipe (and training) does not import pymatgen; tests/inputs check it against
+# pymatgen's elements 84-118.
 RADIOACTIVE = (
     "Tc", "Pm", "Po", "At", "Rn", "Fr", "Ra", "Ac", "Th", "Pa", "U", "Np", "Pu", "Am", "Cm", "Bk",
     "Cf", "Es", "Fm", "Md", "No", "Lr", "Rf", "Db", "Sg", "Bh", "Hs", "Mt", "Ds", "Rg", "Cn", "Nh",

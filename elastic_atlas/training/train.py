@@ -50,7 +50,7 @@ class TrainConfig(BaseModel):
     # Nested cross-validation inside the fold's training entries: part `inner_fold` of
     # `inner_folds` (seeded) is held out as the run's "test" and the fold's test entries are left
     # out entirely, so the held-out predictions are honest errors on entries the checkpoint of
-    # the fold trains on (the uncertainty's error memory, model/calibration.py).
+    # the fold trains on (the error memory of benchmarks/bench_uncertainty_limit.py).
     inner_fold: int | None = Field(default=None, ge=0)
     inner_folds: int = Field(default=5, ge=2)
     seed: int = 0
@@ -148,9 +148,19 @@ def seed_everything(seed: int) -> None:
 
 
 def training_device(name: str) -> torch.device:
+    """ "auto": the GPU when there is one; else the named device, refused (exit 2) when it is not
+    a torch device or this machine has no GPU for it."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise TrainingError(
+            f"--device {name!r} is not a torch device (cpu, cuda, cuda:1, ...)"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"--device {name}: this machine has no CUDA GPU (use auto or cpu)")
+    return device
 
 
 def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -146,6 +147,32 @@ def test_a_run_from_before_inner_folds_resumes(tmp_path, matbench):
     assert pd.read_csv(run / "log.csv").epoch.tolist() == [1, 2]
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--device", "gpu"], "'gpu' is not a torch device"),
+        (["--target-weights", "1"], "target_weights needs 2 value(s)"),
+        (["--target-weights", "1,x"], "is not numbers"),
+    ],
+)
+def test_train_refuses_a_bad_option_in_one_line(tmp_path, matbench, options, message):
+    from click.testing import CliRunner
+
+    from elastic_atlas.cli import main
+
+    datasets, folds = matbench
+    folder = tmp_path / "matbench"  # the file names `train --matbench` expects
+    folder.mkdir()
+    for path, task in zip(datasets, ("kvrh", "gvrh"), strict=True):
+        shutil.copyfile(path, folder / f"matbench_log_{task}_mp2018_subset.json.gz")
+    shutil.copyfile(folds, folder / "matbench_v0.1_elastic_folds.json.gz")
+    command = ["train", "--matbench", str(folder), "--run-dir", str(tmp_path / "run"), *options]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run" / "log.csv").exists()  # refused before any training
+
+
 def test_the_training_device_is_the_gpu_only_when_there_is_one():
     import torch
 
@@ -154,6 +181,9 @@ def test_the_training_device_is_the_gpu_only_when_there_is_one():
     assert training_device("cpu") == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert training_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(TrainingError, match="no CUDA GPU"):
+            training_device("cuda")
 
 
 def test_freeze_makes_a_calibrated_two_target_ensemble_with_metrics(tmp_path, matbench):
