@@ -16,40 +16,23 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from common import ROOT, machine, today, write_report
 
-from elastic_atlas.model.cgcnn import FoldedCGCNN
-from elastic_atlas.model.checkpoint import EnsembleInference
+from elastic_atlas.model.checkpoint import Checkpoint
+from elastic_atlas.training.freeze import runs_checkpoint
 from elastic_atlas.training.graphs import cached_graphs
 from elastic_atlas.training.matbench import load_joint_dataset
-from elastic_atlas.training.train import load_run_model, predict_normalized
+from elastic_atlas.training.train import load_run_model
 
 
-def run_predictions(run: Path, graphs: list, features: np.ndarray) -> np.ndarray:
-    model, _, best, _ = load_run_model(run)
-    mean = np.array([n["mean"] for n in best["normalizer"]])
-    std = np.array([n["std"] for n in best["normalizer"]])
-    return predict_normalized(model, graphs, features) * std + mean
-
-
-def inference_ms(runs: list[Path], graphs: list) -> float:
-    """CPU ms per structure of the runs' ensemble (the release's inference form)."""
-    loaded = [load_run_model(run) for run in runs]
-    _, config, best, features = loaded[0]
-    inference = EnsembleInference(
-        models=[FoldedCGCNN(model) for model, _, _, _ in loaded],
-        features=features,
-        target_names=list(config.targets),
-        mean=np.array([n["mean"] for n in best["normalizer"]], dtype=np.float32),
-        std=np.array([n["std"] for n in best["normalizer"]], dtype=np.float32),
-        calibrations=[None] * len(config.targets),
-        device=torch.device("cpu"),
-        name=runs[0].name,
-    )
+def inference_ms(checkpoint: Checkpoint, graphs: list) -> float:
+    """CPU ms per structure of an ensemble in the release's inference form, best of 3."""
+    inference = checkpoint.inference()
     sample = graphs[:512]
     best_seconds = float("inf")
     for _ in range(3):
@@ -72,7 +55,7 @@ def main() -> None:
         groups[name] = [Path(run) for run in runs.split(",")]
 
     first = next(iter(groups.values()))[0]
-    _, config, _, features = load_run_model(first)
+    _, config, _, _ = load_run_model(first)
     split = json.loads((first / "split.json").read_text())
     dataset = load_joint_dataset(config.datasets)
     graphs_by_id = cached_graphs(dataset, config.graph, config.cache)
@@ -91,14 +74,15 @@ def main() -> None:
     }
     baseline_ms = None
     for name, runs in groups.items():
-        predictions = []
         for run in runs:
             if json.loads((run / "split.json").read_text())["test"] != test:
                 raise SystemExit(f"{run} was not scored on the same test entries")
-            predictions.append(run_predictions(run, graphs, features.values))
-        ms = inference_ms(runs, graphs)
+        checkpoint = runs_checkpoint(runs)
+        predictions = [replace(checkpoint, members=[member]).predict_graphs(graphs)[0]
+                       for member in checkpoint.members]  # fmt: skip
+        ensemble = checkpoint.predict_graphs(graphs)[0]
+        ms = inference_ms(checkpoint, graphs)
         baseline_ms = baseline_ms or ms
-        ensemble = np.mean(predictions, axis=0)
         report["configurations"][name] = {
             "runs": [str(run) for run in runs],
             "each_run_mae": [

@@ -41,8 +41,9 @@ from elastic_atlas.model.cgcnn import collate
 from elastic_atlas.model.checkpoint import Checkpoint, load_checkpoint
 from elastic_atlas.paths import shared_data
 from elastic_atlas.training.evaluate import Entries, evaluation_entries
+from elastic_atlas.training.freeze import runs_checkpoint
 from elastic_atlas.training.matbench import load_joint_dataset
-from elastic_atlas.training.train import TrainConfig, load_run_model, predict_normalized
+from elastic_atlas.training.train import TrainConfig
 
 NEIGHBOURS = (5, 10, 20, 50)
 MEMORY_K = 10
@@ -68,12 +69,9 @@ def nested_errors(inner: list[Path], entries: Entries, pool: list[str]) -> np.nd
     pool_observed = np.concatenate([entries.observed["train"], entries.observed["validation"]])
     observed = dict(zip(pool, pool_observed, strict=True))
     for run in inner:
-        model, _, best, features = load_run_model(run)
         held = json.loads((run / "split.json").read_text())["test"]
-        mean = np.array([n["mean"] for n in best["normalizer"]])
-        std = np.array([n["std"] for n in best["normalizer"]])
-        predicted = predict_normalized(model, [entries.graphs[m] for m in held], features.values)
-        for m, p in zip(held, predicted * std + mean, strict=True):
+        predicted = runs_checkpoint([run]).predict_graphs([entries.graphs[m] for m in held])[0]
+        for m, p in zip(held, predicted, strict=True):
             errors[m] = np.abs(p - observed[m])
     missing = [m for m in pool if m not in errors]
     if missing:
@@ -213,6 +211,12 @@ def main() -> None:
             for n in ("validation", "test")
         )
         result["gradient-boosted error model"] = three_term_model((ev, sv, gv), (et, st, gt))
+        ordered = np.sort(np.abs(et))[::-1]
+        worst_5 = ordered[: int(0.05 * len(ordered))]
+        result["worst_5_percent_of_test_errors"] = {
+            "share_of_mae": float(worst_5.sum() / ordered.sum()),
+            "mae_without_them": float(ordered[len(worst_5) :].mean()),
+        }
         worst = np.argsort(-np.abs(et))[:10]
         test_ids = split["test"]
         result["largest_test_errors"] = [
@@ -226,7 +230,7 @@ def main() -> None:
         ]
         report["targets"][target] = result
         for name, r in result.items():
-            if name != "largest_test_errors":
+            if name in ("spread", "spread + error memory", "gradient-boosted error model"):
                 t = r["test"]
                 print(
                     f"{target} {name:>30}: test within σ {t['within_1_sigma']:.1%}, 2σ "

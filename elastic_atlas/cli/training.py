@@ -214,6 +214,10 @@ def freeze(
     click.echo(f"wrote {output}")
 
 
+def _v2019(m: dict) -> str:
+    return f", CGCNN v2019 {m['cgcnn_v2019_mae']:.4f}" if "cgcnn_v2019_mae" in m else ""
+
+
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @click.option(
@@ -238,13 +242,9 @@ def folds(runs: tuple[Path, ...], output: Path) -> None:
     output.write_text(json.dumps(report, indent=2) + "\n")
     for fold, per_target in report["folds"].items():
         for target, m in per_target.items():
-            reference = (
-                f", CGCNN v2019 {m['cgcnn_v2019_mae']:.4f}" if "cgcnn_v2019_mae" in m else ""
-            )
-            click.echo(f"fold {fold} {target}: test MAE {m['test_mae']:.4f}{reference}")
+            click.echo(f"fold {fold} {target}: test MAE {m['test_mae']:.4f}{_v2019(m)}")
     for target, m in report["mean"].items():
-        reference = f", CGCNN v2019 {m['cgcnn_v2019_mae']:.4f}" if "cgcnn_v2019_mae" in m else ""
-        click.echo(f"{report['n_folds']}-fold mean {target}: {m['test_mae']:.4f}{reference}")
+        click.echo(f"{report['n_folds']}-fold mean {target}: {m['test_mae']:.4f}{_v2019(m)}")
     click.echo(f"wrote {output}")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from elastic_atlas.digest import file_digest
 from elastic_atlas.model.calibration import fit_calibration
-from elastic_atlas.model.checkpoint import Target, load_checkpoint, save_own
+from elastic_atlas.model.checkpoint import Checkpoint, Target, load_checkpoint, save_own
 from elastic_atlas.model.features import feature_layout, own_feature_table
 from elastic_atlas.training.card import write_model_readme
 from elastic_atlas.training.evaluate import (
@@ -45,16 +45,10 @@ def freeze_runs(
     on its materials outside the training subset; `folds` (`elastic-atlas folds` output) adds
     the 5-fold figure of the same architecture.
     """
-    loaded = [load_run_model(run) for run in run_dirs]
+    loaded, targets = load_runs(run_dirs)
     configs = [config for _, config, _, _ in loaded]
     first = configs[0]
-    if any(c.targets != first.targets or c.fold != first.fold for c in configs):
-        raise ValueError("all runs of one checkpoint must share targets and fold")
-    normalizers = {json.dumps(best["normalizer"]) for _, _, best, _ in loaded}
-    if len(normalizers) != 1:
-        raise ValueError("runs were normalised differently (different training entries)")
     split = json.loads((run_dirs[0] / "split.json").read_text())
-    targets = [Target(n["name"], n["mean"], n["std"]) for n in loaded[0][2]["normalizer"]]
     save_own(
         out,
         [m for m, _, _, _ in loaded],
@@ -89,6 +83,28 @@ def freeze_runs(
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     write_model_readme(out, card)
     return card["metrics"]
+
+
+def load_runs(run_dirs: list[Path]) -> tuple[list[tuple], list[Target]]:
+    """Each run's (model, config, best state, features) and the targets with the normaliser
+    they share; refused unless the runs can be members of one checkpoint."""
+    loaded = [load_run_model(run) for run in run_dirs]
+    first = loaded[0][1]
+    if any(c.targets != first.targets or c.fold != first.fold for _, c, _, _ in loaded):
+        raise ValueError("all runs of one checkpoint must share targets and fold")
+    normalizers = {json.dumps(best["normalizer"]) for _, _, best, _ in loaded}
+    if len(normalizers) != 1:
+        raise ValueError("runs were normalised differently (different training entries)")
+    targets = [Target(n["name"], n["mean"], n["std"]) for n in loaded[0][2]["normalizer"]]
+    return loaded, targets
+
+
+def runs_checkpoint(run_dirs: list[Path]) -> Checkpoint:
+    """Runs as an ensemble in memory, uncalibrated: to score or time runs without freezing."""
+    loaded, targets = load_runs(run_dirs)
+    first = loaded[0][1]
+    members = [model for model, _, _, _ in loaded]
+    return Checkpoint(members, own_feature_table(), first.graph, targets, "own", run_dirs[0])
 
 
 def training_provenance(

@@ -148,8 +148,8 @@ def seed_everything(seed: int) -> None:
 
 
 def training_device(name: str) -> torch.device:
-    """ "auto": the GPU when there is one; else the named device, refused (exit 2) when it is not
-    a torch device or this machine has no GPU for it."""
+    """The torch device to train on: for "auto" the GPU when there is one, else the CPU; any
+    other name is refused (exit 2) when it is no torch device or names a GPU this machine lacks."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
