@@ -476,7 +476,7 @@ def release_cases(work: Path, model: Path) -> list[Outcome]:
     config = folder / "release.toml"
     config.write_text(
         'name = "x"\ntitle = "t"\ndescription = "d"\nkeywords = []\n'
-        '[tables]\nmped = "recipe.toml"\n'
+        '[[creators]]\nname = "test"\n[tables]\nmped = "recipe.toml"\n'
     )
     result = run(
         "release",

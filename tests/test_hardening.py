@@ -174,7 +174,7 @@ def release_of_recipe(tmp_path: Path):
     config = tmp_path / "release.toml"
     config.write_text(
         'name = "x"\ntitle = "t"\ndescription = "d"\nkeywords = []\n'
-        '[tables]\nmped = "recipe.toml"\n'
+        '[[creators]]\nname = "test"\n[tables]\nmped = "recipe.toml"\n'
     )
     releases = tmp_path / "releases"
     options = ["--version", "1.0.0", "--releases", releases, "--quiet", "--workers", "0"]

@@ -130,7 +130,7 @@ def test_the_installed_package_runs_every_command_from_any_folder(installed, tmp
     # release --config FILE: recipes relative to the config, releases/ in the current folder
     (tmp_path / "work" / "release.toml").write_text(
         'name = "elastic-atlas-check"\ntitle = "Installed check"\ndescription = "d"\n'
-        'keywords = ["test"]\n[tables]\nmped = "recipe.toml"\n'
+        'keywords = ["test"]\n[[creators]]\nname = "test"\n[tables]\nmped = "recipe.toml"\n'
     )
     released = ok(run("release", "--config", "work/release.toml", "--version", "0.0.1-rc1",
                       "--quiet", "--workers", 0))  # fmt: skip

@@ -31,6 +31,7 @@ class Column(StrEnum):
     DEBYE_TEMPERATURE = "debye_temperature"
     K_VRH_DFT = "k_vrh_dft"
     G_VRH_DFT = "g_vrh_dft"
+    DFT_STATUS = "dft_status"
     IN_TRAINING = "in_training"
     RISK_HIGH_UNCERTAINTY = "risk_high_uncertainty"
     RISK_SOFT = "risk_soft"

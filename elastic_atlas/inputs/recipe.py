@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from elastic_atlas.contract.references import Reference
 from elastic_atlas.paths import contract_root
 
 # Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope. Spelled out so that
@@ -64,6 +65,8 @@ class StructureSource(Strict):
     criteria: dict[str, Any] = Field(default_factory=dict)  # for kind "mp_api", e.g. band_gap_min
     source: str = Field(description="human-readable origin, e.g. 'Materials Project (2018)'")
     licence: str = Field(description="SPDX identifier of the structures' licence")
+    snapshot: str = Field("", description="when the data were taken (date or release name)")
+    cite: list[Reference] = Field(default_factory=list, description="works the data come from")
 
 
 class SummarySource(Strict):
@@ -78,6 +81,8 @@ class DftSource(Strict):
 
     path: Path
     source: str = Field(description="human-readable origin, e.g. 'Materials Project (2023)'")
+    snapshot: str = Field("", description="when the data were taken (date or release name)")
+    cite: list[Reference] = Field(default_factory=list, description="works the data come from")
 
 
 # The project's own frozen checkpoint (one network for K and G), shipped with the package.

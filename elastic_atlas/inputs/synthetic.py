@@ -51,6 +51,7 @@ def synthetic_table(rows: int, seed: int = 0, table: str = "mped") -> pd.DataFra
             # DFT values a little off the predictions, as a cross-check table gives them
             "k_vrh_dft": k_vrh * 10 ** rng.normal(0.0, 0.05, rows),
             "g_vrh_dft": g_vrh * 10 ** rng.normal(0.0, 0.07, rows),
+            "dft_status": "ok",
             "in_training": rng.random(rows) < 0.3,
         }
     )

@@ -2,9 +2,11 @@
 material was in the checkpoints' training data.
 
 A recipe may name a DFT elastic table (`material_id, k_vrh, g_vrh` in GPa, such as Materials
-Project's). Its values never change a prediction; they sit in `k_vrh_dft` / `g_vrh_dft` so a
-user can compare, and `in_training` says when a row's moduli were labels the network was
-fitted on rather than predictions for an unseen crystal.
+Project's, with `k_voigt, k_reuss, g_voigt, g_reuss` where it has them). Its values never
+change a prediction; sane ones sit in `k_vrh_dft` / `g_vrh_dft` so a user can compare,
+`dft_status` says for every row whether the table had an entry and why one was not published
+(contract.dft), and `in_training` says when a row's moduli were labels the network was fitted
+on rather than predictions for an unseen crystal.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from elastic_atlas.contract.columns import Column
+from elastic_atlas.contract.dft import BOUND_COLUMNS, DftStatus, dft_status
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.inputs.sources import SourceError
 from elastic_atlas.model.checkpoint import Checkpoint
@@ -25,34 +26,48 @@ DFT_COLUMNS = ("material_id", "k_vrh", "g_vrh")
 TRAINING_SPLITS = ("train", "validation")  # the fold's training part: fitted or early-stopped on
 
 
+# material_id -> (K, G) in GPa and the entry's status; K, G are NaN unless the status is ok
+DftTable = dict[str, tuple[float, float, DftStatus]]
+
+
 @dataclass(frozen=True)
 class CrossCheck:
-    dft: dict[str, tuple[float, float]]  # material_id -> (K, G) in GPa, NaN where unknown
+    dft: DftTable | None  # None: the build named no DFT table
     training: frozenset[str] | None  # material ids the checkpoints trained on; None: unknown
     source: str = ""
 
 
-def read_dft_table(path: Path) -> dict[str, tuple[float, float]]:
-    """{material_id: (k_vrh, g_vrh)} of a DFT elastic CSV; empty or non-numeric cells are NaN
-    (Materials Project leaves some tensors unfitted). An unreadable file, missing columns or a
-    repeated id is a SourceError: a cross-check against a half-read table would mislead."""
+def read_dft_table(path: Path) -> DftTable:
+    """{material_id: (k_vrh, g_vrh, status)} of a DFT elastic CSV. An entry that fails the
+    sanity rule (contract.dft: empty cells, as Materials Project leaves unfitted tensors,
+    non-positive or absurd values, Voigt below Reuss) keeps its status and NaN moduli. An
+    unreadable file, missing columns or a repeated id is a SourceError: a cross-check against a
+    half-read table would mislead."""
     try:
         with Path(path).open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             missing = [c for c in DFT_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise SourceError(f"{path}: DFT table without column(s) {', '.join(missing)}")
-            table: dict[str, tuple[float, float]] = {}
+            has_bounds = all(c in (reader.fieldnames or []) for c in BOUND_COLUMNS)
+            table: DftTable = {}
             for row in reader:
                 material_id = row["material_id"].strip()
                 if material_id in table:
                     raise SourceError(f"{path}: material {material_id} appears twice")
-                table[material_id] = (_number(row["k_vrh"]), _number(row["g_vrh"]))
+                table[material_id] = _entry(row, has_bounds)
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise SourceError(f"{path}: cannot read the DFT table ({error})") from error
     if not table:
         raise SourceError(f"{path}: the DFT table has no rows")
     return table
+
+
+def _entry(row: dict[str, str], has_bounds: bool) -> tuple[float, float, DftStatus]:
+    k, g = _number(row["k_vrh"]), _number(row["g_vrh"])
+    bounds = {name: _number(row[name]) for name in BOUND_COLUMNS} if has_bounds else None
+    status = dft_status(k, g, bounds)
+    return (k, g, status) if status is DftStatus.OK else (math.nan, math.nan, status)
 
 
 def _number(text: str | None) -> float:
@@ -81,23 +96,26 @@ def training_materials(checkpoints: list[Checkpoint]) -> frozenset[str] | None:
 
 
 def crosscheck_of(
-    recipe: Recipe, checkpoints: list[Checkpoint], dft: dict | None = None
+    recipe: Recipe, checkpoints: list[Checkpoint], dft: DftTable | None = None
 ) -> CrossCheck:
     """The cross-check of a recipe's table (`dft`: its DFT table when already read)."""
-    if dft is None:
-        dft = read_dft_table(recipe.dft.path) if recipe.dft else {}
+    if dft is None and recipe.dft:
+        dft = read_dft_table(recipe.dft.path)
     source = recipe.dft.source if recipe.dft else ""
     return CrossCheck(dft, training_materials(checkpoints), source)
 
 
 def crosscheck_columns(material_ids: list[str], crosscheck: CrossCheck) -> dict[Column, list]:
-    """The DFT and in_training columns of rows (nulls where nothing is known)."""
-    unknown = (math.nan, math.nan)
-    dft = np.array([crosscheck.dft.get(m, unknown) for m in material_ids], dtype=np.float64)
-    dft = dft.reshape(len(material_ids), 2)
+    """The DFT, DFT status and in_training columns of rows (nulls where nothing is known; all
+    three DFT columns null when the build named no DFT table)."""
+    unknown = (math.nan, math.nan, None)
+    missing = (math.nan, math.nan, DftStatus.NO_ENTRY)
+    table = crosscheck.dft
+    entries = [unknown if table is None else table.get(m, missing) for m in material_ids]
     training = crosscheck.training
     return {
-        Column.K_VRH_DFT: list(dft[:, 0]),
-        Column.G_VRH_DFT: list(dft[:, 1]),
+        Column.K_VRH_DFT: [e[0] for e in entries],
+        Column.G_VRH_DFT: [e[1] for e in entries],
+        Column.DFT_STATUS: [None if e[2] is None else str(e[2]) for e in entries],
         Column.IN_TRAINING: [None if training is None else m in training for m in material_ids],
     }

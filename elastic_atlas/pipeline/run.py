@@ -141,7 +141,7 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     start = time.perf_counter()
     summary = recipe_summary(recipe)
     licence = table_licence([spec.licence for spec in recipe.structures])
-    dft = read_dft_table(recipe.dft.path) if recipe.dft else {}  # read before any model runs
+    dft = read_dft_table(recipe.dft.path) if recipe.dft else None  # before any model runs
     checkpoints = load_models(recipe)
     crosscheck = crosscheck_of(recipe, checkpoints, dft)
     book = Accounting()

@@ -25,6 +25,8 @@ from elastic_atlas.digest import file_digest
 from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
 from elastic_atlas.release.card import dataset_card
+from elastic_atlas.release.changes import changes_schema, write_changes
+from elastic_atlas.release.citations import citation_text
 from elastic_atlas.release.context import (
     TABLE_TITLES,
     Release,
@@ -34,16 +36,16 @@ from elastic_atlas.release.context import (
     load_config,
 )
 from elastic_atlas.release.croissant import write_croissant
-from elastic_atlas.release.datacite import citation_text
 from elastic_atlas.release.descriptor import (
     PACKAGE_PROFILE,
-    SOURCES,
     contributors,
     rebase,
     resource,
+    sources,
     write_checksums,
     write_json,
 )
+from elastic_atlas.release.facts import table_description
 from elastic_atlas.release.figures import table_figures
 from elastic_atlas.release.models import copy_models, model_resources
 from elastic_atlas.release.notes import append_changes, release_notes
@@ -152,19 +154,21 @@ def _assemble(release: Release) -> None:
         write_table_files(result, out, f"{table}-rejects.csv", about)  # rejects per table
         release.built[table] = result
         release.validation[table] = _validate(out, table)
+    release.changes = write_changes(out, release.version, list(release.recipes))
     release.model_files = copy_models(release.recipes, out)
     for table in release.recipes:
         title = f"{release.config.title.split(':')[0]} — {TABLE_TITLES[table]}"
         table_figures(out / f"{table}.parquet", title, out / "figures" / table)
     descriptor = _descriptor(release)
     write_json(out / "datapackage.json", descriptor)
-    write_croissant(descriptor, out)
+    write_croissant(release, descriptor)
     (out / "checklist.json").write_text(checklist_text(), encoding="utf-8")
+    shutil.copyfile(contract_root() / "docs" / "PHYSICS.md", out / "PHYSICS.md")
     (out / "RELEASE.md").write_text(release_notes(release), encoding="utf-8")
     (out / "README.md").write_text(dataset_card(release), encoding="utf-8")
     from elastic_atlas.release.sciencedb import write_bundle
 
-    write_bundle(out, descriptor, release.config)
+    write_bundle(release, descriptor)
     write_checksums(out)
 
 
@@ -175,7 +179,9 @@ def parquet_about(release: Release, licence: str) -> dict[str, str]:
         "title": release.config.title,
         "version": release.version,
         "licence": licence,
-        "citation": citation_text(),
+        "citation": citation_text(
+            release.config, release.version, release.year, release.config.doi
+        ),
     }
 
 
@@ -206,6 +212,7 @@ def _descriptor(release: Release) -> dict[str, Any]:
         licence = summaries[table]["licence"]
         extra = {
             "title": TABLE_TITLES[table],
+            "description": table_description(release, table),
             "elastic_atlas:table": table,
             "elastic_atlas:checkpoints": summaries[table]["checkpoints"],
         }
@@ -223,8 +230,19 @@ def _descriptor(release: Release) -> dict[str, Any]:
         )
         rejects["schema"] = rejects_schema()
         resources.append(rejects)
+        if table in release.changes and not release.changes[table].new_table:
+            change = release.changes[table]
+            diff = resource(
+                out / change.file_name, out, f"{table}-changes", licence, None,
+                {"title": f"{TABLE_TITLES[table]}: rows added, removed or changed since "
+                 f"{change.previous}"},
+            )  # fmt: skip
+            diff["schema"] = changes_schema()
+            resources.append(diff)
     resources += model_resources(release.model_files, out)
+    # The release's own DOI, never the study's: none until one is minted for this dataset.
     identity = {"id": f"https://doi.org/{config.doi}"} if config.doi else {}
+    homepage = {"homepage": config.homepage} if config.homepage else {}
     return {
         "$schema": PACKAGE_PROFILE,
         **identity,
@@ -234,10 +252,10 @@ def _descriptor(release: Release) -> dict[str, Any]:
         "created": release.created,
         "description": config.description,
         "keywords": config.keywords,
-        "homepage": config.homepage,
-        "citation": citation_text(),
-        "contributors": contributors(contract_root() / "CITATION.cff"),
-        "sources": SOURCES,
+        **homepage,
+        "citation": citation_text(release.config, release.version, release.year, config.doi),
+        "contributors": contributors(config),
+        "sources": sources(release.references()),
         "elastic_atlas:code_version": __version__,
         "resources": resources,
     }

@@ -12,26 +12,34 @@ from typing import Any
 
 import yaml
 
+from elastic_atlas.contract.references import Relation
 from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.release.citations import bibtex, release_entry, release_key
 from elastic_atlas.release.context import TABLE_TITLES, Release
-from elastic_atlas.release.datacite import citation_file
+from elastic_atlas.release.facts import differences, table_description
 from elastic_atlas.release.notes import accuracy_text, how_to_check
 from elastic_atlas.release.trust import trust_section
 
 TAGS = ["materials-science", "elastic-moduli", "cgcnn", "crystal-structures", "tabular"]
 
 
-def front_matter(release: Release) -> str:
-    licences = sorted({s["licence"].lower() for s in release.summaries.values()})
+def front_matter(release: Release, tables: list[str]) -> str:
+    licences = sorted({release.summaries[t]["licence"].lower() for t in tables})
+    configs = []
+    for index, table in enumerate(tables):
+        config: dict[str, Any] = {
+            "config_name": table,
+            "data_files": [{"split": "train", "path": f"{table}.parquet"}],
+        }
+        if index == 0:
+            config["default"] = True
+        configs.append(config)
     meta = {
         "license": licences[0] if len(licences) == 1 else licences,
         "pretty_name": release.config.title,
         "tags": TAGS,
-        "size_categories": [_size_category(sum(s["accepted"] for s in release.summaries.values()))],
-        "configs": [
-            {"config_name": table, "data_files": [{"split": "train", "path": f"{table}.parquet"}]}
-            for table in release.built
-        ],
+        "size_categories": [_size_category(sum(release.summaries[t]["accepted"] for t in tables))],
+        "configs": configs,
     }
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
 
@@ -59,8 +67,9 @@ def table_section(release: Release, table: str) -> list[str]:
     lines = [
         f"### {TABLE_TITLES[table]}: `{table}.parquet` (authoritative), `{table}.csv`",
         "",
-        f"{s['accepted']} rows from {s['inputs']} inputs; licence {s['licence']}. Inputs that "
-        f"are not rows are in `{table}-rejects.csv`, each with its reason:",
+        table_description(release, table),
+        "",
+        f"Inputs that are not rows, per reason (`{table}-rejects.csv` lists each):",
         "",
         "| reason | inputs |",
         "|---|---:|",
@@ -78,7 +87,7 @@ def table_section(release: Release, table: str) -> list[str]:
 
 def loading_snippets(table: str) -> list[str]:
     return [
-        "## Loading",
+        f"### Loading {table}",
         "",
         "```python",
         "import pandas as pd",
@@ -98,31 +107,22 @@ def loading_snippets(table: str) -> list[str]:
     ]
 
 
-def citation_section() -> list[str]:
-    cff = citation_file()
-    paper, data = cff["preferred-citation"], cff["references"][0]
-    authors = " and ".join(f"{a['family-names']}, {a['given-names']}" for a in paper["authors"])
-    title = " ".join(paper["title"].split())
+def citation_section(release: Release, tables: list[str], doi: str | None) -> list[str]:
+    """BibTeX of this release (or record) and of every work its tables rely on."""
+    references = release.references(tables)
+    table = tables[0] if len(tables) == 1 and len(release.built) > 1 else None
+    own = release_entry(release.config, release.version, release.year, table, doi)
+    derived = [r.short for r, rel in references.items() if rel is Relation.DERIVED_FROM]
     return [
         "## How to cite",
         "",
+        "Cite this release (first entry) and the works its rows come from: "
+        + ", ".join(derived)
+        + "; the study (Liu et al. 2025) and CGCNN supply the method. Their licences ask for "
+        "this attribution.",
+        "",
         "```bibtex",
-        "@article{liu2025elasticity,",
-        f"  author = {{{authors}}},",
-        f"  title = {{{title}}},",
-        f"  journal = {{{paper['journal']}}},",
-        f"  volume = {{{paper['volume']}}},",
-        f"  pages = {{{paper['start']}}},",
-        f"  year = {{{paper['year']}}},",
-        f"  doi = {{{paper['doi']}}}",
-        "}",
-        "@misc{liu2025elasticitydata,",
-        f"  author = {{{authors}}},",
-        f"  title = {{{' '.join(data['title'].split())}}},",
-        f"  publisher = {{{data['publisher']['name']}}},",
-        f"  year = {{{data['year']}}},",
-        f"  doi = {{{data['doi']}}}",
-        "}",
+        bibtex(references, own, release_key(release.config, release.year)).strip(),
         "```",
         "",
     ]
@@ -134,24 +134,27 @@ ABOUT = [
     "- **Predictions, not measurements.** Bulk (B) and shear (G) moduli are predicted by crystal",
     "  graph convolutional networks trained on DFT (PBE) elastic constants of the Materials",
     "  Project (Matbench). Sound velocities, Poisson's ratio and the Debye temperature are derived",
-    "  from B, G and the structure (PHYSICS.md of the project); they inherit the models' errors.",
+    "  from B, G and the structure (`PHYSICS.md` in this folder); they inherit the models' errors.",
     "- PBE tends to underestimate measured moduli; soft and low-density materials carry larger",
     "  errors (`risk_soft`, `risk_low_density`, `risk_high_uncertainty` mark them).",
     "- `k_vrh_uncertainty` / `g_vrh_uncertainty` are calibrated standard uncertainties in log10",
     "  GPa: about 68 % of held-out errors lie within u. The errors have heavier tails than a",
     "  normal distribution, so 2u holds fewer than 95 %; the model card's `k95` gives the 95 %",
     "  interval (±k95·u).",
-    "- `k_vrh_dft` / `g_vrh_dft` are DFT values where the build's DFT table has the material;",
-    "  `in_training` says when a row's material was among the checkpoint's training entries.",
-    "- Screening follows the study: PBE band gap 0.1-3.0 eV and no radioactive element.",
+    "- `k_vrh_dft` / `g_vrh_dft` are DFT values where the build's DFT table has a sane entry;",
+    "  `dft_status` says why the others are null. `in_training` says when a row's material was",
+    "  among the checkpoint's training entries.",
+    "- Each table's screening, inputs and checkpoint are stated in its own section below.",
     "",
 ]
 
 
-def dataset_card(release: Release) -> str:
-    tables = list(release.built)
+def dataset_card(release: Release, tables: list[str] | None = None, doi: str | None = None) -> str:
+    """The card of the release, or of some of its tables (an upload record's own card)."""
+    tables = tables or list(release.built)
     lines = [
-        f"# {release.config.title}",
+        f"# {release.config.title}" + (f" — {tables[0].upper()}" if len(tables) == 1 and
+                                        len(release.built) > 1 else ""),
         "",
         f"Version {release.version}, {release.created[:10]}. {release.config.description}",
         "",
@@ -163,6 +166,12 @@ def dataset_card(release: Release) -> str:
     ]  # fmt: skip
     for table in tables:
         lines += table_section(release, table)
-    lines += ["## Columns", "", *column_dictionary(load_table_schema(tables[0])), ""]
-    lines += loading_snippets(tables[0]) + how_to_check(tables) + citation_section()
-    return front_matter(release) + "\n" + "\n".join(lines)
+    lines += differences(release, tables)
+    lines += ["## Columns", ""]
+    for table in tables:
+        lines += [f"### Columns of {table}", "", *column_dictionary(load_table_schema(table)), ""]
+    lines += ["## Loading", ""]
+    for table in tables:
+        lines += loading_snippets(table)
+    lines += how_to_check(tables) + citation_section(release, tables, doi)
+    return front_matter(release, tables) + "\n" + "\n".join(lines)

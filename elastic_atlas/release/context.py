@@ -12,12 +12,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
+from elastic_atlas.contract.references import Reference, Relation
 from elastic_atlas.inputs.recipe import Recipe, RecipeError, Strict, load_recipe, validated
 from elastic_atlas.pipeline.run import BuildResult, RunOptions
+from elastic_atlas.release.citations import table_references
 
-SEMVER = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+# SemVer 2.0 in ASCII, matched in full (no leading zeros, no trailing newline).
+_NUMBER = r"(0|[1-9][0-9]*)"
+SEMVER = re.compile(
+    rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?",
+    re.ASCII,
+)
+SLUG = re.compile(r"[a-z0-9]+([-_.][a-z0-9]+)*", re.ASCII)
+DOI = re.compile(r"10\.[0-9]{4,9}/[^\s]+", re.ASCII)
+ORCID = re.compile(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]", re.ASCII)
+ROR = re.compile(r"https://ror\.org/0[a-z0-9]{8}", re.ASCII)
+URL = re.compile(r"https?://[^\s]+", re.ASCII)
 
 
 TABLE_TITLES = {"mped": "MPED (Materials Project)", "ned": "NED (GNoME)"}
@@ -31,17 +43,103 @@ class ReleaseSetupError(RecipeError):
     """The environment of a release is unusable (an invalid SOURCE_DATE_EPOCH): exit 2."""
 
 
+def _matching(pattern: re.Pattern[str], what: str, value: str | None) -> str | None:
+    if value is not None and not pattern.fullmatch(value):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
+class Creator(Strict):
+    """A creator of this release: a person (given/family names, ORCID) or an organisation."""
+
+    name: str | None = None  # an organisation (or a person's full name)
+    given_names: str | None = None
+    family_names: str | None = None
+    orcid: str | None = None  # 0000-0002-1825-0097
+    affiliation: str | None = None
+    affiliation_ror: str | None = None  # https://ror.org/0abcdefgh
+
+    @field_validator("orcid")
+    @classmethod
+    def _orcid(cls, value: str | None) -> str | None:
+        return _matching(ORCID, "a bare ORCID iD (0000-0002-1825-0097)", value)
+
+    @field_validator("affiliation_ror")
+    @classmethod
+    def _ror(cls, value: str | None) -> str | None:
+        return _matching(ROR, "a ROR id (https://ror.org/0abcdefgh)", value)
+
+    @model_validator(mode="after")
+    def _named(self) -> Creator:
+        if not (self.name or self.family_names):
+            raise ValueError("a creator needs `name` or `family_names`")
+        return self
+
+    @property
+    def full_name(self) -> str:
+        return self.name or " ".join(n for n in (self.given_names, self.family_names) if n)
+
+
+class Funding(Strict):
+    funder: str
+    funder_id: str | None = None  # Crossref Funder ID (10.13039/...) or a ROR id
+    award: str | None = None
+
+
 class ReleaseConfig(Strict):
     name: str
     title: str
-    description: str
+    description: str  # what the release is; each table's facts are generated from its build
     keywords: list[str]
     sample: bool = False
     tables: dict[str, Path]
-    doi: str | None = None  # the dataset's DOI: the descriptor's `id`
+    doi: str | None = None  # this dataset's own DOI, once minted: the descriptor's `id`
     # DOIs of the per-table upload records once ScienceDB has minted them ({mped = "10..."})
     record_dois: dict[str, str] = Field(default_factory=dict)
-    homepage: str = "https://doi.org/10.7498/aps.74.20250127"
+    homepage: str | None = None  # this dataset's landing page (http or https)
+    creators: list[Creator] = Field(default_factory=list)
+    funding: list[Funding] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        return _matching(SLUG, "a plain slug (lower-case letters, digits, - _ .)", value) or ""
+
+    @field_validator("doi")
+    @classmethod
+    def _doi(cls, value: str | None) -> str | None:
+        return _matching(DOI, "a bare DOI (10.prefix/suffix, no URL)", value)
+
+    @field_validator("record_dois")
+    @classmethod
+    def _record_dois(cls, value: dict[str, str]) -> dict[str, str]:
+        for doi in value.values():
+            _matching(DOI, "a bare DOI (10.prefix/suffix, no URL)", doi)
+        return value
+
+    @field_validator("homepage")
+    @classmethod
+    def _homepage(cls, value: str | None) -> str | None:
+        return _matching(URL, "an http(s) URL", value)
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, value: dict[str, Path]) -> dict[str, Path]:
+        unknown = sorted(set(value) - set(TABLE_TITLES))
+        if unknown or not value:
+            raise ValueError(
+                f"tables must name some of {sorted(TABLE_TITLES)}, got {sorted(value)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReleaseConfig:
+        if not self.sample and not self.creators:
+            raise ValueError("creators: a release that is not the sample must name its creators")
+        stray = sorted(set(self.record_dois) - set(self.tables))
+        if stray:
+            raise ValueError(f"record_dois: {stray} are not tables of this release")
+        return self
 
 
 @dataclass
@@ -57,10 +155,25 @@ class Release:
     built: dict[str, BuildResult] = field(default_factory=dict)
     model_files: list[Path] = field(default_factory=list)
     validation: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)  # table -> TableChanges
 
     @property
     def summaries(self) -> dict[str, dict[str, Any]]:
         return {table: result.summary for table, result in self.built.items()}
+
+    @property
+    def year(self) -> str:
+        return self.created[:4]
+
+    def references(self, tables: list[str] | None = None) -> dict[Reference, Relation]:
+        """The works the given tables (default: all) come from or rely on, with relations."""
+        merged: dict[Reference, Relation] = {}
+        for table in tables or list(self.built):
+            checkpoints = self.summaries[table]["checkpoints"]
+            for ref, relation in table_references(self.recipes[table], checkpoints).items():
+                if merged.get(ref) is not Relation.DERIVED_FROM:
+                    merged[ref] = relation
+        return dict(sorted(merged.items(), key=lambda item: list(Reference).index(item[0])))
 
 
 def load_config(path: Path) -> tuple[ReleaseConfig, dict[str, Recipe]]:
@@ -70,7 +183,7 @@ def load_config(path: Path) -> tuple[ReleaseConfig, dict[str, Recipe]]:
 
 
 def check_version(version: str, config: ReleaseConfig) -> None:
-    if not SEMVER.match(version):
+    if not SEMVER.fullmatch(version):
         raise ReleaseError(f"version {version!r} is not X.Y.Z[-pre][+build]")
     if config.sample and "sample" not in version.partition("+")[2]:
         raise ReleaseError(f"a sample release needs '+sample' build metadata: {version}+sample")

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from elastic_atlas.digest import file_digest
-from elastic_atlas.release.context import TABLE_TITLES
+from elastic_atlas.release.citations import bibtex, release_entry, release_key
+from elastic_atlas.release.context import Release
 
 CROISSANT = "http://mlcommons.org/croissant/1.0"
 
@@ -30,7 +31,7 @@ def _data_type(kind: str) -> Any:
     return types.get(kind, mlc.DataType.TEXT)
 
 
-def record_set(table: str, schema: dict[str, Any]) -> Any:
+def record_set(table: str, schema: dict[str, Any], description: str) -> Any:
     import mlcroissant as mlc
 
     fields = [
@@ -45,13 +46,28 @@ def record_set(table: str, schema: dict[str, Any]) -> Any:
         )
         for f in schema["fields"]
     ]
-    return mlc.RecordSet(id=table, name=table, description=TABLE_TITLES[table], fields=fields)
+    return mlc.RecordSet(
+        id=table, name=table, description=description, key=[f"{table}/material_id"],
+        fields=fields,
+    )  # fmt: skip
 
 
-def croissant_metadata(descriptor: dict[str, Any], folder: Path) -> dict[str, Any]:
+def creators(release: Release) -> list[Any]:
+    import mlcroissant as mlc
+
+    return [
+        mlc.Person(name=c.full_name, url=f"https://orcid.org/{c.orcid}" if c.orcid else None)
+        if c.family_names
+        else mlc.Organization(name=c.full_name)
+        for c in release.config.creators
+    ]
+
+
+def croissant_metadata(release: Release, descriptor: dict[str, Any]) -> dict[str, Any]:
     """The Croissant JSON-LD of a release folder (its Parquet tables)."""
     import mlcroissant as mlc
 
+    folder, config = release.out, release.config
     tables = [r for r in descriptor["resources"] if r.get("format") == "parquet"]
     files = [
         mlc.FileObject(
@@ -60,15 +76,18 @@ def croissant_metadata(descriptor: dict[str, Any], folder: Path) -> dict[str, An
         )
         for r in tables
     ]  # fmt: skip
-    records = [record_set(r["elastic_atlas:table"], r["schema"]) for r in tables]
+    records = [record_set(r["elastic_atlas:table"], r["schema"], r["description"]) for r in tables]
+    own = release_entry(config, release.version, release.year, doi=config.doi)
+    url = config.homepage or (f"https://doi.org/{config.doi}" if config.doi else None)
     licences = sorted({r["licenses"][0]["path"] for r in tables})
     metadata = mlc.Metadata(
         name=descriptor["name"],
         description=descriptor["description"],
         version=_semver(descriptor["version"]),
         license=licences,
-        url=descriptor.get("homepage"),
-        cite_as=descriptor.get("citation"),
+        url=url,
+        cite_as=bibtex([], own, release_key(config, release.year)).strip(),
+        creators=creators(release),
         keywords=descriptor["keywords"],
         date_published=datetime.fromisoformat(descriptor["created"].replace("Z", "+00:00")),
         distribution=files,
@@ -82,8 +101,8 @@ def _semver(version: str) -> str:
     return version.partition("+")[0]
 
 
-def write_croissant(descriptor: dict[str, Any], folder: Path) -> Path:
-    path = folder / "croissant.json"
-    data = croissant_metadata(descriptor, folder)
+def write_croissant(release: Release, descriptor: dict[str, Any]) -> Path:
+    path = release.out / "croissant.json"
+    data = croissant_metadata(release, descriptor)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     return path

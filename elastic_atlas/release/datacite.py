@@ -1,118 +1,143 @@
 """DataCite metadata (kernel 4.3, the JSON form the `datacite` package validates) of one upload
-record: one table of a release, with its own licence, composed from CITATION.cff and the
-release config. ScienceDB mints DOIs through DataCite, so this is what a record must carry."""
+record: one table of a release, with its own licence, description, sources and relations.
+
+The creators are the release's (its config); the study's authors are credited through the
+related identifiers (their article and dataset, relation References) and the citations.
+ScienceDB mints DOIs through DataCite, so this is what a record must carry.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from elastic_atlas.contract.licences import LICENCES
-from elastic_atlas.paths import contract_root
+from elastic_atlas.contract.references import Reference, Relation
 
 PUBLISHER = "Science Data Bank"
-SUBJECTS = [
-    "Materials science",
-    "Condensed matter physics",
-    "Elastic moduli",
-    "Machine learning",
-    "Crystal graph convolutional neural network",
+FOS = "Fields of Science and Technology (FOS)"
+FOS_URI = "http://www.oecd.org/science/inno/38235147.pdf"
+SUBJECTS = [  # OECD Fields of Science, the scheme DataCite recommends for disciplines
+    {"subject": "FOS: Physical sciences", "subjectScheme": FOS, "schemeUri": FOS_URI},
+    {"subject": "FOS: Materials engineering", "subjectScheme": FOS, "schemeUri": FOS_URI},
+    {
+        "subject": "FOS: Computer and information sciences",
+        "subjectScheme": FOS,
+        "schemeUri": FOS_URI,
+    },
 ]
-# Funding of the study (its acknowledgements): (funder, award number or None).
-FUNDING = [
-    ("National Natural Science Foundation of China", "12104356"),
-    ("National Natural Science Foundation of China", "52250191"),
-    ("Funding of National Key Laboratory of Computational Physics", None),
-    ("National Key Research and Development Program of China", "2023YFB4604100"),
-]
-SOURCES = [  # where the structures and training labels come from (IsDerivedFrom)
-    ("https://materialsproject.org", "URL"),
-    ("10.1038/s41586-023-06735-9", "DOI"),  # GNoME, Merchant et al., Nature 624, 80 (2023)
-    ("10.1038/s41524-020-00406-3", "DOI"),  # Matbench, Dunn et al., npj Comput. Mater. 2020
-]
+FORMATS = ["text/csv", "application/vnd.apache.parquet", "application/zip"]
 
 
-def citation_file() -> dict[str, Any]:
-    return yaml.safe_load((contract_root() / "CITATION.cff").read_text(encoding="utf-8"))
+def creators(config: Any) -> list[dict[str, Any]]:
+    """The release's creators (config), with ORCID and ROR where the config gives them."""
+    out = []
+    for c in config.creators:
+        person = bool(c.family_names)
+        entry: dict[str, Any] = {
+            "name": f"{c.family_names}, {c.given_names}"
+            if person and c.given_names
+            else c.full_name,
+            "nameType": "Personal" if person else "Organizational",
+        }
+        if person:
+            entry["familyName"] = c.family_names
+            if c.given_names:
+                entry["givenName"] = c.given_names
+        if c.orcid:
+            entry["nameIdentifiers"] = [
+                {
+                    "nameIdentifier": f"https://orcid.org/{c.orcid}",
+                    "nameIdentifierScheme": "ORCID",
+                    "schemeUri": "https://orcid.org",
+                }
+            ]
+        if c.affiliation:
+            affiliation: dict[str, Any] = {"name": c.affiliation}
+            if c.affiliation_ror:
+                affiliation |= {
+                    "affiliationIdentifier": c.affiliation_ror,
+                    "affiliationIdentifierScheme": "ROR",
+                    "schemeUri": "https://ror.org",
+                }
+            entry["affiliation"] = [affiliation]
+        out.append(entry)
+    return out
 
 
-def citation_text() -> str:
-    """The study's citation in one line (Parquet metadata, datapackage.json)."""
-    paper = citation_file()["preferred-citation"]
-    text = (
-        f"{paper['title']}. {paper.get('journal', '')} {paper.get('volume', '')}, "
-        f"{paper.get('start', '')} ({paper.get('year', '')}). doi:{paper.get('doi', '')}"
-    )
-    return " ".join(text.split())
+def funding(config: Any) -> list[dict[str, Any]]:
+    """The release's funding (config); funder ids typed as Crossref Funder ID or ROR."""
+    out = []
+    for f in config.funding:
+        entry: dict[str, Any] = {"funderName": f.funder}
+        if f.funder_id:
+            ror = f.funder_id.startswith("https://ror.org/")
+            entry["funderIdentifier"] = f.funder_id
+            entry["funderIdentifierType"] = "ROR" if ror else "Crossref Funder ID"
+        if f.award:
+            entry["awardNumber"] = f.award
+        out.append(entry)
+    return out
 
 
-def creators() -> list[dict[str, Any]]:
-    """The study's authors in order, with their affiliations (CITATION.cff)."""
+def related_identifiers(references: dict[Reference, Relation]) -> list[dict[str, str]]:
     return [
-        {
-            "name": f"{a['family-names']}, {a['given-names']}",
-            "nameType": "Personal",
-            "givenName": a["given-names"],
-            "familyName": a["family-names"],
-            "affiliation": [{"name": a["affiliation"]}] if a.get("affiliation") else [],
-        }
-        for a in citation_file()["preferred-citation"]["authors"]
+        {"relatedIdentifier": r.doi, "relatedIdentifierType": "DOI", "relationType": rel.value}
+        for r, rel in references.items()
     ]
-
-
-def related_identifiers(doi: str | None) -> list[dict[str, str]]:
-    """The paper, the study's published dataset (unless this record is it) and the sources."""
-    cff = citation_file()
-    paper, published = cff["preferred-citation"]["doi"], cff["references"][0]["doi"]
-    related = [
-        {
-            "relatedIdentifier": paper,
-            "relatedIdentifierType": "DOI",
-            "relationType": "IsSupplementTo",
-        }
-    ]
-    if published != doi:
-        related.append(
-            {"relatedIdentifier": published, "relatedIdentifierType": "DOI",
-             "relationType": "IsVersionOf"}
-        )  # fmt: skip
-    related += [
-        {"relatedIdentifier": i, "relatedIdentifierType": kind, "relationType": "IsDerivedFrom"}
-        for i, kind in SOURCES
-    ]
-    return related
 
 
 def datacite_record(
-    *, title: str, description: str, version: str, year: str, licence: str, doi: str | None
+    config: Any,
+    *,
+    title: str,
+    abstract: str,
+    methods: str,
+    version: str,
+    created: str,
+    licence: str,
+    doi: str | None,
+    references: dict[Reference, Relation],
+    sizes: list[str],
 ) -> dict[str, Any]:
     """The DataCite JSON of one upload record."""
     terms = LICENCES[licence]
     record: dict[str, Any] = {
         "types": {"resourceTypeGeneral": "Dataset", "resourceType": "Tabular data"},
-        "creators": creators(),
+        "creators": creators(config),
         "titles": [{"title": title}],
         "publisher": PUBLISHER,
-        "publicationYear": year,
-        "subjects": [{"subject": s} for s in SUBJECTS],
+        "publicationYear": created[:4],
+        "subjects": SUBJECTS + [{"subject": k} for k in config.keywords],
+        "dates": [
+            {"date": created[:10], "dateType": "Created"},
+            {"date": created[:10], "dateType": "Issued"},
+        ],
         "version": version,
         "language": "en",
+        "sizes": sizes,
+        "formats": FORMATS,
         "rightsList": [
-            {"rights": terms["title"], "rightsUri": terms["path"], "rightsIdentifier": licence}
+            {
+                "rights": terms["title"],
+                "rightsUri": terms["path"],
+                "rightsIdentifier": licence,
+                "rightsIdentifierScheme": "SPDX",
+                "schemeUri": "https://spdx.org/licenses/",
+            }
         ],
-        "descriptions": [{"description": description, "descriptionType": "Abstract"}],
-        "fundingReferences": [
-            {"funderName": funder, **({"awardNumber": award} if award else {})}
-            for funder, award in FUNDING
+        "descriptions": [
+            {"description": abstract, "descriptionType": "Abstract"},
+            {"description": methods, "descriptionType": "Methods"},
         ],
-        "relatedIdentifiers": related_identifiers(doi),
-        "formats": ["text/csv", "application/vnd.apache.parquet"],
+        "fundingReferences": funding(config),
+        "relatedIdentifiers": related_identifiers(references),
         "schemaVersion": "http://datacite.org/schema/kernel-4",
     }
+    if config.homepage:
+        record["url"] = config.homepage
     # "(:tba)" is DataCite's standard value for an identifier still to be assigned: ScienceDB
-    # mints the record's DOI on submission; the release config's `doi` fills it in afterwards.
+    # mints the record's DOI on submission; the release config's `record_dois` fills it in.
     record["identifiers"] = [{"identifier": doi or "(:tba)", "identifierType": "DOI"}]
     return record
 

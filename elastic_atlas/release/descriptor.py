@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from elastic_atlas.contract.licences import LICENCES
+from elastic_atlas.contract.references import Reference
 from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.digest import file_digest
 from elastic_atlas.validation.tableio import read_arrow
@@ -16,37 +16,29 @@ from elastic_atlas.validation.tableio import read_arrow
 PACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 
 
-SOURCES = [
-    {"title": "Materials Project", "path": "https://materialsproject.org"},
-    {
-        "title": "GNoME (Merchant et al., Nature 624, 80 (2023))",
-        "path": "https://github.com/google-deepmind/materials_discovery",
-    },
-    {
-        "title": "Matbench v0.1 (training data of the CGCNN checkpoints)",
-        "path": "https://matbench.materialsproject.org",
-    },
-]
 MEDIATYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 
-def contributors(citation: Path) -> list[dict[str, Any]]:
-    """Authors of the study (CITATION.cff preferred-citation) and the software's authors."""
-    cff = yaml.safe_load(citation.read_text(encoding="utf-8"))
-    people = [
-        {
-            "title": f"{a['given-names']} {a['family-names']}",
-            "givenName": a["given-names"],
-            "familyName": a["family-names"],
-            "roles": ["author"],
-        }
-        for a in cff["preferred-citation"]["authors"]
-    ]
-    people += [
-        {"title": a.get("name") or f"{a['given-names']} {a['family-names']}", "roles": ["software"]}
-        for a in cff["authors"]
-    ]
+def contributors(config: Any) -> list[dict[str, Any]]:
+    """The release's creators (its config); the study's authors are cited, not listed here."""
+    people = []
+    for c in config.creators:
+        entry: dict[str, Any] = {"title": c.full_name, "roles": ["creator"]}
+        if c.family_names:
+            entry["familyName"] = c.family_names
+        if c.given_names:
+            entry["givenName"] = c.given_names
+        if c.orcid:
+            entry["path"] = f"https://orcid.org/{c.orcid}"
+        if c.affiliation:
+            entry["organization"] = c.affiliation
+        people.append(entry)
     return people
+
+
+def sources(references: Iterable[Reference]) -> list[dict[str, str]]:
+    """Data Package `sources`: every work the tables come from or rely on, by DOI."""
+    return [{"title": r.short, "path": f"https://doi.org/{r.doi}"} for r in references]
 
 
 def resource(

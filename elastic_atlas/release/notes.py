@@ -13,7 +13,14 @@ from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.paths import display_path
 from elastic_atlas.pipeline.run import literature_comparison
-from elastic_atlas.release.context import SEMVER, TABLE_TITLES, Release
+from elastic_atlas.release.changes import changes_lines
+from elastic_atlas.release.context import TABLE_TITLES, Release
+from elastic_atlas.release.facts import (
+    dft_counts,
+    differences,
+    screening_text,
+    table_description,
+)
 from elastic_atlas.release.trust import model_card, trust_section
 
 
@@ -34,29 +41,28 @@ def input_hashes(recipe: Recipe) -> list[dict[str, str]]:
     return out
 
 
-def release_notes(release: Release) -> str:
+def release_notes(release: Release, tables: list[str] | None = None) -> str:
+    """RELEASE.md of the release, or of some of its tables (an upload record's own notes)."""
     config, recipes, version = release.config, release.recipes, release.version
-    created, summaries, validation, out = (
-        release.created, release.summaries, release.validation, release.out,
-    )  # fmt: skip
+    created, validation = release.created, release.validation
+    tables = tables or list(release.built)
     lines = [f"# {config.title}", "", f"Version {version}, {created[:10]}.", ""]
     if config.sample:
         lines += ["**This is the embedded sample, not the study's dataset.**", ""]
     lines += [config.description, ""]
-    for table, summary in summaries.items():
-        recipe = recipes[table]
+    for table in tables:
+        summary, recipe = release.summaries[table], recipes[table]
+        frame = release.built[table].frame  # the table as written, not read back
         lines += [
             f"## {TABLE_TITLES[table]}",
+            "",
+            table_description(release, table),
             "",
             f"- rows: {summary['accepted']} of {summary['inputs']} inputs",
             f"- screened out: {summary['screened_out'] or 'none'}",
             f"- rejected: {summary['rejected'] or 'none'}",
-            f"- gap policy: {summary['gap_policy']}"
-            + (
-                f" ({summary['band_gap_null_rows']} rows without band gap)"
-                if summary["gap_policy"] == "include"
-                else ""
-            ),
+            f"- screening applied: {screening_text(recipe, summary)}",
+            f"- DFT status of the rows: {dict(sorted(dft_counts(frame).items())) or 'no table'}",
             f"- validation (strict, 1e-9): no errors; warnings {validation[table]['csv']}",
             "- inputs:",
         ]
@@ -69,14 +75,19 @@ def release_notes(release: Release) -> str:
             ]
             lines += [f"    - `{name}` sha256 `{digest}`" for name, digest in c["sha256"].items()]
         lines.append("")
-        frame = release.built[table].frame  # the table as written, not read back
         lines += trust_section(frame, summary, recipe.dft.source if recipe.dft else "")
         if recipe.literature and recipe.literature.is_file():
             literature = pd.read_csv(recipe.literature)
             comparison = literature_comparison(frame, literature)
             lines += literature_section(comparison, len(literature))
-    lines += how_to_check(list(summaries))
-    lines += ["## Changes since the previous version", "", *changes(out, version), ""]
+    lines += differences(release, tables)
+    lines += how_to_check(tables)
+    lines += [
+        "## Changes since the previous version",
+        "",
+        *changes_lines({t: c for t, c in release.changes.items() if t in tables}),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -149,43 +160,6 @@ def accuracy_text(checkpoint: dict[str, Any]) -> str:
         return ""
     listed = ", ".join(f"{name} {m['mae']:.4f}" for name, m in test.items())
     return f"; Matbench fold-0 test MAE {listed} log10 GPa"
-
-
-def previous_version(releases: Path, version: str) -> Path | None:
-    def key(p: Path) -> tuple[int, ...]:
-        return tuple(int(x) for x in p.name.partition("+")[0].partition("-")[0].split("."))
-
-    others = [
-        p
-        for p in releases.iterdir()
-        if p.is_dir()
-        and SEMVER.match(p.name)
-        and p.name != version
-        and (p / "datapackage.json").exists()
-    ]
-    return max(others, key=key) if others else None
-
-
-def changes(out: Path, version: str) -> list[str]:
-    previous = previous_version(out.parent, version)
-    if previous is None:
-        return ["First release."]
-    lines = [f"Compared with {previous.name}:"]
-    for table_file in sorted(out.glob("*.parquet")):
-        old_file = previous / table_file.name
-        new = pd.read_parquet(table_file).set_index("material_id")
-        if not old_file.exists():
-            lines.append(f"- {table_file.stem}: new table, {len(new)} rows")
-            continue
-        old = pd.read_parquet(old_file).set_index("material_id")
-        common = new.index.intersection(old.index)
-        shift = (new.loc[common, "k_vrh"] / old.loc[common, "k_vrh"] - 1).abs()
-        lines.append(
-            f"- {table_file.stem}: {len(new)} rows ({len(new.index.difference(old.index))}"
-            f" added, {len(old.index.difference(new.index))} removed); largest relative "
-            f"change of B on common rows {shift.max() if len(shift) else 0:.3g}"
-        )
-    return lines
 
 
 def append_changes(target: Path, changes_file: Path) -> None:

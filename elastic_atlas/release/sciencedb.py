@@ -1,10 +1,11 @@
 """The Science Data Bank (ScienceDB) upload records: one per table, each with its own licence.
 
 MPED (Materials Project data, CC-BY-4.0) and NED (GNoME data, CC-BY-NC-4.0) cannot share one
-record. Each record is a zip (its table's CSV, Parquet and rejects, the checkpoints, a data
-package descriptor of just those files, the checklist, the release notes as README and
-CITATION.cff) plus `metadata.json` (the fields ScienceDB's form asks for) and `datacite.json`
-(DataCite kernel 4.3). Zip entries carry a fixed timestamp, so a rebuild is byte-identical.
+record. Each record is a zip that stands alone (its table's CSV, Parquet and rejects, the
+checkpoints that made it, and a data package descriptor, dataset card and release notes of that
+table only, the checklist, PHYSICS.md and CITATION.cff) plus `metadata.json` (the fields
+ScienceDB's form asks for) and `datacite.json` (DataCite kernel 4.3). Zip entries carry a fixed
+timestamp, so a rebuild is byte-identical.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from elastic_atlas.paths import contract_root
-from elastic_atlas.release.datacite import PUBLISHER, citation_file, datacite_record
-from elastic_atlas.release.descriptor import write_json
+from elastic_atlas.release.card import dataset_card
+from elastic_atlas.release.citations import citation_file, citation_text
+from elastic_atlas.release.context import Release
+from elastic_atlas.release.datacite import PUBLISHER, datacite_record
+from elastic_atlas.release.descriptor import sources, write_json
+from elastic_atlas.release.facts import methods_text, table_description
+from elastic_atlas.release.notes import release_notes
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -27,43 +33,67 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data, compresslevel=9)
 
 
-def table_descriptor(descriptor: dict[str, Any], table: str) -> dict[str, Any]:
-    """The release's descriptor with only one table's resources and the checkpoints."""
+def table_descriptor(
+    descriptor: dict[str, Any], table: str, release: Release, doi: str | None
+) -> dict[str, Any]:
+    """The release's descriptor with only one table's resources, the checkpoints that made it,
+    its own description, sources and citation, and the record's DOI as its identity."""
+    checkpoints = {Path(c["path"]).name for c in release.summaries[table]["checkpoints"]}
     keep = [
         r for r in descriptor["resources"]
-        if r["name"].startswith(f"{table}-") or r["path"].startswith("models/")
+        if r["name"].startswith(f"{table}-")
+        or (r["path"].startswith("models/") and Path(r["path"]).parts[1] in checkpoints)
     ]  # fmt: skip
-    return {**descriptor, "name": f"{descriptor['name']}-{table}", "resources": keep}
+    record = {k: v for k, v in descriptor.items() if k != "id"}
+    if doi:
+        record = {"id": f"https://doi.org/{doi}", **record}
+    return {
+        **record,
+        "name": f"{descriptor['name']}-{table}",
+        "title": f"{descriptor['title']} — {table.upper()}",
+        "description": table_description(release, table),
+        "sources": sources(release.references([table])),
+        "citation": citation_text(release.config, release.version, release.year, doi),
+        "resources": keep,
+    }
 
 
-def write_bundle(release: Path, descriptor: dict[str, Any], config: Any) -> list[Path]:
+def write_bundle(release: Release, descriptor: dict[str, Any]) -> list[Path]:
     """sciencedb/<table>/: the record's zip, metadata.json and datacite.json, per table."""
-    tables = sorted({r["elastic_atlas:table"] for r in descriptor["resources"]
-                     if "elastic_atlas:table" in r})  # fmt: skip
-    return [write_record(release, table_descriptor(descriptor, t), t, config) for t in tables]
+    return [write_record(release, descriptor, table) for table in release.built]
 
 
-def write_record(release: Path, descriptor: dict[str, Any], table: str, config: Any) -> Path:
-    folder = release / "sciencedb" / table
+def write_record(release: Release, full: dict[str, Any], table: str) -> Path:
+    """One record: a zip that stands alone (its table's files and checkpoints, and a
+    datapackage, card and notes of that table only), with its DataCite and form metadata."""
+    out, config = release.out, release.config
+    doi = config.record_dois.get(table)  # each record its own DOI, once minted
+    descriptor = table_descriptor(full, table, release, doi)
+    folder = out / "sciencedb" / table
     folder.mkdir(parents=True)
     bundle = folder / f"{descriptor['name']}-{descriptor['version']}.zip"
     with zipfile.ZipFile(bundle, "w") as archive:
         for name in sorted(r["path"] for r in descriptor["resources"]):
-            _add(archive, name, (release / name).read_bytes())
+            _add(archive, name, (out / name).read_bytes())
         _add(archive, "datapackage.json", _json_bytes(descriptor))
-        _add(archive, "checklist.json", (release / "checklist.json").read_bytes())
-        _add(archive, "README.md", (release / "README.md").read_bytes())  # the dataset card
-        _add(archive, "RELEASE.md", (release / "RELEASE.md").read_bytes())
+        _add(archive, "checklist.json", (out / "checklist.json").read_bytes())
+        _add(archive, "PHYSICS.md", (out / "PHYSICS.md").read_bytes())
+        _add(archive, "README.md", dataset_card(release, [table], doi).encode())
+        _add(archive, "RELEASE.md", release_notes(release, [table]).encode())
         _add(archive, "CITATION.cff", (contract_root() / "CITATION.cff").read_bytes())
-    licence = next(r for r in descriptor["resources"] if r["name"] == f"{table}-csv")
-    licence_id = licence["licenses"][0]["name"]
-    title = f"{descriptor['title']} — {table.upper()}"
-    year = descriptor["created"][:4]
-    doi = (getattr(config, "record_dois", None) or {}).get(table)  # each record its own DOI
+    rows = next(r["rows"] for r in descriptor["resources"] if r["name"] == f"{table}-csv")
     record = datacite_record(
-        title=title, description=descriptor["description"], version=descriptor["version"],
-        year=year, licence=licence_id, doi=doi,
-    )  # fmt: skip
+        config,
+        title=descriptor["title"],
+        abstract=descriptor["description"],
+        methods=methods_text(release, table),
+        version=descriptor["version"],
+        created=descriptor["created"],
+        licence=release.summaries[table]["licence"],
+        doi=doi,
+        references=release.references([table]),
+        sizes=[f"{rows} rows", f"{bundle.stat().st_size} bytes (zip)"],
+    )
     write_json(folder / "datacite.json", record)
     write_json(folder / "metadata.json", sciencedb_metadata(descriptor, record, bundle, config))
     return bundle
@@ -72,7 +102,8 @@ def write_record(release: Path, descriptor: dict[str, Any], table: str, config: 
 def sciencedb_metadata(
     descriptor: dict[str, Any], record: dict[str, Any], bundle: Path, config: Any
 ) -> dict[str, Any]:
-    """The fields of ScienceDB's submission form, from the DataCite record."""
+    """The fields of ScienceDB's submission form, from the DataCite record: the authors are
+    the release's creators; the study is the related publication whose method it follows."""
     cff = citation_file()
     study = cff["preferred-citation"]
     return {
@@ -82,14 +113,11 @@ def sciencedb_metadata(
         "subjects": [s["subject"] for s in record["subjects"]],
         "authors": [
             {
-                "name": f"{a['given-names']} {a['family-names']}",
-                "affiliation": a.get("affiliation", ""),
-                **({"email": a["email"], "corresponding": True} if a.get("email") else {}),
+                "name": c.full_name,
+                **({"orcid": c.orcid} if c.orcid else {}),
+                **({"affiliation": c.affiliation} if c.affiliation else {}),
             }
-            for a in study["authors"]
-        ],
-        "equal_contribution": [
-            f"{a['given-names']} {a['family-names']}" for a in study["authors"][:3]
+            for c in config.creators
         ],
         "licence": record["rightsList"][0]["rightsIdentifier"],
         "publisher": PUBLISHER,
@@ -101,10 +129,10 @@ def sciencedb_metadata(
             "title": " ".join(study["title"].split()),
             "journal": study["journal"],
             "doi": study["doi"],
+            "relation": "the method this dataset re-implements",
         },
-        "related_dataset_doi": cff["references"][0]["doi"],
         "version": descriptor["version"],
-        "sample": bool(getattr(config, "sample", False)),
+        "sample": bool(config.sample),
         "bundle": bundle.name,
     }
 

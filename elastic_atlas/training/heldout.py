@@ -16,20 +16,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from elastic_atlas.contract.physics import MAX_DFT_MODULUS
+from elastic_atlas.contract.dft import BOUND_COLUMNS, DftStatus, dft_status
 from elastic_atlas.model.graph import CrystalGraph, GraphParameters, build_graph
 from elastic_atlas.training.matbench import material_ids
 
 
 def sane_dft(dft: pd.DataFrame) -> pd.DataFrame:
-    """Entries whose DFT tensor is mechanically sane: Voigt and Reuss bounds positive, below
-    1000 GPa and in order (Reuss ≤ Voigt). A negative bound (an unstable structure) makes the
-    VRH average meaningless, and one absurd entry (MP 2023 gives G = 5.6e13 GPa for mp-13686)
-    dominates a mean log error over ~80 entries."""
-    bounds = dft[["k_voigt", "k_reuss", "g_voigt", "g_reuss"]]
-    sane = ((bounds > 0) & (bounds < MAX_DFT_MODULUS)).all(axis=1)
-    sane &= dft.k_reuss <= dft.k_voigt * (1 + 1e-6)
-    sane &= dft.g_reuss <= dft.g_voigt * (1 + 1e-6)
+    """Entries whose DFT tensor passes the one sanity rule of the tables (contract.dft): a
+    negative bound (an unstable structure) makes the VRH average meaningless, and one absurd
+    entry (MP 2023 gives G = 5.6e13 GPa for mp-13686) dominates a mean log error over ~80
+    entries."""
+    columns = ["k_vrh", "g_vrh", *BOUND_COLUMNS]
+    values = dft[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    sane = [
+        dft_status(row[0], row[1], dict(zip(BOUND_COLUMNS, row[2:], strict=True))) is DftStatus.OK
+        for row in values
+    ]
     return dft[sane]
 
 

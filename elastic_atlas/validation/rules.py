@@ -14,6 +14,7 @@ import numpy as np
 
 from elastic_atlas.contract import physics
 from elastic_atlas.contract.settings import ValidationSettings
+from elastic_atlas.validation.dft_rules import check_dft_status
 from elastic_atlas.validation.findings import Finding, findings_where
 from elastic_atlas.validation.risk_rules import check_risk_flags
 from elastic_atlas.validation.schema_rules import check_schema
@@ -241,5 +242,6 @@ def validate_typed_table(
             + check_velocity_bounds(table)
             + check_consistency(table, tolerance, settings)
             + check_risk_flags(table, schema)
+            + check_dft_status(table)
             + check_plausibility(table, settings)
         )

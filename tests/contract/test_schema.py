@@ -35,6 +35,7 @@ CONTRACT = [
     "debye_temperature",
     "k_vrh_dft",
     "g_vrh_dft",
+    "dft_status",
     "in_training",
     "risk_high_uncertainty",
     "risk_soft",

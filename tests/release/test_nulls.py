@@ -40,7 +40,7 @@ def release_with_nulls(tmp_path_factory):
     (root / "ned.toml").write_text(RECIPE)
     (root / "release.toml").write_text(
         'name = "elastic-atlas-nulls"\ntitle = "Nulls"\ndescription = "d"\nkeywords = []\n'
-        '[tables]\nned = "ned.toml"\n'
+        '[[creators]]\nname = "test"\n[tables]\nned = "ned.toml"\n'
     )
     result = CliRunner().invoke(
         main,

@@ -17,4 +17,7 @@ def test_only_mechanically_sane_dft_tensors_are_kept():
             "g_reuss": [45.0, -1.2, 45.0, 45.0, 9.0],
         }
     )
+    rows = rows.assign(
+        k_vrh=(rows.k_voigt + rows.k_reuss) / 2, g_vrh=(rows.g_voigt + rows.g_reuss) / 2
+    )
     assert list(sane_dft(rows).material_id) == ["good"]
