@@ -145,6 +145,11 @@ def score(error_val, sigma_val, error_test, sigma_test) -> dict:
     }
 
 
+def relative_to_repo(path: Path) -> str:
+    resolved = path.resolve()
+    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else path.name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None)
@@ -188,7 +193,8 @@ def main() -> None:
         "date": today(),
         "machine": machine(),
         "model": checkpoint.path.name,
-        "inner_runs": [str(r) for r in args.inner],
+        # relative to the repository: a results file names no folder of the machine that made it
+        "inner_runs": [relative_to_repo(r) for r in args.inner],
         "targets": {},
     }
     dataset = load_joint_dataset(config.datasets)

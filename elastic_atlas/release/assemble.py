@@ -156,8 +156,8 @@ def _assemble(release: Release) -> None:
         release.validation[table] = _validate(out, table)
     release.changes = write_changes(out, release.version, list(release.recipes))
     release.model_files = copy_models(release.recipes, out)
-    for table in release.recipes:
-        title = f"{release.config.title.split(':')[0]} — {TABLE_TITLES[table]}"
+    for table in release.recipes:  # the table's name once; the figure says what it shows
+        title = table.upper() + (" (embedded sample)" if release.config.sample else "")
         table_figures(out / f"{table}.parquet", title, out / "figures" / table)
     descriptor = _descriptor(release)
     write_json(out / "datapackage.json", descriptor)

@@ -111,7 +111,9 @@ def citation_section(release: Release, tables: list[str], doi: str | None) -> li
     """BibTeX of this release (or record) and of every work its tables rely on."""
     references = release.references(tables)
     table = tables[0] if len(tables) == 1 and len(release.built) > 1 else None
-    own = release_entry(release.config, release.version, release.year, table, doi)
+    own = release_entry(
+        release.config, release.version, release.year, table, doi or release.config.doi
+    )
     derived = [r.short for r, rel in references.items() if rel is Relation.DERIVED_FROM]
     return [
         "## How to cite",

@@ -134,8 +134,6 @@ def datacite_record(
         "relatedIdentifiers": related_identifiers(references),
         "schemaVersion": "http://datacite.org/schema/kernel-4",
     }
-    if config.homepage:
-        record["url"] = config.homepage
     # "(:tba)" is DataCite's standard value for an identifier still to be assigned: ScienceDB
     # mints the record's DOI on submission; the release config's `record_dois` fills it in.
     record["identifiers"] = [{"identifier": doi or "(:tba)", "identifierType": "DOI"}]

@@ -61,17 +61,21 @@ def crystal_systems(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]
     return _save(fig, folder, "crystal_systems")
 
 
+def integer_bins(values: np.ndarray, most: int = 100) -> np.ndarray:
+    """Bin edges at half-integers, each bin a whole number of atoms wide (1 when the range
+    allows), so no bin holds a fractional count of atoms or splits one integer in two."""
+    high = max(int(values.max()) if len(values) else 1, 1)
+    width = max(1, int(np.ceil(high / most)))
+    return np.arange(0.5, high + width + 0.5, width)
+
+
 def atoms_per_cell(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(7, 4))
     n = frame["nsites"].to_numpy()
-    ax.hist(
-        n,
-        bins=np.arange(0.5, max(int(n.max()) if len(n) else 1, 1) + 1.5, 1)
-        if len(n) and n.max() <= 100
-        else 60,
-        color="tab:blue",
-    )
-    ax.set_xlabel("atoms per cell N")
+    bins = integer_bins(n)
+    ax.hist(n, bins=bins, color="tab:blue")
+    width = int(bins[1] - bins[0])
+    ax.set_xlabel("atoms per cell N" + (f" (bins of {width})" if width > 1 else ""))
     ax.set_ylabel("materials")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     low, high = (int(n.min()), int(n.max())) if len(n) else (0, 0)
@@ -80,26 +84,74 @@ def atoms_per_cell(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]:
     return _save(fig, folder, "atoms_per_cell")
 
 
+def periodic_position(symbol: str) -> tuple[int, int]:
+    """(row, column) of an element in the 18-column periodic table; lanthanides and actinides
+    in two rows below (8 and 9), as printed tables show them."""
+    from pymatgen.core import Element
+
+    element = Element(symbol)
+    if element.is_lanthanoid or element.is_actinoid:
+        return (8 if element.is_lanthanoid else 9), element.Z - (
+            57 if element.is_lanthanoid else 89
+        ) + 3
+    return element.row, element.group
+
+
 def element_frequency(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]:
+    """How many materials contain each element, as a periodic-table heat map (log colour
+    scale: O is in most rows, many elements in a few); elements in no row stay blank."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FuncFormatter
+    from pymatgen.core import Element
+
     counts = Counter(e for row in frame["elements"] for e in row.split())
-    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    fig, ax = plt.subplots(figsize=(max(7, 0.16 * len(ordered)), 4))
-    ax.bar([k for k, _ in ordered], [v for _, v in ordered], color="tab:green")
-    ax.set_ylabel("materials containing the element")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"{title}: element frequency ({len(ordered)} elements)")
-    ax.tick_params(axis="x", rotation=90, labelsize=7)
+    grid = np.full((9, 18), np.nan)
+    for symbol, count in counts.items():
+        row, column = periodic_position(symbol)
+        grid[row - 1, column - 1] = count
+    fig, ax = plt.subplots(figsize=(12, 6))
+    top = max(counts.values()) if counts else 1
+    image = ax.imshow(grid, cmap="viridis", norm=LogNorm(vmin=1, vmax=max(top, 2)))
+    for z in range(1, 104):  # every element to Lr: the table's shape, blank where no row has it
+        symbol = Element.from_Z(z).symbol
+        row, column = periodic_position(symbol)
+        ax.add_patch(Rectangle((column - 1.5, row - 1.5), 1, 1, fill=False, lw=0.4, ec="0.8"))
+        count = counts.get(symbol, 0)
+        if not count:
+            ax.text(column - 1, row - 1, symbol, ha="center", va="center", fontsize=7, color="0.7")
+            continue
+        shade = image.cmap(image.norm(count))
+        ink = "black" if 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] > 0.5 else "white"
+        ax.text(column - 1, row - 1.15, symbol, ha="center", va="center", fontsize=8, color=ink,
+                weight="bold")  # fmt: skip
+        ax.text(column - 1, row - 0.75, f"{count:,}", ha="center", va="center", fontsize=5.5,
+                color=ink)  # fmt: skip
+    ax.set_xlim(-0.5, 17.5)
+    ax.set_ylim(8.5, -0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    bar = fig.colorbar(image, ax=ax, shrink=0.6, label="materials containing the element")
+    plain = FuncFormatter(lambda value, _: f"{value:,.0f}")
+    bar.ax.yaxis.set_major_formatter(plain)
+    bar.ax.yaxis.set_minor_formatter(plain)
+    ax.set_title(f"{title}: element frequency ({len(counts)} elements)")
     fig.tight_layout()
     return _save(fig, folder, "element_frequency")
 
 
 def _pugh_lines(ax: plt.Axes, g_max: float) -> None:
+    """The Pugh-ratio lines, each labelled just below its line (never on it or a point)."""
     g = np.array([0.0, g_max])
     for ratio in PUGH_LINES:
         ax.plot(g, ratio * g, ls="--", lw=0.8, color="grey")
         ax.annotate(
-            f"B/G = {ratio:g}", (g_max * 0.7, ratio * g_max * 0.7), fontsize=7, color="grey"
-        )
+            f"B/G = {ratio:g}", (g_max * 0.55, ratio * g_max * 0.55), xytext=(8, -14),
+            textcoords="offset points", fontsize=7, color="dimgrey",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+        )  # fmt: skip
 
 
 def moduli_scatter(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]:
@@ -109,18 +161,19 @@ def moduli_scatter(frame: pd.DataFrame, title: str, folder: Path) -> list[Path]:
     top = fig.add_subplot(grid[0, :3], sharex=ax)
     right = fig.add_subplot(grid[1:, 3], sharey=ax)
     g_max = float(frame["g_vrh"].max()) if len(frame) else 1.0
-    for system in SYSTEMS:
-        part = frame[frame["crystal_system"] == system]
-        if len(part):
-            ax.scatter(
-                part["g_vrh"],
-                part["k_vrh"],
-                s=6,
-                alpha=0.6,
-                color=COLOURS[system],
-                label=f"{system} ({len(part):,})",
-                rasterized=True,  # tens of thousands of points: pixels inside the SVG
-            )
+    # One scatter in a fixed random order: drawn system by system, the last system would
+    # cover the others wherever they overlap; shuffled, each shows in proportion to its rows.
+    order = np.random.default_rng(0).permutation(len(frame))
+    shuffled = frame.iloc[order]
+    ax.scatter(
+        shuffled["g_vrh"], shuffled["k_vrh"], s=6, alpha=0.6,
+        color=[COLOURS[s] for s in shuffled["crystal_system"]],
+        rasterized=True,  # tens of thousands of points: pixels inside the SVG
+    )  # fmt: skip
+    for system in SYSTEMS:  # legend entries only
+        count = int((frame["crystal_system"] == system).sum())
+        if count:
+            ax.scatter([], [], s=6, color=COLOURS[system], label=f"{system} ({count:,})")
     _pugh_lines(ax, g_max)
     top.hist(frame["g_vrh"], bins=60, color="tab:grey")
     right.hist(frame["k_vrh"], bins=60, orientation="horizontal", color="tab:grey")
