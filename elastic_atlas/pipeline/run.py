@@ -59,7 +59,10 @@ def check_build_output(output: Path) -> None:
 def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]:
     out = []
     for c in checkpoints:
+        # the weights and, for a model folder, its card: the card says what the weights mean
         files = [c.path] if c.path.is_file() else sorted(c.path.glob("*.safetensors"))
+        if c.path.is_dir() and (c.path / "model.json").is_file():
+            files.append(c.path / "model.json")
         out.append(
             {
                 "path": display_path(c.path),

@@ -25,7 +25,7 @@ from elastic_atlas.digest import file_digest
 from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
 from elastic_atlas.release.card import dataset_card
-from elastic_atlas.release.changes import changes_schema, write_changes
+from elastic_atlas.release.changes import changes_schema, previous_version, write_changes
 from elastic_atlas.release.citations import citation_text
 from elastic_atlas.release.context import (
     TABLE_TITLES,
@@ -85,18 +85,21 @@ def build_release(
             _compare(scratch, target)
             shutil.rmtree(scratch)
             print(f"{target} exists; the rebuild is byte-identical", file=sys.stderr)
-            return target
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(scratch, target)
+        else:
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(scratch, target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    # Also after a byte-identical rebuild: a run stopped after the version folder was in place
+    # but before the lines below left the releases-folder descriptor or CHANGES.md missing.
     # The folder holding releases/ gets the root descriptor of the current release and the log
     # of changes (the repository root by default).
     descriptor = json.loads((target / "datapackage.json").read_text())
     home = releases.parent if root_descriptor else releases
     prefix = f"{releases.name}/{version}" if root_descriptor else version
-    write_json(home / "datapackage.json", rebase(descriptor, prefix))
+    if previous_version(releases, "") == target:  # it points at the newest version only
+        write_json(home / "datapackage.json", rebase(descriptor, prefix))
     if not config.sample:  # the sample is rebuilt on every clone; only real releases are logged
         append_changes(target, home / "CHANGES.md")
     if report is not None:
@@ -155,7 +158,13 @@ def _assemble(release: Release) -> None:
         release.built[table] = result
         release.validation[table] = _validate(out, table)
     release.changes = write_changes(out, release.version, list(release.recipes))
-    release.model_files = copy_models(release.recipes, out)
+    release.model_files, folders = copy_models(release.recipes, out)
+    for table, recipe in release.recipes.items():
+        sources = [p.resolve() for p in recipe.models.paths()]
+        for entry, source in zip(release.summaries[table]["checkpoints"], sources, strict=True):
+            entry["release_path"] = f"models/{folders[source]}"  # where the release holds it
+        extra = [recipe.models.atom_init.resolve()] if recipe.models.atom_init else []
+        release.model_folders[table] = [folders[p] for p in (*sources, *extra)]
     for table in release.recipes:  # the table's name once; the figure says what it shows
         title = table.upper() + (" (embedded sample)" if release.config.sample else "")
         table_figures(out / f"{table}.parquet", title, out / "figures" / table)

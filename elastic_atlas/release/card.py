@@ -79,7 +79,8 @@ def table_section(release: Release, table: str) -> list[str]:
         "",
     ]
     for c in s["checkpoints"]:
-        lines.append(f"- `{c['path']}`: {c['members']} member(s), {c['targets']}{accuracy_text(c)}")
+        where = c.get("release_path", c["path"])
+        lines.append(f"- `{where}`: {c['members']} member(s), {c['targets']}{accuracy_text(c)}")
     recipe = release.recipes[table]
     dft_source = recipe.dft.source if recipe.dft else ""
     return [*lines, "", *trust_section(release.built[table].frame, s, dft_source)]

@@ -154,6 +154,7 @@ class Release:
     options: RunOptions
     built: dict[str, BuildResult] = field(default_factory=dict)
     model_files: list[Path] = field(default_factory=list)
+    model_folders: dict[str, list[str]] = field(default_factory=dict)  # table -> models/<name>
     validation: dict[str, Any] = field(default_factory=dict)
     changes: dict[str, Any] = field(default_factory=dict)  # table -> TableChanges
 

@@ -95,7 +95,8 @@ def checkpoint_text(summary: dict[str, Any]) -> str:
             else ""
         )
         origin = "this project's" if c["kind"] == "own" else "the reference CGCNN"
-        parts.append(f"{Path(c['path']).name} ({origin}, {c['members']} member(s){accuracy})")
+        name = Path(c.get("release_path", c["path"])).name
+        parts.append(f"{name} ({origin}, {c['members']} member(s){accuracy})")
     return "; ".join(parts)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from elastic_atlas.contract.licences import LICENCES
 from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
+from elastic_atlas.inputs.sources import SourceError
 
 MODEL_MEDIATYPES = {
     "safetensors": "application/octet-stream",
@@ -28,32 +29,68 @@ WEIGHTS_LICENCE = "CC-BY-4.0"  # trained on Materials Project data (Matbench)
 
 def model_files(path: Path) -> list[Path]:
     """The files that make a checkpoint usable: an own model folder's card, README and
-    weights, or a reference .pth.tar (the recipe's atom_init.json travels beside it)."""
+    weights, or a reference .pth.tar (the recipe's atom_init.json travels beside it). A
+    symbolic link is refused: following it could publish a file from outside the folder."""
     if path.is_file():
         return [path]
-    return sorted(
+    files = sorted(
         p for p in path.iterdir()
-        if p.is_file()
-        and (p.suffix in (".safetensors", ".md") or p.name in ("model.json", "training-ids.csv"))
+        if p.suffix in (".safetensors", ".md") or p.name in ("model.json", "training-ids.csv")
     )  # fmt: skip
+    links = [p.name for p in files if p.is_symlink()]
+    if links:
+        raise SourceError(f"{path}: symbolic link(s) {', '.join(links)} in a checkpoint folder")
+    return [p for p in files if p.is_file()]
 
 
-def copy_models(recipes: dict[str, Recipe], out: Path) -> list[Path]:
-    """Copy every checkpoint the recipes name into out/models/; returns the copied files."""
+def model_sources(recipes: dict[str, Recipe]) -> list[Path]:
+    return sorted(
+        {
+            p.resolve()
+            for recipe in recipes.values()
+            for p in (*recipe.models.paths(), recipe.models.atom_init)
+            if p is not None
+        }
+    )
+
+
+def release_folders(sources: list[Path]) -> dict[Path, str]:
+    """Each checkpoint file or folder -> its folder under models/. Two sources of one name
+    (`bulk/model_best.pth.tar` and `shear/model_best.pth.tar`, the reference trainer's
+    default) are told apart by their content's digest, so neither overwrites the other."""
+
+    def base(source: Path) -> str:
+        return (
+            source.name.removesuffix(".pth.tar").removesuffix(".json")
+            if source.is_file()
+            else source.name
+        )
+
+    names = [base(s) for s in sources]
+    folders = {}
+    for source, name in zip(sources, names, strict=True):
+        if names.count(name) > 1:
+            content = source if source.is_file() else source / "model.json"
+            name = f"{name}-{file_digest(content)[:12]}"
+        folders[source] = name
+    return folders
+
+
+def copy_models(recipes: dict[str, Recipe], out: Path) -> tuple[list[Path], dict[Path, str]]:
+    """Copy every checkpoint the recipes name into out/models/; returns the copied files and
+    each source's folder name there."""
     copied: list[Path] = []
-    sources = {
-        p.resolve()
-        for recipe in recipes.values()
-        for p in (*recipe.models.paths(), recipe.models.atom_init)
-        if p is not None
-    }
-    for source in sorted(sources):
-        folder = out / "models" / (source.stem if source.is_file() else source.name)
+    folders = release_folders(model_sources(recipes))
+    for source, name in folders.items():
+        folder = out / "models" / name
         folder.mkdir(parents=True, exist_ok=True)
         for file in model_files(source):
-            shutil.copyfile(file, folder / file.name)
-            copied.append(folder / file.name)
-    return copied
+            target = folder / file.name
+            if target.exists():  # never one input over another
+                raise SourceError(f"{file}: {target.relative_to(out)} is already taken")
+            shutil.copyfile(file, target)
+            copied.append(target)
+    return copied, folders
 
 
 def model_resources(files: list[Path], out: Path) -> list[dict[str, Any]]:

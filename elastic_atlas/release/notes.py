@@ -69,9 +69,10 @@ def release_notes(release: Release, tables: list[str] | None = None) -> str:
         lines += [f"  - `{i['path']}` sha256 `{i['sha256']}`" for i in input_hashes(recipe)]
         lines += ["- checkpoints:"]
         for c in summary["checkpoints"]:
+            where = c.get("release_path", c["path"])
             lines += [
-                f"  - `{c['path']}` ({c['kind']}, {c['members']} member(s), targets "
-                f"{c['targets']})" + accuracy_text(c)
+                f"  - `{where}` ({c['kind']}, {c['members']} member(s), targets {c['targets']})"
+                + accuracy_text(c)
             ]
             lines += [f"    - `{name}` sha256 `{digest}`" for name, digest in c["sha256"].items()]
         lines.append("")

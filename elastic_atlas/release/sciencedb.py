@@ -38,7 +38,7 @@ def table_descriptor(
 ) -> dict[str, Any]:
     """The release's descriptor with only one table's resources, the checkpoints that made it,
     its own description, sources and citation, and the record's DOI as its identity."""
-    checkpoints = {Path(c["path"]).name for c in release.summaries[table]["checkpoints"]}
+    checkpoints = set(release.model_folders[table])
     keep = [
         r for r in descriptor["resources"]
         if r["name"].startswith(f"{table}-")

@@ -51,3 +51,30 @@ def test_licences_are_stated():
     assert "MIT License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
     data = (ROOT / "LICENSE-DATA.md").read_text(encoding="utf-8")
     assert "CC-BY-4.0" in data and "CC-BY-NC-4.0" in data
+
+
+def test_citation_lists_every_work_a_release_may_cite():
+    """CITATION.cff is the one place references are written; each key of contract.references
+    finds its full reference there (the study is the preferred citation)."""
+    from elastic_atlas.contract.references import Reference
+    from elastic_atlas.release.citations import cff_reference
+
+    for reference in Reference:
+        entry = cff_reference(reference)
+        assert entry["authors"] and entry["title"] and entry["year"], reference
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    listed = {str(r["doi"]) for r in citation["references"]}
+    assert listed == {r.doi for r in Reference if r is not Reference.STUDY}
+
+
+def test_bibtex_is_escaped_by_the_library():
+    from pybtex.database import parse_string
+
+    from elastic_atlas.contract.references import Reference
+    from elastic_atlas.release.citations import bibtex
+
+    text = bibtex(list(Reference))
+    entries = parse_string(text, "bibtex").entries
+    assert len(entries) == len(Reference)
+    de_jong = next(e for e in entries.values() if e.fields["doi"] == Reference.MP_ELASTIC.doi)
+    assert str(de_jong.persons["author"][0]) == "de Jong, Maarten"

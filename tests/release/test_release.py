@@ -399,3 +399,18 @@ def test_dense_scatters_are_pixels_inside_the_svgs(released):
     for name in ("bulk_vs_shear", "bulk_vs_shear_by_system"):
         svg = (figures / f"{name}.svg").read_text()
         assert "<image" in svg  # the scatter is rasterized, so the SVG stays small on real data
+
+
+def test_a_release_stopped_before_its_descriptor_is_completed_by_the_next_run(released, tmp_path):
+    """The version folder was in place when the run stopped: the rerun finds it byte-identical
+    and still writes the releases-folder descriptor the stopped run never wrote."""
+    root = tmp_path / "copy"
+    shutil.copytree(released, root)
+    (root / "releases" / "datapackage.json").unlink()
+    result = CliRunner().invoke(
+        main, ["release", "--releases", str(root / "releases"), "--quiet", "--workers", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "byte-identical" in result.output
+    descriptor = json.loads((root / "releases" / "datapackage.json").read_text())
+    assert descriptor["resources"][0]["path"].startswith(f"{VERSION}/")
