@@ -31,7 +31,8 @@ from elastic_atlas.cli.app import handle_errors, main
     "--output",
     required=True,
     type=click.Path(path_type=Path),
-    help="OUT.csv; rejected structures go to OUT.rejects.csv.",
+    help="OUT.csv; rejected structures go to OUT.rejects.csv. `-`: predictions to standard "
+    "output, rejects (CSV) to standard error. Never a link, a FIFO, an input or a release file.",
 )
 @click.option(
     "--workers",
@@ -62,8 +63,8 @@ def predict(
     from elastic_atlas.model.checkpoint import default_device, load_checkpoint
     from elastic_atlas.pipeline.predict_job import PredictOptions, check_output, run_predict
 
-    check_output(source, output)
     paths = list(checkpoint_paths) or [default_checkpoint()]
+    check_output(output, [source, *paths, *([atom_init] if atom_init else [])])
     checkpoints = [load_checkpoint(p, atom_init).to(default_device()) for p in paths]
     targets = [t for c in checkpoints for t in c.target_names]
     if len(set(targets)) != len(targets):
@@ -71,7 +72,8 @@ def predict(
     counts = run_predict(checkpoints, source, output, PredictOptions(workers, batch_size, quiet))
     click.echo(
         f"{counts['inputs']} inputs = {counts['predicted']} predicted + "
-        f"{counts['rejected']} rejected -> {output}"
+        f"{counts['rejected']} rejected -> {'standard output' if str(output) == '-' else output}",
+        err=str(output) == "-",  # standard output holds the predictions alone
     )
 
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 import csv
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from elastic_atlas.contract.reasons import REJECT_COLUMNS
-from elastic_atlas.inputs.sources import SourceError, iter_cif_source
+from elastic_atlas.inputs.sources import iter_cif_source
 from elastic_atlas.model.checkpoint import Checkpoint
+from elastic_atlas.pipeline.outputs import STDOUT, check_writable
 from elastic_atlas.pipeline.records import Accounting
 from elastic_atlas.pipeline.run import RunOptions, counted, stream
-
-
-class OutputError(SourceError):
-    """An output path that would destroy an input or cannot be written."""
 
 
 @dataclass
@@ -32,14 +30,13 @@ def rejects_path(output: Path) -> Path:
     return output.with_name(output.stem + ".rejects.csv")
 
 
-def check_output(source: Path, output: Path) -> None:
-    """Refuse an output that is, or would overwrite, the input (or a folder)."""
-    if output.is_dir():
-        raise OutputError(f"{output} is a folder; give a file name such as predictions.csv")
-    source = source.resolve()
+def check_output(output: Path, inputs: list[Path]) -> None:
+    """Refuse outputs that would destroy anything (pipeline.outputs): OUT.csv and
+    OUT.rejects.csv, against the run's inputs (source, checkpoints, atom features)."""
+    if output == STDOUT:
+        return
     for path in (output, rejects_path(output)):
-        if path.resolve() == source or (path.exists() and path.samefile(source)):
-            raise OutputError(f"{path} is the input {source.name}; choose another output")
+        check_writable(path, inputs)
 
 
 def _partial(path: Path) -> Path:
@@ -60,18 +57,23 @@ def run_predict(
     checkpoints: list[Checkpoint], source: Path, output: Path, options: PredictOptions
 ) -> dict[str, int]:
     """Write OUT.csv and OUT.rejects.csv under temporary names, renamed only when every input
-    is done (an interrupted run leaves no complete-looking file); returns the counts."""
-    output.parent.mkdir(parents=True, exist_ok=True)
+    is done (an interrupted run leaves no complete-looking file); returns the counts. With
+    OUT = `-` the predictions go to standard output and the rejects, as CSV, to standard
+    error once every input is done."""
     start = time.perf_counter()
-    finals = (output, rejects_path(output))
-    partials = tuple(_partial(path) for path in finals)
-    try:
-        book = _write(checkpoints, source, partials, options)
-        for final, partial in zip(finals, partials, strict=True):
-            os.replace(partial, final)
-    finally:
-        for partial in partials:
-            partial.unlink(missing_ok=True)
+    if output == STDOUT:
+        book = _to_standard_streams(checkpoints, source, options)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        finals = (output, rejects_path(output))
+        partials = tuple(_partial(path) for path in finals)
+        try:
+            book = _write(checkpoints, source, partials, options)
+            for final, partial in zip(finals, partials, strict=True):
+                os.replace(partial, final)
+        finally:
+            for partial in partials:
+                partial.unlink(missing_ok=True)
     if not options.quiet:
         elapsed = time.perf_counter() - start
         rate = book.inputs / elapsed if elapsed else 0.0
@@ -82,6 +84,18 @@ def run_predict(
             file=sys.stderr,
         )
     return {"inputs": book.inputs, "predicted": book.accepted, "rejected": len(book.rejects)}
+
+
+def _to_standard_streams(
+    checkpoints: list[Checkpoint], source: Path, options: PredictOptions
+) -> Accounting:
+    with tempfile.TemporaryDirectory(prefix="elastic-atlas-predict-") as folder:
+        paths = (Path(folder) / "out.csv", Path(folder) / "rejects.csv")
+        book = _write(checkpoints, source, paths, options)
+        sys.stdout.write(paths[0].read_text(encoding="utf-8"))
+        sys.stdout.flush()
+        sys.stderr.write(paths[1].read_text(encoding="utf-8"))
+    return book
 
 
 def _write(

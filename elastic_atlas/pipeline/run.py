@@ -22,13 +22,14 @@ from elastic_atlas.contract.licences import table_licence
 from elastic_atlas.contract.reasons import REJECT_COLUMNS, Rejected
 from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
-from elastic_atlas.inputs.sources import RawStructure, SourceError, count_cif_inputs
+from elastic_atlas.inputs.sources import RawStructure, count_cif_inputs
 from elastic_atlas.model.checkpoint import (
     Checkpoint,
 )
 from elastic_atlas.paths import default_releases, display_path
 from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
 from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
+from elastic_atlas.pipeline.outputs import OutputError, check_writable, release_holding
 from elastic_atlas.pipeline.predict import predict_stream
 from elastic_atlas.pipeline.records import Accounting, Predicted
 from elastic_atlas.pipeline.shards import (
@@ -41,7 +42,7 @@ from elastic_atlas.pipeline.shards import (
 from elastic_atlas.pipeline.tables import write_csv, write_parquet
 
 
-class BuildOutputError(SourceError):
+class BuildOutputError(OutputError):
     """An output folder a build must not write into."""
 
 
@@ -51,9 +52,9 @@ def check_build_output(output: Path) -> None:
     releases = default_releases().resolve()
     if resolved.is_relative_to(releases):
         raise BuildOutputError(f"{output} is inside {releases}; releases are made by `release`")
-    for folder in (resolved, *resolved.parents):
-        if (folder / "datapackage.json").is_file() and (folder / "CHECKSUMS.sha256").is_file():
-            raise BuildOutputError(f"{output} is inside the release {folder}; use another folder")
+    release = release_holding(output)
+    if release is not None:
+        raise BuildOutputError(f"{output} is inside the release {release}; use another folder")
 
 
 def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]:
@@ -212,10 +213,23 @@ def write_table_files(
 
 def build_table(recipe: Recipe, out_dir: Path, options: RunOptions | None = None) -> BuildResult:
     """`elastic-atlas build`: the table's files, rejects.csv and summary.json in out_dir."""
+    names = (f"{recipe.table}.csv", f"{recipe.table}.parquet", "rejects.csv", "summary.json")
+    for name in names:  # checked before any work: no input, link or FIFO is written over
+        check_writable(out_dir / name, recipe_inputs(recipe))
     result = run_build(recipe, options or RunOptions())
     write_table_files(result, out_dir, "rejects.csv")
     (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
     return result
+
+
+def recipe_inputs(recipe: Recipe) -> list[Path]:
+    """Every file or folder a recipe reads."""
+    paths = [spec.path for spec in recipe.structures if spec.kind == "cif"]
+    paths += [recipe.summary.path] if recipe.summary else []
+    paths += [recipe.dft.path] if recipe.dft else []
+    paths += [recipe.literature] if recipe.literature else []
+    paths += [p for p in (*recipe.models.paths(), recipe.models.atom_init) if p is not None]
+    return paths
 
 
 def write_rejects(rejects: list[Rejected], path: Path, table: str) -> None:

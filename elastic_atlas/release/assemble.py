@@ -23,6 +23,7 @@ from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.digest import file_digest
 from elastic_atlas.paths import contract_root
+from elastic_atlas.pipeline.outputs import OutputError, release_holding
 from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
 from elastic_atlas.release.card import dataset_card
 from elastic_atlas.release.changes import changes_schema, previous_version, write_changes
@@ -69,6 +70,9 @@ def build_release(
     the per-table build summaries once the release stands."""
     config, recipes = load_config(config_path)
     check_version(version, config)
+    inside = release_holding(releases)
+    if inside is not None:  # e.g. --releases releases/1.0.0: would rewrite a published version
+        raise OutputError(f"{releases} is inside the release {inside}; give the releases folder")
     created = created_timestamp()
     target = releases / version
     releases.mkdir(parents=True, exist_ok=True)

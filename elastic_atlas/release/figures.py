@@ -102,7 +102,7 @@ def element_frequency(frame: pd.DataFrame, title: str, folder: Path) -> list[Pat
     scale: O is in most rows, many elements in a few); elements in no row stay blank."""
     from matplotlib.colors import LogNorm
     from matplotlib.patches import Rectangle
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
     from pymatgen.core import Element
 
     counts = Counter(e for row in frame["elements"] for e in row.split())
@@ -112,7 +112,8 @@ def element_frequency(frame: pd.DataFrame, title: str, folder: Path) -> list[Pat
         grid[row - 1, column - 1] = count
     fig, ax = plt.subplots(figsize=(12, 6))
     top = max(counts.values()) if counts else 1
-    image = ax.imshow(grid, cmap="viridis", norm=LogNorm(vmin=1, vmax=max(top, 2)))
+    low = min(counts.values()) if counts else 1
+    image = ax.imshow(grid, cmap="viridis", norm=LogNorm(vmin=low, vmax=max(top, low + 1)))
     for z in range(1, 104):  # every element to Lr: the table's shape, blank where no row has it
         symbol = Element.from_Z(z).symbol
         row, column = periodic_position(symbol)
@@ -134,22 +135,22 @@ def element_frequency(frame: pd.DataFrame, title: str, folder: Path) -> list[Pat
     for spine in ax.spines.values():
         spine.set_visible(False)
     bar = fig.colorbar(image, ax=ax, shrink=0.6, label="materials containing the element")
-    plain = FuncFormatter(lambda value, _: f"{value:,.0f}")
-    bar.ax.yaxis.set_major_formatter(plain)
-    bar.ax.yaxis.set_minor_formatter(plain)
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    bar.ax.yaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels collide
     ax.set_title(f"{title}: element frequency ({len(counts)} elements)")
     fig.tight_layout()
     return _save(fig, folder, "element_frequency")
 
 
 def _pugh_lines(ax: plt.Axes, g_max: float) -> None:
-    """The Pugh-ratio lines, each labelled just below its line (never on it or a point)."""
+    """The Pugh-ratio lines, each labelled at its far end, just below it: the crystals crowd
+    the middle of the lines, the ends stay clear, and the label never sits on its line."""
     g = np.array([0.0, g_max])
     for ratio in PUGH_LINES:
         ax.plot(g, ratio * g, ls="--", lw=0.8, color="grey")
         ax.annotate(
-            f"B/G = {ratio:g}", (g_max * 0.55, ratio * g_max * 0.55), xytext=(8, -14),
-            textcoords="offset points", fontsize=7, color="dimgrey",
+            f"B/G = {ratio:g}", (g_max, ratio * g_max), xytext=(-2, -12),
+            textcoords="offset points", ha="right", fontsize=7, color="dimgrey",
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
         )  # fmt: skip
 
