@@ -41,7 +41,9 @@ def test_a_symbolic_link_is_not_replaced_or_followed(tmp_path):
     assert link.is_symlink() and target.read_text() == "keep me\n"
 
 
-@pytest.mark.parametrize("name", ["model.json", "member-0.safetensors", "atom_features.safetensors"])
+@pytest.mark.parametrize(
+    "name", ["model.json", "member-0.safetensors", "atom_features.safetensors"]
+)
 def test_an_input_of_the_run_is_never_an_output(tmp_path, name):
     model = tmp_path / "model"
     shutil.copytree(default_checkpoint(), model)
