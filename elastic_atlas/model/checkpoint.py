@@ -24,6 +24,12 @@ from safetensors.torch import load_file, save_file
 from elastic_atlas import __version__
 from elastic_atlas.digest import file_digest
 from elastic_atlas.model.calibration import Calibration
+from elastic_atlas.model.card_schema import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    TARGET_UNIT,
+    validated_card,
+)
 from elastic_atlas.model.cgcnn import (
     Architecture,
     CrystalGraphConvNet,
@@ -33,10 +39,6 @@ from elastic_atlas.model.cgcnn import (
 )
 from elastic_atlas.model.features import FeatureTable
 from elastic_atlas.model.graph import CrystalGraph, GraphParameters
-
-FORMAT_NAME = "elastic-atlas-cgcnn"
-FORMAT_VERSION = 1
-TARGET_UNIT = "log10(GPa)"
 
 
 class CheckpointError(Exception):
@@ -182,11 +184,17 @@ def load_own(folder: Path) -> Checkpoint:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise CheckpointError(f"{card_path}: cannot read the model card ({error})") from error
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{card_path}: the model card is not a JSON object")
     if card.get("format") != FORMAT_NAME or card.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{card_path}: format {card.get('format')!r} version {card.get('format_version')!r}; "
             f"this elastic-atlas reads {FORMAT_NAME!r} version {FORMAT_VERSION}"
         )
+    try:  # every key checked before any weight is read
+        validated_card(card, str(card_path))
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None
     arch = Architecture.model_validate(card["architecture"])
     graph = GraphParameters.model_validate(card["graph"])
     tables = load_file(_verify(folder, card["atom_features"]))

@@ -86,7 +86,10 @@ def training_materials(checkpoints: list[Checkpoint]) -> frozenset[str] | None:
         listing = checkpoint.card.get("training", {}).get("ids")
         if checkpoint.kind != "own" or not listing:
             return None
-        with (checkpoint.path / listing["file"]).open(newline="", encoding="utf-8") as handle:
+        path = checkpoint.path / listing["file"]  # a plain name (model.json is validated)
+        if path.is_symlink() or not path.resolve().is_relative_to(checkpoint.path.resolve()):
+            raise SourceError(f"{path}: the training ids must be a file of the checkpoint folder")
+        with path.open(newline="", encoding="utf-8") as handle:
             ids.update(
                 row["material_id"]
                 for row in csv.DictReader(handle)
