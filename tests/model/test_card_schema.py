@@ -59,7 +59,7 @@ def test_a_bad_model_card_is_refused_naming_the_key(tmp_path, change, named):
     card = json.loads(card_path.read_text())
     edit(card, change)
     card_path.write_text(json.dumps(card))
-    with pytest.raises(CheckpointError, match="model.json") as caught:
+    with pytest.raises(CheckpointError, match=r"model\.json") as caught:
         load_checkpoint(tmp_path / "model")
     assert named in str(caught.value)
     result = CliRunner().invoke(
