@@ -28,6 +28,7 @@ from elastic_atlas.validation.contract_checks import (
     is_release,
 )
 from elastic_atlas.validation.findings import Finding, table_finding
+from elastic_atlas.validation.release_checks import release_findings
 from elastic_atlas.validation.rules import validate_typed_table
 from elastic_atlas.validation.tableio import (
     TableReadError,
@@ -263,6 +264,8 @@ def validate_package(
         found.append(
             table_finding("contract.no_tables", [path.name], "the release lists no MPED/NED table")
         )
+    if is_release(descriptor):  # every statement of the release against every other
+        found += release_findings(descriptor, path.parent)
     return found
 
 

@@ -1,0 +1,315 @@
+"""A release checked against itself: each file against every other statement of it.
+
+Row rules and per-file hashes catch a broken file; they do not catch a forged one whose hash
+was updated. These checks do: the CSV and Parquet copies of a table agree row by row (within
+the CSV's stated precision), CHECKSUMS.sha256 agrees with the files and with datapackage.json,
+every checkpoint file agrees with its model.json and the checkpoint loads, croissant.json's
+hashes, units and licences agree with the descriptor, every Parquet field and file carries the
+contract's metadata, no contract table hides under another name or as a plain file, and no two
+resources share a name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from elastic_atlas.contract.schema import SIGNIFICANT_DIGITS, load_table_schema
+from elastic_atlas.digest import file_digest
+from elastic_atlas.validation.contract_checks import CONTRACT_TABLES, contract_table
+from elastic_atlas.validation.findings import Finding, table_finding
+from elastic_atlas.validation.tableio import TableReadError, read_arrow
+
+
+def release_findings(descriptor: dict[str, Any], base: Path) -> list[Finding]:
+    """Every cross-check of a release folder (the folder of its datapackage.json)."""
+    resources = descriptor.get("resources", [])
+    found = duplicate_names(resources) + escaped_tables(resources)
+    for table in CONTRACT_TABLES:
+        found += csv_matches_parquet(base, table, resources)
+        found += parquet_metadata(base, table, descriptor)
+    found += checksums(base, resources)
+    found += checkpoints(base, resources)
+    found += croissant(base, descriptor)
+    return found
+
+
+def _finding(check: str, what: str, message: str) -> Finding:
+    return table_finding(f"release.{check}", [what], message)
+
+
+def duplicate_names(resources: list[dict[str, Any]]) -> list[Finding]:
+    counts = Counter(str(r.get("name")) for r in resources)
+    return [
+        _finding("duplicate_name", name, f"{n} resources are named {name!r}")
+        for name, n in sorted(counts.items())
+        if n > 1
+    ]
+
+
+def escaped_tables(resources: list[dict[str, Any]]) -> list[Finding]:
+    """A file named like a contract table (mped.csv, ned.parquet) must be declared as that
+    table: renamed or declared `type: file`, it would skip every row check."""
+    found = []
+    for resource in resources:
+        path = PurePosixPath(str(resource.get("path", "")))
+        stem, suffix = path.stem, path.suffix.lstrip(".")
+        if len(path.parts) == 1 and stem in CONTRACT_TABLES and suffix in ("csv", "parquet"):
+            declared = contract_table(resource, None)
+            if declared != stem or resource.get("type", "table") != "table":
+                found.append(
+                    _finding(
+                        "escaped_table",
+                        str(resource.get("name")),
+                        f"{path} is the {stem} table but is declared as "
+                        f"{resource.get('name')!r} of type {resource.get('type', 'table')!r}",
+                    )
+                )
+    return found
+
+
+def _table_paths(base: Path, table: str, resources: list[dict[str, Any]]) -> dict[str, Path]:
+    out = {}
+    for resource in resources:
+        if contract_table(resource, None) == table and resource.get("format") in ("csv", "parquet"):
+            path = base / str(resource["path"])
+            if path.is_file() and path.resolve().is_relative_to(base.resolve()):
+                out[resource["format"]] = path
+    return out
+
+
+def csv_matches_parquet(base: Path, table: str, resources: list[dict[str, Any]]) -> list[Finding]:
+    """Same ids in the same order, every cell equal (numbers within the CSV's stated
+    significant digits): a CSV edited alone, hash updated, no longer matches its Parquet."""
+    paths = _table_paths(base, table, resources)
+    if set(paths) != {"csv", "parquet"}:
+        return []
+    try:
+        text, exact = read_arrow(paths["csv"]), read_arrow(paths["parquet"])
+    except TableReadError:
+        return []  # the table checks report the unreadable file
+    schema = load_table_schema(table)
+    where = f"{table}.csv/{table}.parquet"
+    if text.num_rows != exact.num_rows:
+        return [
+            _finding(
+                "csv_parquet", where, f"{text.num_rows} CSV rows, {exact.num_rows} Parquet rows"
+            )
+        ]
+    found = []
+    for field in schema["fields"]:
+        name = field["name"]
+        if name not in text.column_names or name not in exact.column_names:
+            continue
+        differing = _differing_rows(text.column(name), exact.column(name), field)
+        if differing.size:
+            row = int(differing[0])
+            found.append(
+                _finding(
+                    "csv_parquet",
+                    name,
+                    f"{name} differs between {table}.csv and {table}.parquet in "
+                    f"{differing.size} row(s), first data row {row + 1}: "
+                    f"{text.column(name)[row].as_py()!r} vs {exact.column(name)[row].as_py()!r}",
+                )
+            )
+    return found
+
+
+def _differing_rows(text: pa.ChunkedArray, exact: pa.ChunkedArray, field: dict) -> np.ndarray:
+    a, b = text.to_pylist(), exact.to_pylist()
+    digits = field.get(SIGNIFICANT_DIGITS)
+    rows = []
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x is None or y is None or (isinstance(y, float) and math.isnan(y)):
+            same = (x is None or (isinstance(x, float) and math.isnan(x))) and (
+                y is None or (isinstance(y, float) and math.isnan(y))
+            )
+        elif field["type"] == "number":
+            try:
+                x = float(x)
+            except (TypeError, ValueError):
+                same = False
+            else:
+                slack = 0.5 * 10.0 ** (1 - digits) if digits else 1e-15
+                same = abs(x - y) <= slack * abs(y) + 1e-300
+        elif field["type"] == "boolean":
+            same = str(x).lower() == str(y).lower()
+        else:
+            same = str(x) == str(y)
+        if not same:
+            rows.append(i)
+    return np.array(rows, dtype=int)
+
+
+def parquet_metadata(base: Path, table: str, descriptor: dict[str, Any]) -> list[Finding]:
+    """Each Parquet field carries the schema's unit, title and description; the file carries
+    the release's version and the table's licence."""
+    resources = descriptor.get("resources", [])
+    path = _table_paths(base, table, resources).get("parquet")
+    if path is None:
+        return []
+    try:
+        arrow = pq.read_schema(path)
+    except (OSError, pa.ArrowException):
+        return []
+    found = []
+    for field in load_table_schema(table)["fields"]:
+        if field["name"] not in arrow.names:
+            continue
+        stored = {
+            k.decode(): v.decode() for k, v in (arrow.field(field["name"]).metadata or {}).items()
+        }
+        for key in ("unit", "title", "description"):
+            if key in field and stored.get(key) != str(field[key]):
+                found.append(
+                    _finding(
+                        "parquet_metadata",
+                        field["name"],
+                        f"{table}.parquet: {field['name']} {key} is "
+                        f"{stored.get(key)!r}, the contract says {field[key]!r}",
+                    )
+                )
+    meta = {k.decode(): v.decode() for k, v in (arrow.metadata or {}).items()}
+    resource = next(
+        r for r in resources if contract_table(r, None) == table and r.get("format") == "parquet"
+    )
+    expected = {
+        "elastic_atlas.version": descriptor.get("version"),
+        "elastic_atlas.licence": (resource.get("licenses") or [{}])[0].get("name"),
+    }
+    for key, want in expected.items():
+        if want is not None and meta.get(key) != want:
+            found.append(
+                _finding(
+                    "parquet_metadata",
+                    key,
+                    f"{table}.parquet says {key} = {meta.get(key)!r}, the descriptor {want!r}",
+                )
+            )
+    return found
+
+
+def checksums(base: Path, resources: list[dict[str, Any]]) -> list[Finding]:
+    """CHECKSUMS.sha256 (when the folder has one) lists every file with its true digest, and
+    agrees with each resource's declared sha256."""
+    listing = base / "CHECKSUMS.sha256"
+    if not listing.is_file():
+        return []
+    found = []
+    listed: dict[str, str] = {}
+    for number, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+        digest, _, name = line.partition("  ")
+        if len(digest) != 64 or not name:
+            found.append(
+                _finding("checksums", listing.name, f"line {number} is not 'sha256  path'")
+            )
+            continue
+        listed[name] = digest
+    files = {p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file()}
+    files.discard("CHECKSUMS.sha256")
+    for name in sorted(files - set(listed)):
+        found.append(_finding("checksums", name, f"{name} is not in CHECKSUMS.sha256"))
+    for name, digest in sorted(listed.items()):
+        path = base / name
+        if name not in files:
+            found.append(_finding("checksums", name, f"{name} is listed but missing"))
+        elif file_digest(path) != digest:
+            found.append(_finding("checksums", name, f"{name} does not match CHECKSUMS.sha256"))
+    for resource in resources:
+        declared = str(resource.get("hash", ""))
+        name = str(resource.get("path", ""))
+        if declared.startswith("sha256:") and name in listed and listed[name] != declared[7:]:
+            found.append(
+                _finding(
+                    "checksums", name, f"datapackage.json and CHECKSUMS.sha256 disagree on {name}"
+                )
+            )
+    return found
+
+
+def checkpoints(base: Path, resources: list[dict[str, Any]]) -> list[Finding]:
+    """Each checkpoint folder of the release: its files agree with its model.json and it
+    loads (a swapped weight file is caught even when the descriptor's hash was updated)."""
+    folders = sorted(
+        {
+            PurePosixPath(str(r.get("path"))).parts[1]
+            for r in resources
+            if str(r.get("path", "")).startswith("models/")
+            and len(PurePosixPath(str(r.get("path"))).parts) == 3
+        }
+    )
+    found = []
+    for name in folders:
+        folder = base / "models" / name
+        if not (folder / "model.json").is_file():
+            continue
+        from elastic_atlas.model.checkpoint import CheckpointError, load_checkpoint
+
+        try:
+            load_checkpoint(folder)
+        except CheckpointError as error:
+            found.append(_finding("checkpoint", name, " ".join(str(error).split())))
+    return found
+
+
+def croissant(base: Path, descriptor: dict[str, Any]) -> list[Finding]:
+    """croissant.json's file hashes, licences and units agree with the descriptor."""
+    path = base / "croissant.json"
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        return [_finding("croissant", path.name, f"not JSON: {error}")]
+    found = []
+    by_path = {str(r.get("path")): r for r in descriptor.get("resources", [])}
+    for entry in data.get("distribution", []):
+        name = str(entry.get("contentUrl"))
+        file = base / name
+        declared = str(by_path.get(name, {}).get("hash", "")).removeprefix("sha256:")
+        if not file.is_file() or entry.get("sha256") not in (file_digest(file), None):
+            found.append(_finding("croissant", name, f"croissant.json's sha256 of {name} is wrong"))
+        elif declared and entry.get("sha256") != declared:
+            found.append(
+                _finding(
+                    "croissant", name, f"croissant.json and datapackage.json disagree on {name}"
+                )
+            )
+    tables = [
+        r
+        for r in descriptor.get("resources", [])
+        if r.get("format") == "parquet" and contract_table(r, None)
+    ]
+    licences = sorted({r["licenses"][0]["path"] for r in tables if r.get("licenses")})
+    stated = data.get("license")
+    stated = sorted(stated if isinstance(stated, list) else [stated])
+    if licences and stated != licences:
+        found.append(
+            _finding("croissant", "license", f"croissant.json says {stated}, the tables {licences}")
+        )
+    for record in data.get("recordSet", []):
+        table = str(record.get("@id"))
+        if table not in CONTRACT_TABLES:
+            continue
+        units = {f["name"]: f.get("unit", "1") for f in load_table_schema(table)["fields"]}
+        for field in record.get("field", []):
+            name = str(field.get("name"))
+            if name in units and not str(field.get("description", "")).endswith(
+                f"Unit: {units[name]}."
+            ):
+                found.append(
+                    _finding(
+                        "croissant",
+                        f"{table}/{name}",
+                        f"croissant.json's unit of {table}/{name} is not {units[name]}",
+                    )
+                )
+    return found
