@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +14,7 @@ import click
 
 from elastic_atlas import __version__
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
@@ -43,10 +45,20 @@ def handle_errors(command: Callable[..., None]) -> Callable[..., None]:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_FINDINGS)
         except Exception as error:
-            if not isinstance(error, _usage_errors()):
-                raise
-            click.echo(f"error: {_one_line(error)}", err=True)
-            sys.exit(EXIT_USAGE)
+            if isinstance(error, _usage_errors()):
+                click.echo(f"error: {_one_line(error)}", err=True)
+                sys.exit(EXIT_USAGE)
+            # Not a verdict on the input: a failure of elastic-atlas itself, said as such and
+            # with its own exit code, so no script mistakes it for findings (1) or usage (2).
+            if os.environ.get("ELASTIC_ATLAS_TRACEBACK"):
+                traceback.print_exc()
+            click.echo(
+                f"internal error (a bug of elastic-atlas {__version__}, please report it): "
+                f"{type(error).__name__}: {_one_line(error)} "
+                "(ELASTIC_ATLAS_TRACEBACK=1 shows the traceback)",
+                err=True,
+            )
+            sys.exit(EXIT_BUG)
 
     return wrapper
 

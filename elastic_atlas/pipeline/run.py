@@ -22,7 +22,7 @@ from elastic_atlas.contract.licences import table_licence
 from elastic_atlas.contract.reasons import REJECT_COLUMNS, Rejected
 from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
-from elastic_atlas.inputs.sources import RawStructure, count_cif_inputs
+from elastic_atlas.inputs.sources import RawStructure, SourceError, count_cif_inputs
 from elastic_atlas.model.checkpoint import (
     Checkpoint,
 )
@@ -146,6 +146,8 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     summary = recipe_summary(recipe)
     licence = table_licence([spec.licence for spec in recipe.structures])
     dft = read_dft_table(recipe.dft.path) if recipe.dft else None  # before any model runs
+    if recipe.literature is not None:
+        read_literature(recipe.literature)
     checkpoints = load_models(recipe)
     crosscheck = crosscheck_of(recipe, checkpoints, dft)
     book = Accounting()
@@ -237,6 +239,26 @@ def write_rejects(rejects: list[Rejected], path: Path, table: str) -> None:
     frame = pd.DataFrame(rows, columns=list(REJECT_COLUMNS))
     frame.insert(0, "table", table)
     frame.to_csv(path, index=False, lineterminator="\n")
+
+
+LITERATURE_COLUMNS = ("material_id", "k_vrh", "g_vrh", "source")
+
+
+def read_literature(path: Path) -> pd.DataFrame:
+    """A recipe's literature table (material_id, k_vrh, g_vrh in GPa, source), read whole and
+    checked before any model runs: a table that cannot be compared is a SourceError, never a
+    crash after the tables were written."""
+    try:
+        table = pd.read_csv(path, dtype={"material_id": str, "source": str}, encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as error:
+        raise SourceError(f"{path}: cannot read the literature table ({error})") from None
+    missing = [c for c in LITERATURE_COLUMNS if c not in table.columns]
+    if missing:
+        raise SourceError(f"{path}: literature table without column(s) {', '.join(missing)}")
+    moduli = table[["k_vrh", "g_vrh"]].apply(pd.to_numeric, errors="coerce")
+    if not (moduli > 0).all().all() or table.material_id.duplicated().any():
+        raise SourceError(f"{path}: literature moduli must be positive numbers, one row per id")
+    return table.assign(k_vrh=moduli.k_vrh, g_vrh=moduli.g_vrh)
 
 
 def literature_comparison(frame: pd.DataFrame, literature: pd.DataFrame) -> pd.DataFrame:

@@ -32,6 +32,7 @@ from elastic_atlas.release.context import (
     TABLE_TITLES,
     Release,
     ReleaseError,
+    ReleaseSetupError,
     check_version,
     created_timestamp,
     load_config,
@@ -79,7 +80,7 @@ def build_release(
     remove_abandoned_scratch(releases)
     scratch = releases / f".{version}.building-{os.getpid()}"
     if target.exists() and not force:  # rebuild aside and compare, with the same timestamp
-        created = json.loads((target / "datapackage.json").read_text())["created"]
+        created = existing_created(target)
     elif target.exists() and "-" not in version.partition("+")[0]:
         raise ReleaseError(f"{target} exists; --force is only for draft (pre-release) versions")
     release = Release(config, recipes, version, created, scratch, RunOptions(workers, None, quiet))
@@ -109,6 +110,20 @@ def build_release(
     if report is not None:
         report(release.summaries)
     return target
+
+
+def existing_created(target: Path) -> str:
+    """The `created` of an existing version, which a rebuild must reuse to compare bytes."""
+    try:
+        created = json.loads((target / "datapackage.json").read_text(encoding="utf-8"))["created"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        created = None
+    if not isinstance(created, str):
+        raise ReleaseSetupError(
+            f"{target} exists but its datapackage.json is unreadable or has no 'created'; "
+            "it is left as it is: move it away or choose another version"
+        )
+    return created
 
 
 def remove_abandoned_scratch(releases: Path) -> None:

@@ -30,6 +30,8 @@ def inside_package(base: Path, relative: Any, name: str) -> tuple[Path | None, l
         message = f"{relative!r} {why}; only files inside the package folder are read"
         return None, [table_finding("package.path", [name], message)]
 
+    if "\0" in relative:
+        return refused("contains a NUL character")
     pure = PurePosixPath(relative.replace("\\", "/"))
     if _SCHEME.match(relative) or relative.startswith("//"):
         return refused("is a URL or names a drive")

@@ -142,6 +142,10 @@ def _resource_schema(
                 raise PackageError(f"resource {name!r}: schema {path.name} unreadable") from error
     if schema is not None and not isinstance(schema, dict):
         raise PackageError(f"resource {name!r}: schema is neither an object nor a path")
+    if schema is not None and not _usable_schema(schema):
+        raise PackageError(
+            f"resource {name!r}: schema 'fields' must be a list of objects with a string name"
+        )
     if contract is None:
         return (schema or core_schema()) if not found else None, found
     if schema != contract:
@@ -202,6 +206,8 @@ def read_descriptor(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         descriptor = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise PackageError(f"{path}: not a readable data package: {error}") from error
+    except RecursionError:
+        raise PackageError(f"{path}: JSON nested too deeply to be a data package") from None
     if not isinstance(descriptor, dict):
         raise PackageError(f"{path}: a data package is a JSON object")
     resources = descriptor.get("resources")
@@ -267,6 +273,13 @@ def validate_package(
     if is_release(descriptor):  # every statement of the release against every other
         found += release_findings(descriptor, path.parent)
     return found
+
+
+def _usable_schema(schema: dict[str, Any]) -> bool:
+    fields = schema.get("fields", [])
+    return isinstance(fields, list) and all(
+        isinstance(f, dict) and isinstance(f.get("name"), str) for f in fields
+    )
 
 
 def _suffix(resource: dict[str, Any]) -> str:

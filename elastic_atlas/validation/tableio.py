@@ -64,11 +64,18 @@ def read_arrow(path: Path) -> pa.Table:
     """The file as an Arrow table; CSV cells stay text so nothing is coerced before checking."""
     try:
         if table_format(path) == "parquet":
-            return pq.read_table(path)
-        with path.open(newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle), None)
-        if not header:
-            raise TableReadError(f"{path}: empty CSV file (no header row)")
+            table = pq.read_table(path)
+            header = table.column_names
+        else:
+            with path.open(newline="", encoding="utf-8") as handle:
+                header = next(csv.reader(handle), None)
+            if not header:
+                raise TableReadError(f"{path}: empty CSV file (no header row)")
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:  # which of the two is the column? neither can be checked
+            raise TableReadError(f"{path}: column(s) {', '.join(repeated)} appear more than once")
+        if table_format(path) == "parquet":
+            return table
         options = pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
             strings_can_be_null=True,
@@ -131,13 +138,23 @@ def _type_boolean(column: pa.ChunkedArray) -> TypedColumn:
     return TypedColumn(values, text, missing, ~missing & ~is_true & ~is_false)
 
 
+def _type_nested(column: pa.ChunkedArray) -> TypedColumn:
+    """A list, struct or map column: no cell is a value of a table field."""
+    raw = np.array([str(v) for v in column.to_pylist()], dtype=object)
+    missing = column.is_null().to_numpy(zero_copy_only=False)
+    values = np.full(len(raw), np.nan)
+    return TypedColumn(values=values, raw=raw, missing=missing, wrong_type=~missing)
+
+
 def type_table(path: Path, table: pa.Table, fields: dict[str, dict[str, Any]]) -> TypedTable:
     """Type the columns named in `fields`; other columns are kept as text."""
     typed = TypedTable(path=path, nrows=table.num_rows, header=list(table.column_names))
     for name in table.column_names:
         kind = fields.get(name, {}).get("type", "string")
         column = table.column(name)
-        if kind in NUMERIC_TYPES:
+        if pa.types.is_nested(column.type):
+            typed.columns[name] = _type_nested(column)
+        elif kind in NUMERIC_TYPES:
             typed.columns[name] = _type_number(column, integer=kind == "integer")
         elif kind == "boolean":
             typed.columns[name] = _type_boolean(column)
