@@ -44,6 +44,8 @@ def handle_errors(command: Callable[..., None]) -> Callable[..., None]:
         except ReleaseError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(EXIT_FINDINGS)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own usage errors: click prints them and exits 2
         except Exception as error:
             if isinstance(error, _usage_errors()):
                 click.echo(f"error: {_one_line(error)}", err=True)

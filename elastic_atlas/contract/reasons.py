@@ -49,6 +49,10 @@ class Reason(StrEnum):
     NO_SUMMARY_ROW = "no_summary_row", Stage.JOIN, "a structure without a summary row"
     NO_STRUCTURE = "no_structure", Stage.JOIN, "a summary row without a structure"
     # the structure
+    SKIPPED_FILE = (
+        "skipped_file", Stage.STRUCTURE,
+        "a file or zip member not read as a CIF (hidden, a name with spaces, another type)",
+    )  # fmt: skip
     UNREADABLE_FILE = "unreadable_file", Stage.STRUCTURE, "the file is not UTF-8 text"
     FILE_TOO_LARGE = "file_too_large", Stage.STRUCTURE, "the CIF exceeds the size limit"
     UNREADABLE_STRUCTURE = (

@@ -44,8 +44,54 @@ class RawStructure:
     licence: str = ""
 
 
+GZIP_SUFFIX = ".cif.gz"
+
+
 def _is_cif(name: str) -> bool:
-    return name.lower().endswith(CIF_SUFFIXES) and not Path(name).name.startswith(".")
+    return _kind(name) in ("cif", "gzip")
+
+
+def _kind(name: str) -> str:
+    """How a file or member is read: 'cif', 'gzip' (a gzipped CIF, read as one), or 'skip'
+    (a hidden file, a name with surrounding spaces, anything else) — never silently."""
+    base = Path(name).name
+    if base.startswith(".") or base != base.strip():
+        return "skip"
+    lower = base.lower()
+    if lower.endswith(GZIP_SUFFIX):
+        return "gzip"
+    return "cif" if lower.endswith(CIF_SUFFIXES) else "skip"
+
+
+def _material_id(name: str) -> str:
+    base = Path(name).name
+    return base[: -len(GZIP_SUFFIX)] if base.lower().endswith(GZIP_SUFFIX) else Path(base).stem
+
+
+def _skipped(name: str, source: str) -> RawStructure:
+    base = Path(name).name
+    why = (
+        "a hidden file" if base.startswith(".")
+        else "a name with leading or trailing spaces" if base != base.strip()
+        else "not a .cif or .cif.gz file"
+    )  # fmt: skip
+    return RawStructure(base, None, source, Reason.SKIPPED_FILE, f"{name!r}: {why}")
+
+
+def _gunzip(material_id: str, data: bytes, source: str) -> RawStructure:
+    """A gzipped CIF, decompressed to at most MAX_CIF_BYTES + 1 bytes (a gzip bomb stops
+    there)."""
+    import gzip
+    import io
+
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+            text = handle.read(MAX_CIF_BYTES + 1)
+    except (OSError, EOFError) as error:
+        return RawStructure(
+            material_id, None, source, Reason.UNREADABLE_FILE, f"not a gzip file: {error}"
+        )
+    return _decode(material_id, text, source)
 
 
 def _decode(material_id: str, data: bytes, source: str) -> RawStructure:
@@ -92,26 +138,32 @@ def iter_zip(path: Path, source: str | None = None) -> Iterator[RawStructure]:
         raise SourceError(f"{path}: not a readable zip archive ({error})") from error
     with archive:
         entries = sorted(
-            (i for i in archive.infolist() if not i.is_dir() and _is_cif(i.filename)),
-            key=lambda i: i.filename,
+            (i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename
         )
-        if not entries:
+        if not any(_is_cif(i.filename) for i in entries):
             raise SourceError(f"{path}: the zip holds no .cif files")
-        for info in entries:
-            material_id = Path(info.filename).stem
-            if info.file_size > MAX_CIF_BYTES:
+        for info in entries:  # every member is an input: read, or counted with its reason
+            kind, material_id = _kind(info.filename), _material_id(info.filename)
+            if kind == "skip":
+                yield _skipped(info.filename, source)
+            elif info.file_size > MAX_CIF_BYTES:
                 yield _too_large(material_id, source, info.file_size)
-                continue
-            yield _decode(material_id, _read_entry(archive, info, path), source)
+            elif kind == "gzip":
+                yield _gunzip(material_id, _read_entry(archive, info, path), source)
+            else:
+                yield _decode(material_id, _read_entry(archive, info, path), source)
 
 
 def iter_folder(path: Path, source: str | None = None) -> Iterator[RawStructure]:
     source = source or path.name
-    files = sorted(p for p in path.iterdir() if p.is_file() and _is_cif(p.name))
-    if not files:
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    if not any(_is_cif(p.name) for p in files):
         raise SourceError(f"{path}: the folder holds no .cif files")
-    for file in files:
-        yield from iter_file(file, source)
+    for file in files:  # every file is an input: read, or counted with its reason
+        if _kind(file.name) == "skip":
+            yield _skipped(file.name, source)
+        else:
+            yield from iter_file(file, source)
 
 
 def iter_file(path: Path, source: str | None = None) -> Iterator[RawStructure]:
@@ -124,7 +176,10 @@ def iter_file(path: Path, source: str | None = None) -> Iterator[RawStructure]:
         data = path.read_bytes()
     except OSError as error:
         raise SourceError(f"{path}: cannot be read ({error.strerror or error})") from error
-    yield _decode(path.stem, data, source)
+    if _kind(path.name) == "gzip":
+        yield _gunzip(_material_id(path.name), data, source)
+    else:
+        yield _decode(path.stem, data, source)
 
 
 def count_cif_inputs(path: Path) -> int | None:
@@ -133,10 +188,10 @@ def count_cif_inputs(path: Path) -> int | None:
     path = Path(path)
     try:
         if path.is_dir():
-            return sum(1 for p in path.iterdir() if p.is_file() and _is_cif(p.name))
+            return sum(1 for p in path.iterdir() if p.is_file())
         if path.is_file() and zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
-                return sum(1 for i in archive.infolist() if not i.is_dir() and _is_cif(i.filename))
+                return sum(1 for i in archive.infolist() if not i.is_dir())
         return 1 if path.is_file() else None
     except (OSError, zipfile.BadZipFile):
         return None

@@ -133,8 +133,8 @@ def _differing_rows(text: pa.ChunkedArray, exact: pa.ChunkedArray, field: dict) 
                 y is None or (isinstance(y, float) and math.isnan(y))
             )
         elif field["type"] == "number":
-            try:
-                x = float(x)
+            try:  # either file may hold text where a number belongs: then they differ
+                x, y = float(x), float(y)
             except (TypeError, ValueError):
                 same = False
             else:
