@@ -46,6 +46,27 @@ def _element(symbol: str) -> str | None:
     return match.group(1)
 
 
+_LETTERS = re.compile(r"[A-Za-z]+")
+
+
+def check_species(block: gemmi.cif.Block) -> None:
+    """Every atom's type symbol (or label, without one) starts with an element symbol in any
+    letter case followed by no other letter ('Fe3+', 'O2-', 'CA', 'Si1'). pymatgen would read
+    'Cax' as Ca, 'Sx' as S and 'Wat' as O: a guess at the chemistry, refused with its reason."""
+    symbols = list(block.find_values("_atom_site_type_symbol")) or list(
+        block.find_values("_atom_site_label")
+    )
+    for i, raw in enumerate(symbols):
+        token = gemmi.cif.as_string(raw)
+        match = _LETTERS.match(token)
+        letters = match.group(0).capitalize() if match else ""
+        if len(letters) > 2 or not Element.is_valid_symbol(letters):
+            raise StructureRejected(
+                "unknown_element",
+                f"atom site {i + 1}: {token!r} is not an element symbol (not read as a guess)",
+            )
+
+
 def check_occupancies(block: gemmi.cif.Block) -> None:
     """A site with occupancy 0 (or not a number in (0, 1]) is refused, never dropped or
     guessed silently."""
@@ -117,6 +138,7 @@ def parse_cif(text: str) -> Structure:
             "multiple_structures", f"the CIF has {len(document)} data blocks; give one per file"
         )
     try:
+        check_species(document[0])
         check_occupancies(document[0])
         structure = _fast_p1(document[0])
     except (ValueError, RuntimeError) as error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,32 +41,64 @@ class CrossCheck:
 def read_dft_table(path: Path) -> DftTable:
     """{material_id: (k_vrh, g_vrh, status)} of a DFT elastic CSV. An entry that fails the
     sanity rule (contract.dft: empty cells, as Materials Project leaves unfitted tensors,
-    non-positive or absurd values, Voigt below Reuss) keeps its status and NaN moduli. An
-    unreadable file, missing columns or a repeated id is a SourceError: a cross-check against a
-    half-read table would mislead."""
+    non-positive or absurd values, Voigt below Reuss) keeps its status and NaN moduli. A table
+    that cannot be read as meant is a SourceError: unreadable, missing or repeated columns, a
+    row with more cells than the header, a repeated id, or moduli that look like MPa — a
+    cross-check against a half-read or shifted table would mislead."""
     try:
-        with Path(path).open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in DFT_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise SourceError(f"{path}: DFT table without column(s) {', '.join(missing)}")
-            has_bounds = all(c in (reader.fieldnames or []) for c in BOUND_COLUMNS)
+        # utf-8-sig: Excel writes a byte-order mark, which must not become part of a name
+        with Path(path).open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            check_dft_header(path, header)
+            has_bounds = all(c in header for c in BOUND_COLUMNS)
             table: DftTable = {}
-            for row in reader:
-                material_id = row["material_id"].strip()
+            raw_k: list[float] = []  # as written, before the sanity rule: the unit check
+            for line, cells in enumerate(reader, start=2):
+                if len(cells) > len(header):
+                    raise SourceError(
+                        f"{path}: line {line} has {len(cells)} cells, the header {len(header)}"
+                    )
+                row = dict(zip(header, cells, strict=False))
+                material_id = (row.get("material_id") or "").strip()
                 if material_id in table:
                     raise SourceError(f"{path}: material {material_id} appears twice")
                 table[material_id] = _entry(row, has_bounds)
+                raw_k.append(_number(row.get("k_vrh")))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise SourceError(f"{path}: cannot read the DFT table ({error})") from error
     if not table:
         raise SourceError(f"{path}: the DFT table has no rows")
+    check_gpa(path, raw_k)
     return table
 
 
+def check_dft_header(path: Path, header: list[str]) -> None:
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise SourceError(f"{path}: column(s) {', '.join(repeated)} appear more than once")
+    missing = [c for c in DFT_COLUMNS if c not in header]
+    if missing:
+        raise SourceError(f"{path}: DFT table without column(s) {', '.join(missing)}")
+
+
+# The median bulk modulus of inorganic crystals is tens of GPa; a table whose median is above
+# this is almost surely in MPa (or another unit), and every comparison with it would be off.
+MEDIAN_GPA_LIMIT = 1000.0
+
+
+def check_gpa(path: Path, raw_k: list[float]) -> None:
+    values = [k for k in raw_k if math.isfinite(k) and k > 0]
+    if values and statistics.median(values) > MEDIAN_GPA_LIMIT:
+        raise SourceError(
+            f"{path}: the median K_VRH is {statistics.median(values):g}; the table must be in "
+            "GPa (is it in MPa?)"
+        )
+
+
 def _entry(row: dict[str, str], has_bounds: bool) -> tuple[float, float, DftStatus]:
-    k, g = _number(row["k_vrh"]), _number(row["g_vrh"])
-    bounds = {name: _number(row[name]) for name in BOUND_COLUMNS} if has_bounds else None
+    k, g = _number(row.get("k_vrh")), _number(row.get("g_vrh"))
+    bounds = {name: _number(row.get(name)) for name in BOUND_COLUMNS} if has_bounds else None
     status = dft_status(k, g, bounds)
     return (k, g, status) if status is DftStatus.OK else (math.nan, math.nan, status)
 

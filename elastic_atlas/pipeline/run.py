@@ -166,6 +166,12 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     book.check()
     provenance = checkpoint_provenance(checkpoints)
     facts = {"licence": licence, "symmetry_check": symmetry.summary()}
+    if dft is not None and len(frame) and (frame["dft_status"] == "no_entry").all():
+        facts["warning"] = (
+            f"the DFT table {display_path(recipe.dft.path)} matches none of the "
+            f"{len(frame)} rows' material ids (another id scheme?): every dft_status is no_entry"
+        )
+        print(f"warning: {recipe.table}: {facts['warning']}", file=sys.stderr)
     return BuildResult(
         recipe.table, frame, book, build_summary(recipe, book, frame, provenance, facts, start),
         provenance,
@@ -193,6 +199,7 @@ def build_summary(
         "gap_policy": recipe.screen.gap_policy,
         "symmetry_check": facts["symmetry_check"],
         "band_gap_null_rows": int(frame["band_gap"].isna().sum()),
+        "warnings": [facts["warning"]] if "warning" in facts else [],
         "checkpoints": provenance,
         "seconds": round(elapsed, 1),
         "inputs_per_second": round(book.inputs / elapsed, 1) if elapsed else None,

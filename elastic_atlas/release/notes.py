@@ -63,6 +63,7 @@ def release_notes(release: Release, tables: list[str] | None = None) -> str:
             f"- rejected: {summary['rejected'] or 'none'}",
             f"- screening applied: {screening_text(recipe, summary)}",
             f"- DFT status of the rows: {dict(sorted(dft_counts(frame).items())) or 'no table'}",
+            *[f"- build warning: {w}" for w in summary.get("warnings", [])],
             f"- validation (strict, 1e-9): no errors; warnings {validation[table]['csv']}",
             "- inputs:",
         ]

@@ -59,3 +59,23 @@ def test_a_gzip_bomb_member_stops_at_the_size_limit(tmp_path):
     (tmp_path / "s" / "mp-1.cif.gz").write_bytes(bomb)
     (record,) = list(iter_cif_source(tmp_path / "s"))
     assert record.text is None and record.reason == "file_too_large"
+
+
+@pytest.mark.parametrize("token", ["Cax", "Sx", "Wat", "Uue", "Hw"])
+def test_an_element_like_token_is_refused_not_guessed(token):
+    from elastic_atlas.contract.reasons import StructureRejected
+    from elastic_atlas.inputs.cif import parse_cif
+
+    text = cif_text(rock_salt()).replace(" Na ", f" {token} ").replace("Na1", f"{token}1")
+    assert token in text
+    with pytest.raises(StructureRejected) as caught:
+        parse_cif(text)
+    assert caught.value.reason == "unknown_element" and token in caught.value.detail
+
+
+@pytest.mark.parametrize("token", ["Na", "NA", "na", "Na1+", "Na2"])
+def test_an_element_in_any_letter_case_is_read(token):
+    from elastic_atlas.inputs.cif import parse_cif
+
+    text = cif_text(rock_salt()).replace(" Na ", f" {token} ")
+    assert parse_cif(text).composition.reduced_formula == "NaCl"

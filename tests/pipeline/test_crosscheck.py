@@ -182,3 +182,36 @@ def test_validate_refuses_a_dft_value_that_contradicts_its_status(crosschecked):
     assert check.exit_code == 1
     assert "k_vrh_dft = 5.6e+13 does not fit dft_status = rejected_missing_value" in check.output
     assert "g_vrh_dft = null does not fit dft_status = ok" in check.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("material_id,k_vrh,g_vrh\nmp-1,24.5,14.1,99\n", "line 2 has 4 cells"),
+        ("material_id,k_vrh,k_vrh,g_vrh\nmp-1,24.5,25,14.1\n", "appear more than once"),
+        ("material_id,k_vrh,g_vrh\nmp-1,24500,14100\nmp-2,98000,66000\n", "MPa"),
+    ],
+)
+def test_a_dft_table_is_read_as_meant_or_refused(tmp_path, text, message):
+    path = tmp_path / "elastic.csv"
+    path.write_text(text)
+    with pytest.raises(SourceError, match=message):
+        read_dft_table(path)
+
+
+def test_a_dft_table_written_by_excel_keeps_its_first_column(tmp_path):
+    path = tmp_path / "elastic.csv"
+    path.write_bytes("material_id,k_vrh,g_vrh\r\nmp-1,24.5,14.1\r\n".encode("utf-8-sig"))
+    assert read_dft_table(path)["mp-1"] == (24.5, 14.1, DftStatus.OK)
+
+
+def test_a_dft_table_that_matches_no_row_is_a_warning_with_counts(crosschecked):
+    (crosschecked / "elastic.csv").write_text("material_id,k_vrh,g_vrh\nmvc-1,24.5,14.1\n")
+    out = crosschecked / "out"
+    result = CliRunner().invoke(
+        main, ["build", str(crosschecked / "recipe.toml"), "-o", str(out), "--workers", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "matches none of the 3 rows' material ids" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert "every dft_status is no_entry" in summary["warnings"][0]
