@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 VERSION ?=
 ATLAS := $(BIN)/elastic-atlas
 
-.PHONY: help venv test lint format release models folds inner benchmarks clean
+.PHONY: help venv test lint format release models folds inner loco benchmarks clean
 
 help:
 	@echo "make release     build a release into releases/<version>/ (embedded sample by default)"
@@ -17,6 +17,7 @@ help:
 	@echo "make models      retrain the frozen CGCNN checkpoint from ../shared/data (-j2: 2 runs)"
 	@echo "make folds       one run per Matbench fold and the 5-fold figure (-j2: 2 runs)"
 	@echo "make inner       nested cross-validation runs inside fold 0 (uncertainty benchmark)"
+	@echo "make loco        leave-chemical-system-out runs inside fold 0 (calibration for new materials)"
 	@echo "make benchmarks  run the measurements of benchmarks/ (needs ../shared/data)"
 
 venv: $(STAMP)
@@ -68,6 +69,15 @@ folds: $(addsuffix /done,$(FOLD_RUNS))
 INNER_RUNS := $(foreach i,0 1 2 3 4,runs/kg-f0-i$(i)-s0)
 
 inner: $(addsuffix /done,$(INNER_RUNS))
+
+# Leave-cluster-out inside fold 0: run N trains without the N-th fifth of the fold's chemical
+# systems (whole systems held out), so its errors on them look like errors on new compositions.
+LOCO_RUNS := $(foreach i,0 1 2 3 4,runs/kg-f0-c$(i)-s0)
+
+loco: $(addsuffix /done,$(LOCO_RUNS))
+
+runs/kg-f0-c%-s0/done: | $(STAMP)
+	$(ATLAS) train --fold 0 --inner-fold $* --inner-split chemsys --seed 0 --run-dir runs/kg-f0-c$*-s0 --quiet
 
 runs/kg-f0-i%-s0/done: | $(STAMP)
 	$(ATLAS) train --fold 0 --inner-fold $* --seed 0 --run-dir runs/kg-f0-i$*-s0 --quiet

@@ -85,6 +85,14 @@ def shared_file(*parts: str) -> Path | None:
     "for benchmarks/bench_uncertainty_limit.py (`make inner`).",
 )
 @click.option(
+    "--inner-split",
+    type=click.Choice(["random", "chemsys"]),
+    default="random",
+    show_default=True,
+    help="How --inner-fold cuts the parts: random entries, or whole chemical systems "
+    "(leave-cluster-out: errors on new compositions, `make loco`).",
+)
+@click.option(
     "--device",
     default="auto",
     show_default=True,
@@ -106,6 +114,7 @@ def train(
     patience: int,
     threads: int,
     inner_fold: int | None,
+    inner_split: str,
     device: str,
     quiet: bool,
 ) -> None:
@@ -138,6 +147,7 @@ def train(
             seed=seed,
             fold=fold,
             inner_fold=inner_fold,
+            inner_split=inner_split,
             folds=folds,
             loss=loss,
             max_epochs=max_epochs,

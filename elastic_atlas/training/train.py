@@ -17,7 +17,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -53,6 +53,10 @@ class TrainConfig(BaseModel):
     # the fold trains on (the error memory of benchmarks/bench_uncertainty_limit.py).
     inner_fold: int | None = Field(default=None, ge=0)
     inner_folds: int = Field(default=5, ge=2)
+    # How the inner parts are cut: "random" entries, or whole chemical systems ("chemsys":
+    # leave-cluster-out, Meredig et al. 2018), whose held-out errors look like those of the
+    # new compositions most published rows are.
+    inner_split: Literal["random", "chemsys"] = "random"
     seed: int = 0
     validation_fraction: float = 0.1
     architecture: Architecture = Architecture(atom_feature_length=91, n_conv=3, h_fea_len=128)
@@ -84,10 +88,35 @@ class TrainConfig(BaseModel):
 
 
 # ------------------------------------------------------------------ data
-def split_ids(config: TrainConfig, available: set[str]) -> dict[str, list[str]]:
+def chemical_system(structure: dict[str, Any]) -> str:
+    """'Cl-Na' of a pymatgen Structure dict (no pymatgen import needed)."""
+    elements = {sp["element"] for site in structure["sites"] for sp in site["species"]}
+    return "-".join(sorted(elements))
+
+
+def cluster_parts(ids: list[str], groups: dict[str, str], parts: int, seed: int) -> list[set[str]]:
+    """`parts` sets of ids, each chemical system wholly in one: the systems in a seeded order,
+    each given to the part with the fewest entries so far (parts of near-equal size)."""
+    members: dict[str, list[str]] = {}
+    for mbid in sorted(ids):
+        members.setdefault(groups[mbid], []).append(mbid)
+    order = sorted(members)
+    random.Random(seed).shuffle(order)
+    out: list[set[str]] = [set() for _ in range(parts)]
+    for system in order:
+        smallest = min(range(parts), key=lambda k: (len(out[k]), k))
+        out[smallest].update(members[system])
+    return out
+
+
+def split_ids(
+    config: TrainConfig, available: set[str], groups: dict[str, str] | None = None
+) -> dict[str, list[str]]:
     """Fold train entries (minus a seeded validation part) and fold test entries present.
 
     Ids are the first target's Matbench ids; every other target's fold must hold the same rows.
+    With an inner fold, part `inner_fold` of the fold's training entries is the test (random
+    entries, or whole chemical systems from `groups` with inner_split "chemsys").
     """
     train, test = load_fold(config.folds, TARGET_TO_TASK[config.targets[0]], config.fold)
     for other in config.targets[1:]:
@@ -98,7 +127,14 @@ def split_ids(config: TrainConfig, available: set[str]) -> dict[str, list[str]]:
             raise TrainingError(f"fold {config.fold} of {other} holds other entries")
     train = [m for m in train if m in available]
     test = [m for m in test if m in available]
-    if config.inner_fold is not None:
+    if config.inner_fold is not None and config.inner_split == "chemsys":
+        if groups is None:
+            raise TrainingError("inner_split chemsys needs the entries' chemical systems")
+        parts_of = cluster_parts(train, groups, config.inner_folds, 3000 + config.fold)
+        test = sorted(parts_of[config.inner_fold])
+        held_out = set(test)
+        train = [m for m in train if m not in held_out]
+    elif config.inner_fold is not None:
         parts = sorted(train)
         random.Random(2000 + config.fold).shuffle(parts)  # the same parts for every inner run
         test = parts[config.inner_fold :: config.inner_folds]
@@ -123,6 +159,8 @@ def _run_identity(config: dict) -> dict:
     if identity.get("inner_fold") is None:  # runs from before nested cross-validation
         identity.pop("inner_fold", None)
         identity.pop("inner_folds", None)
+    if identity.get("inner_split", "random") == "random":  # runs from before chemsys splits
+        identity.pop("inner_split", None)
     identity["folds"] = Path(identity["folds"]).name
     identity["datasets"] = [Path(path).name for path in identity["datasets"]]
     return identity
@@ -178,7 +216,8 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
 
     dataset = load_joint_dataset(config.datasets)
     graphs = cached_graphs(dataset, config.graph, config.cache)
-    ids = split_ids(config, set(graphs))
+    groups = {mbid: chemical_system(structure) for mbid, (structure, _) in dataset.items()}
+    ids = split_ids(config, set(graphs), groups)
     (run_dir / "split.json").write_text(json.dumps(ids) + "\n")
     features = own_feature_table()
     targets = {mbid: values for mbid, (_, values) in dataset.items()}

@@ -263,3 +263,17 @@ def test_the_training_loop_imports_no_pymatgen():
     code = "import sys, elastic_atlas.training.train; print('pymatgen' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_chemical_system_parts_hold_whole_systems_and_balance():
+    from elastic_atlas.training.train import cluster_parts
+
+    ids = [f"mb-{i}" for i in range(200)]
+    groups = {m: f"sys-{i % 37}" for i, m in enumerate(ids)}  # 37 systems of 5-6 entries
+    parts = cluster_parts(ids, groups, 5, seed=3000)
+    assert set().union(*parts) == set(ids) and sum(len(p) for p in parts) == len(ids)
+    for system in set(groups.values()):
+        holding = [k for k, part in enumerate(parts) if any(groups[m] == system for m in part)]
+        assert len(holding) == 1  # a system is never split between a run's train and test
+    assert max(map(len, parts)) - min(map(len, parts)) <= 6
+    assert parts == cluster_parts(list(reversed(ids)), groups, 5, seed=3000)  # deterministic
