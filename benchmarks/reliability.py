@@ -123,8 +123,7 @@ VALID_ROWS = {
     "bom-crlf",
     "deuterium",
     "noble-gas",
-    "long-symbol",
-}
+}  # "long-symbol" (Nax) is refused since issue 19: pymatgen would read it as Na, a guess
 
 
 def recipe(folder: Path, structures: str, *, extra: str = "", policy: str = "include") -> Path:
@@ -529,6 +528,327 @@ def mp_api_cases(work: Path, model: Path) -> list[Outcome]:
     return out
 
 
+# ------------------------------------------------------------------ issue 19's classes
+def _unchanged(path: Path, before: bytes | None) -> bool:
+    return (path.read_bytes() if path.is_file() else None) == before
+
+
+def output_cases(work: Path, model: Path, release: Path) -> list[Outcome]:
+    """Outputs that would destroy something: each refused (exit 2), the target unchanged."""
+    folder = _mkdir(work / "outputs")
+    cif = folder / "one.cif"
+    cif.write_text(cif_text(rock_salt()))
+    fifo = folder / "fifo"
+    os.mkfifo(fifo)
+    precious = folder / "precious.csv"
+    precious.write_text("keep me\n")
+    link = folder / "link.csv"
+    link.symlink_to(precious)
+    own = folder / "own-model"
+    shutil.copytree(model, own)
+    published = folder / "published"
+    shutil.copytree(release.parent, published)
+    version = published / release.name
+    cases = {
+        "fifo": (["predict", "--checkpoint", own, cif, "-o", fifo], None),
+        "symlink": (["predict", "--checkpoint", own, cif, "-o", link], precious),
+        "checkpoint-card": (["predict", "--checkpoint", own, cif, "-o", own / "model.json"],
+                            own / "model.json"),
+        "release-file": (["predict", "--checkpoint", own, cif, "-o", version / "mped.csv"],
+                         version / "mped.csv"),
+        "releases-in-version": (["release", "--releases", version], version / "datapackage.json"),
+    }  # fmt: skip
+    out = []
+    for name, (args, guarded) in cases.items():
+        before = guarded.read_bytes() if guarded is not None else None
+        result = run(*args, "--quiet", "--workers", 0)
+        clobbered = guarded is not None and not _unchanged(guarded, before)
+        wrong = result.exit_code != 2 or clobbered or (name == "fifo" and not fifo.is_fifo())
+        out.append(Outcome("outputs", name, crashed(result), wrong=wrong))
+    return out
+
+
+CONFIG = (
+    'name = "x"\ntitle = "t"\ndescription = "d"\nkeywords = []\n'
+    '[[creators]]\nname = "test"\n[tables]\nmped = "recipe.toml"\n'
+)
+
+
+def config_cases(work: Path, model: Path) -> list[Outcome]:
+    """Release config values checked before any work: exit 2, nothing written."""
+    bad = {
+        "name-traversal": CONFIG.replace('name = "x"', 'name = "../../../x"'),
+        "name-slash": CONFIG.replace('name = "x"', 'name = "a/b"'),
+        "doi-url": 'doi = "https://doi.org/10.1/x"\n' + CONFIG,
+        "doi-words": 'doi = "see website"\n' + CONFIG,
+        "record-doi-key": 'record_dois = {nxd = "10.5555/x"}\n' + CONFIG,
+        "homepage-ftp": 'homepage = "ftp://example.org"\n' + CONFIG,
+        "unknown-key": 'colour = "red"\n' + CONFIG,
+        "no-creators": CONFIG.replace('[[creators]]\nname = "test"\n', ""),
+        "empty-tables": CONFIG.replace('mped = "recipe.toml"\n', ""),
+    }
+    out = []
+    for name, text in bad.items():
+        folder = _mkdir(work / f"config-{name}")
+        (folder / "model").symlink_to(model)
+        recipe(folder, str(work / "cif-corpus" / "cifs"))
+        (folder / "release.toml").write_text(text)
+        result = run("release", "--config", folder / "release.toml", "--version", "1.0.0",
+                     "--releases", folder / "releases", "--quiet", "--workers", 0)  # fmt: skip
+        written = (folder / "releases").exists() or any(work.glob("x-*"))
+        out.append(Outcome("config", name, crashed(result), wrong=result.exit_code != 2 or written))
+    for version in ("1.0.0\n", "\uff11.0.0", "01.0.0"):
+        result = run("release", "--version", version, "--releases", work / "rv2", "--quiet")
+        out.append(Outcome("config", f"version-{version!r}", crashed(result),
+                           wrong=result.exit_code == 0 or (work / "rv2").exists()))  # fmt: skip
+    return out
+
+
+def card_cases(work: Path, model: Path) -> list[Outcome]:
+    """model.json as a contract: each bad card refused (exit 2) before any prediction."""
+    edits: dict[str, Callable[[dict], None]] = {
+        "unknown-key": lambda c: c.__setitem__("colour", "red"),
+        "no-architecture": lambda c: c.pop("architecture"),
+        "members-text": lambda c: c.__setitem__("members", "member-0.safetensors"),
+        "unit-gpa": lambda c: c["targets"][0].__setitem__("unit", "GPa"),
+        "std-zero": lambda c: c["targets"][1].__setitem__("std", 0.0),
+        "swapped": lambda c: [
+            t.__setitem__("name", n)
+            for t, n in zip(c["targets"], ["log10_g_vrh", "log10_k_vrh"], strict=True)
+        ],
+        "ids-outside": lambda c: c.setdefault("training", {}).__setitem__(
+            "ids", {"file": "../../etc/hostname"}
+        ),
+    }
+    cif = work / "outputs" / "one.cif"
+    out = []
+    for name, edit in edits.items():
+        folder = work / f"card-{name}"
+        shutil.copytree(model, folder)
+        card = json.loads((folder / "model.json").read_text())
+        edit(card)
+        (folder / "model.json").write_text(json.dumps(card))
+        result = run("predict", "--checkpoint", folder, cif, "-o", work / f"card-{name}.csv",
+                     "--quiet", "--workers", 0)  # fmt: skip
+        written = (work / f"card-{name}.csv").exists()
+        out.append(Outcome("cards", name, crashed(result), wrong=result.exit_code != 2 or written))
+    return out
+
+
+def _rehash(folder: Path) -> None:
+    from elastic_atlas.digest import file_digest
+    from elastic_atlas.release.descriptor import write_checksums
+
+    path = folder / "datapackage.json"
+    descriptor = json.loads(path.read_text())
+    for resource in descriptor["resources"]:
+        file = folder / resource["path"]
+        if file.is_file():
+            resource["hash"] = f"sha256:{file_digest(file)}"
+            if "bytes" in resource:
+                resource["bytes"] = file.stat().st_size
+    path.write_text(json.dumps(descriptor))
+    write_checksums(folder)
+
+
+def _forge_csv(change: Callable[[pd.DataFrame], None]) -> Callable[[Path], None]:
+    def forge(folder: Path) -> None:
+        frame = pd.read_csv(folder / "mped.csv", dtype={"dft_status": str})
+        change(frame)
+        frame.to_csv(folder / "mped.csv", index=False, lineterminator="\n")
+
+    return forge
+
+
+def _forge_parquet(key: bytes, value: bytes, column: str | None = None) -> Callable[[Path], None]:
+    import pyarrow.parquet as pq
+
+    def forge(folder: Path) -> None:
+        table = pq.read_table(folder / "mped.parquet")
+        schema = table.schema
+        if column is None:
+            schema = schema.with_metadata({**schema.metadata, key: value})
+        else:
+            index = schema.get_field_index(column)
+            field = schema.field(index)
+            schema = schema.set(index, field.with_metadata({**field.metadata, key: value}))
+        pq.write_table(table.cast(schema), folder / "mped.parquet")
+
+    return forge
+
+
+def _edit_descriptor(change: Callable[[list[dict]], None]) -> Callable[[Path], None]:
+    def forge(folder: Path) -> None:
+        path = folder / "datapackage.json"
+        descriptor = json.loads(path.read_text())
+        change(descriptor["resources"])
+        path.write_text(json.dumps(descriptor))
+
+    return forge
+
+
+def _swap_weights(folder: Path) -> None:
+    model = next((folder / "models").iterdir())
+    (model / "member-0.safetensors").write_bytes((model / "member-1.safetensors").read_bytes())
+
+
+def _as_file(resources: list[dict]) -> None:
+    resources[0].update(type="file", name="notes-csv")
+    resources[0].pop("elastic_atlas:table", None)
+
+
+def forgery_cases(work: Path, release: Path) -> list[Outcome]:
+    """Forged releases whose hashes were all updated: `validate` must still say INVALID."""
+
+    def flip(frame: pd.DataFrame) -> None:
+        frame.loc[0, "in_training"] = not bool(frame.loc[0, "in_training"])
+
+    forgeries: dict[str, Callable[[Path], None]] = {
+        "csv-in-training": _forge_csv(flip),
+        "csv-dft-99999": _forge_csv(lambda f: f.__setitem__("k_vrh_dft", 99999.0)),
+        "csv-k-doubled": _forge_csv(lambda f: f.__setitem__("k_vrh", f["k_vrh"] * 2)),
+        "parquet-unit-mpa": _forge_parquet(b"unit", b"MPa", "k_vrh"),
+        "parquet-version": _forge_parquet(b"elastic_atlas.version", b"9.9.9"),
+        "parquet-licence": _forge_parquet(b"elastic_atlas.licence", b"CC0-1.0"),
+        "weights-swapped": _swap_weights,
+        "table-as-file": _edit_descriptor(_as_file),
+        "duplicate-name": _edit_descriptor(lambda r: r[-1].__setitem__("name", r[-2]["name"])),
+    }
+    out = []
+    for name, forge in forgeries.items():
+        folder = work / f"forged-{name}"
+        shutil.copytree(release, folder)
+        forge(folder)
+        _rehash(folder)
+        result = run("validate", folder / "datapackage.json")
+        out.append(Outcome("forgeries", name, crashed(result), wrong=result.exit_code != 1))
+    return out
+
+
+def crash_cases(work: Path, release: Path) -> list[Outcome]:
+    """Inputs that once raised a traceback: now a verdict (1) or one line (2), never 3."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = _mkdir(work / "crashes")
+    nul = folder / "nul"
+    shutil.copytree(release, nul)
+    _edit_descriptor(lambda r: r[0].__setitem__("path", "mped\u0000.csv"))(nul)
+    pq.write_table(pa.table({"material_id": ["mp-1"], "k_vrh": pa.array([[1.0, 2.0]])}),
+                   folder / "list.parquet")  # fmt: skip
+    (folder / "fields5.json").write_text(
+        '{"resources": [{"name": "a", "path": "a.csv", "schema": {"fields": 5}}]}'
+    )
+    (folder / "a.csv").write_text("material_id\nmp-1\n")
+    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "dup.csv").write_text("material_id,k_vrh,k_vrh\nmp-1,1,2\n")
+    broken = _mkdir(folder / "broken-releases")
+    shutil.copytree(release, broken / release.name)
+    (broken / release.name / "datapackage.json").write_text("{not json")
+    cases = {
+        "nul-path": (["validate", nul / "datapackage.json"], 1),
+        "list-column": (["validate", folder / "list.parquet"], 1),
+        "list-column-schema": (["validate", folder / "list.parquet", "--schema", "mped"], 1),
+        "schema-fields-5": (["validate", folder / "fields5.json"], 2),
+        "deep-json": (["validate", folder / "deep.json"], 2),
+        "duplicate-header": (["validate", folder / "dup.csv", "--schema", "mped"], 2),
+        "broken-version": (["release", "--releases", broken, "--quiet", "--workers", 0], 2),
+    }
+    out = []
+    for name, (args, expected) in cases.items():
+        result = run(*args)
+        out.append(Outcome("crashes", name, crashed(result), wrong=result.exit_code != expected))
+    for name, content in {"literature-no-id": b"id,k_vrh,g_vrh,source\nmp-1,1,1,x\n",
+                          "literature-binary": b"\x89PNG\r\n\x1a\n\x00\xff"}.items():  # fmt: skip
+        case = _mkdir(folder / name)
+        (case / "model").symlink_to(work / "model")
+        (case / "lit.csv").write_bytes(content)
+        path = recipe(case, str(work / "cif-corpus" / "cifs"), extra="")
+        path.write_text('literature = "lit.csv"\n' + path.read_text())
+        result = run("build", path, "-o", case / "out", "--quiet", "--workers", 0)
+        wrong = result.exit_code != 2 or (case / "out" / "mped.csv").exists()
+        out.append(Outcome("crashes", name, crashed(result), wrong=wrong))
+    return out
+
+
+def member_cases(work: Path, model: Path) -> list[Outcome]:
+    """Zip members a source used to skip silently: each counted as a row or a reject."""
+    import gzip
+    import zipfile
+
+    folder = _mkdir(work / "members")
+    (folder / "model").symlink_to(model)
+    text = cif_text(rock_salt()).encode()
+    members = {"mp-1.cif": text, ".mp-107.cif": text, "mp-108.cif.gz": gzip.compress(text),
+               "mp-109.cif ": text, "notes.txt": b"x"}  # fmt: skip
+    with zipfile.ZipFile(folder / "s.zip", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    result = run("build", recipe(folder, "s.zip"), "-o", folder / "out", "--quiet", "--workers", 0)
+    if result.exit_code != 0:
+        return [Outcome("members", "zip", crashed(result), wrong=True)]
+    seen = list(pd.read_csv(folder / "out" / "mped.csv").material_id)
+    seen += list(pd.read_csv(folder / "out" / "rejects.csv").material_id)
+    expected = {"mp-1", ".mp-107.cif", "mp-108", "mp-109.cif ", "notes.txt"}
+    return [Outcome("members", "zip", dropped=len(expected - set(seen)))]
+
+
+def dft_cases(work: Path, model: Path) -> list[Outcome]:
+    """DFT tables read as meant: shifted, repeated, MPa tables refused; BOM read; no match
+    warned."""
+    tables = {
+        "extra-cells": ("material_id,k_vrh,g_vrh\ngood-1,24.5,14.1,99\n", 2),
+        "repeated-column": ("material_id,k_vrh,k_vrh,g_vrh\ngood-1,24.5,25,14.1\n", 2),
+        "mpa": ("material_id,k_vrh,g_vrh\ngood-1,24500,14100\ngood-2,443000,535000\n", 2),
+        "bom": ("\ufeffmaterial_id,k_vrh,g_vrh\ngood-1,24.5,14.1\n", 0),
+        "no-match": ("material_id,k_vrh,g_vrh\nmp-1,24.5,14.1\n", 0),
+    }
+    out = []
+    for name, (text, expected) in tables.items():
+        folder = _mkdir(work / f"dft-{name}")
+        (folder / "model").symlink_to(model)
+        (folder / "elastic.csv").write_text(text, encoding="utf-8")
+        extra = '[dft]\npath = "elastic.csv"\nsource = "t"\n'
+        path = recipe(folder, str(work / "cif-corpus" / "cifs"))
+        path.write_text(path.read_text() + extra)
+        result = run("build", path, "-o", folder / "out", "--quiet", "--workers", 0)
+        wrong = result.exit_code != expected
+        if name == "bom" and not wrong:
+            table = pd.read_csv(folder / "out" / "mped.csv").set_index("material_id")
+            wrong = table.loc["good-1", "dft_status"] != "ok"
+        if name == "no-match":
+            wrong |= "matches none of the" not in result.output
+        out.append(Outcome("dft", name, crashed(result), wrong=wrong))
+    return out
+
+
+def element_cases(work: Path, model: Path) -> list[Outcome]:
+    """Element-like tokens pymatgen would read as an element: rejected, never guessed."""
+    folder = _mkdir(work / "elements")
+    (folder / "model").symlink_to(model)
+    _mkdir(folder / "cifs")
+    tokens = ("Cax", "Sx", "Wat", "Uue")
+    for token in tokens:
+        text = cif_text(rock_salt()).replace(" Na ", f" {token} ").replace("Na1", f"{token}1")
+        (folder / "cifs" / f"{token}.cif").write_text(text)
+    (folder / "cifs" / "good.cif").write_text(cif_text(diamond()))
+    result = run("build", recipe(folder, "cifs"), "-o", folder / "out", "--quiet", "--workers", 0)
+    if result.exit_code != 0:
+        return [Outcome("elements", t, crashed(result), wrong=True) for t in tokens]
+    reasons = dict(pd.read_csv(folder / "out" / "rejects.csv")[["material_id", "reason"]].values)
+    return [Outcome("elements", t, wrong=reasons.get(t) != "unknown_element") for t in tokens]
+
+
+def whole_release_cases(work: Path, release: Path) -> list[Outcome]:
+    """A run stopped after the version folder was in place: the rerun completes it."""
+    root = work / "whole"
+    shutil.copytree(release.parent, root)
+    (root / "datapackage.json").unlink()
+    result = run("release", "--releases", root, "--quiet", "--workers", 0)
+    wrong = result.exit_code != 0 or not (root / "datapackage.json").is_file()
+    return [Outcome("whole", "root-descriptor", crashed(result), wrong=wrong)]
+
+
 # ------------------------------------------------------------------ report
 def sample_release(work: Path) -> Path:
     result = run("release", "--releases", work / "releases", "--quiet", "--workers", 0)
@@ -547,6 +867,12 @@ def main_run(quiet: bool = False) -> int:
         outcomes += summary_cases(work, model) + recipe_cases(work, model)
         outcomes += predict_cases(work, model) + validate_cases(work, sample_release(work))
         outcomes += release_cases(work, model) + mp_api_cases(work, model)
+        release = sample_release(work / "second")
+        outcomes += output_cases(work, model, release) + config_cases(work, model)
+        outcomes += card_cases(work, model) + forgery_cases(work, release)
+        outcomes += crash_cases(work, release) + member_cases(work, model)
+        outcomes += dft_cases(work, model) + element_cases(work, model)
+        outcomes += whole_release_cases(work, release)
         executed = sum(p.exists() for p in work.glob("pwned*"))
         executed += sum(p.exists() for p in (work / "predict").glob("pwned*"))
     return report(outcomes, executed, quiet)

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from elastic_atlas.model.cgcnn import Architecture
+from elastic_atlas.model.architecture import Architecture
 from elastic_atlas.model.graph import GraphParameters
 
 FORMAT_NAME = "elastic-atlas-cgcnn"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
 from torch import nn
 
+from elastic_atlas.model.architecture import Architecture
 from elastic_atlas.model.graph import CrystalGraph
 
 # exp(x) below x = −87.3 is a subnormal float32 (< 1.18e-38). A CPU computes with subnormals
@@ -28,20 +28,6 @@ def gaussian_basis(distances: torch.Tensor, centers: torch.Tensor, width2: float
     """exp(−(d − μ_k)² / w²) for each distance and centre, the subnormal tail set to 0."""
     exponent = -((distances.unsqueeze(-1) - centers) ** 2) / width2
     return torch.exp(exponent.masked_fill(exponent < SUBNORMAL_EXPONENT, float("-inf")))
-
-
-class Architecture(BaseModel):
-    """Sizes of a CGCNN; stored in every checkpoint."""
-
-    model_config = ConfigDict(frozen=True)
-
-    atom_feature_length: int = 92  # input features per element
-    gaussian_length: int = 41  # Gaussian basis functions per bond
-    atom_fea_len: int = 64  # hidden atom features
-    n_conv: int = 3
-    h_fea_len: int = 128
-    n_h: int = 1
-    n_targets: int = 1
 
 
 class ConvLayer(nn.Module):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from tqdm import tqdm
 
 from elastic_atlas.contract.licences import table_licence
@@ -38,6 +39,12 @@ from elastic_atlas.pipeline.shards import (
     TableSpool,
     batched,
     table_rows,
+)
+from elastic_atlas.pipeline.structures import (
+    TextKeeper,
+    sorted_structures,
+    structures_name,
+    write_structures,
 )
 from elastic_atlas.pipeline.tables import write_csv, write_parquet
 
@@ -92,6 +99,7 @@ class BuildResult:
     book: Accounting
     summary: dict[str, Any]
     provenance: list[dict[str, Any]]
+    structures: pa.Table  # material_id, cif: each row's structure as read, sorted by id
 
 
 def counted(raws: Iterable[RawStructure], book: Accounting) -> Iterator[RawStructure]:
@@ -153,16 +161,20 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     book = Accounting()
     check_every = recipe.summary.symmetry_check_every if recipe.summary else 0
     spec = ShardSpec(recipe.table, checkpoints, recipe.screen, check_every, crosscheck=crosscheck)
+    keeper = TextKeeper()  # each row's CIF, shipped beside the table
     records = stream(
-        candidates(recipe, book, summary), checkpoints, book, options, label=recipe.table,
-        total=expected_inputs(recipe, summary), **spec.hooks(),
+        keeper.watch(candidates(recipe, book, summary)), checkpoints, book, options,
+        label=recipe.table, total=expected_inputs(recipe, summary), **spec.hooks(),
     )  # fmt: skip
     symmetry = SymmetryTally()
+    texts: list[pa.Table] = []
     with TableSpool(spec) as spool:
         for chunk in batched(records):  # rows leave Python objects a row group at a time
             symmetry.add(chunk)
             spool.add(table_rows(chunk, spec))
+            texts.append(keeper.take([r.material_id for r in chunk]))
         frame = spool.sorted_frame()
+    keeper.clear()
     book.check()
     provenance = checkpoint_provenance(checkpoints)
     facts = {"licence": licence, "symmetry_check": symmetry.summary()}
@@ -174,7 +186,7 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
         print(f"warning: {recipe.table}: {facts['warning']}", file=sys.stderr)
     return BuildResult(
         recipe.table, frame, book, build_summary(recipe, book, frame, provenance, facts, start),
-        provenance,
+        provenance, sorted_structures(texts),
     )  # fmt: skip
 
 
@@ -217,12 +229,14 @@ def write_table_files(
     metadata = {f"elastic_atlas.{key}": value for key, value in (about or {}).items()}
     metadata["elastic_atlas.checkpoints"] = json.dumps(result.provenance)
     write_parquet(result.frame, result.table, out_dir / f"{result.table}.parquet", metadata)
+    write_structures(result.structures, out_dir / structures_name(result.table), metadata)
     write_rejects(result.book.rejects, out_dir / rejects_name, result.table)
 
 
 def build_table(recipe: Recipe, out_dir: Path, options: RunOptions | None = None) -> BuildResult:
     """`elastic-atlas build`: the table's files, rejects.csv and summary.json in out_dir."""
-    names = (f"{recipe.table}.csv", f"{recipe.table}.parquet", "rejects.csv", "summary.json")
+    names = (f"{recipe.table}.csv", f"{recipe.table}.parquet", structures_name(recipe.table),
+             "rejects.csv", "summary.json")  # fmt: skip
     for name in names:  # checked before any work: no input, link or FIFO is written over
         check_writable(out_dir / name, recipe_inputs(recipe))
     result = run_build(recipe, options or RunOptions())

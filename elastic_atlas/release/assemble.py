@@ -25,6 +25,7 @@ from elastic_atlas.digest import file_digest
 from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.outputs import OutputError, release_holding
 from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
+from elastic_atlas.pipeline.structures import structures_name, structures_schema
 from elastic_atlas.release.card import dataset_card
 from elastic_atlas.release.changes import changes_schema, previous_version, write_changes
 from elastic_atlas.release.citations import citation_text
@@ -258,6 +259,12 @@ def _descriptor(release: Release) -> dict[str, Any]:
         )
         rejects["schema"] = rejects_schema()
         resources.append(rejects)
+        structures = resource(
+            out / structures_name(table), out, f"{table}-structures", licence, None,
+            {"title": f"{TABLE_TITLES[table]}: the structure of every row (CIF text)"},
+        )  # fmt: skip
+        structures["schema"] = structures_schema()
+        resources.append(structures)
         if table in release.changes and not release.changes[table].new_table:
             change = release.changes[table]
             diff = resource(

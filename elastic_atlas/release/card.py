@@ -103,7 +103,16 @@ def loading_snippets(table: str) -> list[str]:
         "",
         "from datasets import load_dataset  # the configs of this card's front matter",
         f'rows = load_dataset("parquet", data_files="{table}.parquet")["train"]',
+        "",
+        "import elastic_atlas as ea  # pip install elastic-atlas: units in frame.attrs",
+        f'frame = ea.load("{table}", release=".")',
+        f'first = ea.lookup("{table}", release=".", formula=frame.formula[0])',
+        f'structure = ea.structures("{table}", [frame.material_id[0]], release=".")',
         "```",
+        "",
+        f"`{table}-structures.parquet` holds each row's structure (`material_id`, `cif`: the CIF "
+        "text the row was predicted from); `ea.lookup` also takes `material_id=`, `elements=` "
+        'and `chemsys=`; `ea.validate(".")` returns the findings of this folder as objects.',
         "",
     ]
 

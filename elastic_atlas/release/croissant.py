@@ -31,25 +31,24 @@ def _data_type(kind: str) -> Any:
     return types.get(kind, mlc.DataType.TEXT)
 
 
-def record_set(table: str, schema: dict[str, Any], description: str) -> Any:
+def record_set(name: str, file: str, schema: dict[str, Any], description: str) -> Any:
+    """One RecordSet: every field of `schema` extracted from the Parquet `file`, keyed by
+    material_id."""
     import mlcroissant as mlc
 
     fields = [
         mlc.Field(
-            id=f"{table}/{f['name']}",
+            id=f"{name}/{f['name']}",
             name=f["name"],
             description=f"{f.get('description', '')} Unit: {f.get('unit', '1')}.",
             data_types=[_data_type(f["type"])],
-            source=mlc.Source(
-                file_object=f"{table}.parquet", extract=mlc.Extract(column=f["name"])
-            ),
+            source=mlc.Source(file_object=file, extract=mlc.Extract(column=f["name"])),
         )
         for f in schema["fields"]
     ]
     return mlc.RecordSet(
-        id=table, name=table, description=description, key=[f"{table}/material_id"],
-        fields=fields,
-    )  # fmt: skip
+        id=name, name=name, description=description, key=[f"{name}/material_id"], fields=fields
+    )
 
 
 def creators(release: Release) -> list[Any]:
@@ -68,15 +67,22 @@ def croissant_metadata(release: Release, descriptor: dict[str, Any]) -> dict[str
     import mlcroissant as mlc
 
     folder, config = release.out, release.config
-    tables = [r for r in descriptor["resources"] if r.get("format") == "parquet"]
+    parquet = [r for r in descriptor["resources"] if r.get("format") == "parquet"]
+    tables = [r for r in parquet if "elastic_atlas:table" in r]
     files = [
         mlc.FileObject(
             id=r["path"], name=r["path"], content_url=r["path"],
             encoding_formats=[mlc.EncodingFormat.PARQUET], sha256=file_digest(folder / r["path"]),
         )
-        for r in tables
+        for r in parquet
     ]  # fmt: skip
-    records = [record_set(r["elastic_atlas:table"], r["schema"], r["description"]) for r in tables]
+    records = [
+        record_set(r["elastic_atlas:table"], r["path"], r["schema"], r["description"])
+        for r in tables
+    ] + [
+        record_set(r["name"], r["path"], r["schema"], r["title"])
+        for r in parquet if "elastic_atlas:table" not in r
+    ]  # fmt: skip
     own = release_entry(config, release.version, release.year, doi=config.doi)
     url = config.homepage or (f"https://doi.org/{config.doi}" if config.doi else None)
     licences = sorted({r["licenses"][0]["path"] for r in tables})

@@ -35,6 +35,7 @@ def release_findings(descriptor: dict[str, Any], base: Path) -> list[Finding]:
     for table in CONTRACT_TABLES:
         found += csv_matches_parquet(base, table, resources)
         found += parquet_metadata(base, table, descriptor)
+        found += structures_match(base, table, resources)
     found += checksums(base, resources)
     found += checkpoints(base, resources)
     found += croissant(base, descriptor)
@@ -236,28 +237,66 @@ def checksums(base: Path, resources: list[dict[str, Any]]) -> list[Finding]:
 
 
 def checkpoints(base: Path, resources: list[dict[str, Any]]) -> list[Finding]:
-    """Each checkpoint folder of the release: its files agree with its model.json and it
-    loads (a swapped weight file is caught even when the descriptor's hash was updated)."""
+    """Each checkpoint folder of the release: its model.json is a valid card, every file it
+    lists has the sha256 it states (a swapped weight file is caught even when the descriptor's
+    hash was updated), and — where torch is installed — the checkpoint loads."""
     folders = sorted(
-        {
-            PurePosixPath(str(r.get("path"))).parts[1]
-            for r in resources
-            if str(r.get("path", "")).startswith("models/")
-            and len(PurePosixPath(str(r.get("path"))).parts) == 3
-        }
-    )
+        {PurePosixPath(str(r.get("path"))).parts[1] for r in resources
+         if str(r.get("path", "")).startswith("models/")
+         and len(PurePosixPath(str(r.get("path"))).parts) == 3}
+    )  # fmt: skip
     found = []
     for name in folders:
         folder = base / "models" / name
-        if not (folder / "model.json").is_file():
-            continue
-        from elastic_atlas.model.checkpoint import CheckpointError, load_checkpoint
-
-        try:
-            load_checkpoint(folder)
-        except CheckpointError as error:
-            found.append(_finding("checkpoint", name, " ".join(str(error).split())))
+        if (folder / "model.json").is_file():
+            problem = _checkpoint_problem(folder)
+            if problem:
+                found.append(_finding("checkpoint", name, " ".join(problem.split())))
     return found
+
+
+def _checkpoint_problem(folder: Path) -> str | None:
+    from elastic_atlas.model.card_schema import validated_card
+
+    try:
+        card = validated_card(json.loads((folder / "model.json").read_text()), "model.json")
+    except (ValueError, RecursionError) as error:
+        return str(error)
+    for entry in [*card.members, card.atom_features]:
+        path = folder / entry.file
+        if not path.is_file() or file_digest(path) != entry.sha256:
+            return f"{entry.file} does not match the sha256 its model.json states"
+    try:
+        from elastic_atlas.model.checkpoint import CheckpointError, load_checkpoint
+    except ImportError:  # a light install: the hashes above are the check
+        return None
+    try:
+        load_checkpoint(folder)
+    except CheckpointError as error:
+        return str(error)
+    return None
+
+
+def structures_match(base: Path, table: str, resources: list[dict[str, Any]]) -> list[Finding]:
+    """The structures file holds exactly one structure per row of its table."""
+    rows = _table_paths(base, table, resources).get("parquet")
+    path = base / f"{table}-structures.parquet"
+    listed = any(str(r.get("path")) == path.name for r in resources)
+    if rows is None or not listed or not path.is_file():
+        return []
+    try:
+        ids = pq.read_table(rows, columns=["material_id"]).column(0).to_pylist()
+        shipped = pq.read_table(path, columns=["material_id"]).column(0).to_pylist()
+    except (OSError, pa.ArrowException, KeyError):
+        return [_finding("structures", path.name, f"{path.name} has no readable material_id")]
+    if sorted(ids) != sorted(shipped):
+        missing = sorted(set(ids) - set(shipped))[:3]
+        extra = sorted(set(shipped) - set(ids))[:3]
+        message = (
+            f"{path.name} and {table}.parquet hold other ids (missing {missing}, extra {extra})"
+        )
+        return [_finding("structures", path.name, message)]
+    return []
 
 
 def croissant(base: Path, descriptor: dict[str, Any]) -> list[Finding]:

@@ -102,7 +102,7 @@ def test_frictionless_and_elastic_atlas_accept_the_current_release_descriptor(re
     report = frictionless.Package(str(current)).validate()
     assert report.valid, report.flatten(["type", "note"])
     tables = [t for t in report.tasks if t.type == "table"]
-    assert len(tables) == 3  # CSV and Parquet table and the rejects
+    assert len(tables) == 4  # CSV and Parquet table, the rejects and the structures
     # the checkpoint's files, hash and size: members, features, card, README, training ids
     members = len(json.loads((default_checkpoint() / "model.json").read_text())["members"])
     assert len(report.tasks) - len(tables) == members + 4
@@ -347,8 +347,9 @@ def test_croissant_metadata_validates_and_reads_the_records(released):
     folder = released / "releases" / VERSION
     croissant = json.loads((folder / "croissant.json").read_text())
     assert croissant["conformsTo"].startswith("http://mlcommons.org/croissant/1.0")
-    (parquet,) = croissant["distribution"]
-    assert parquet["sha256"] == file_digest(folder / "mped.parquet")
+    files = {f["contentUrl"]: f for f in croissant["distribution"]}
+    assert set(files) == {"mped.parquet", "mped-structures.parquet"}
+    assert files["mped.parquet"]["sha256"] == file_digest(folder / "mped.parquet")
     fields = {f["name"]: f for f in croissant["recordSet"][0]["field"]}
     assert fields["k_vrh"]["dataType"] == "cr:Float64" and "GPa" in fields["k_vrh"]["description"]
     dataset = mlc.Dataset(jsonld=str(folder / "croissant.json"))  # validates, raises on errors
@@ -359,6 +360,10 @@ def test_croissant_metadata_validates_and_reads_the_records(released):
     assert records[0]["mped/k_vrh"] == table.k_vrh.iloc[0]
     assert fields["risk_soft"]["dataType"] == "sc:Boolean"
     assert bool(records[0]["mped/risk_soft"]) == bool(table.risk_soft.iloc[0])
+    structures = list(dataset.records(record_set="mped-structures"))
+    assert (
+        len(structures) == len(table) and b"_cell_length_a" in structures[0]["mped-structures/cif"]
+    )
 
 
 def test_the_dataset_card_front_matter_and_its_loading_snippets_work(
