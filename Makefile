@@ -26,7 +26,7 @@ venv: $(STAMP)
 # cffconvert pins jsonschema<4, which frictionless cannot use, so it gets a venv of its own.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'
 	test -x $(VENV)/cffconvert/bin/cffconvert || ( $(PYTHON) -m venv $(VENV)/cffconvert && \
 	  $(VENV)/cffconvert/bin/python -m pip install --quiet --disable-pip-version-check cffconvert )
 	touch $(STAMP)

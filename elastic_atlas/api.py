@@ -26,6 +26,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from elastic_atlas.errors import InputError
+
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
@@ -35,7 +37,7 @@ PathLike = str | Path
 Filters = list[tuple[str, str, Any]] | None
 
 
-class ReleaseNotFound(FileNotFoundError):
+class ReleaseNotFound(InputError, FileNotFoundError):
     """No release (a folder with datapackage.json) at the given path, or no such table."""
 
 

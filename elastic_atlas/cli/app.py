@@ -13,56 +13,65 @@ from typing import Any
 import click
 
 from elastic_atlas import __version__
+from elastic_atlas.errors import EXIT_BUG, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, AtlasError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "handle_errors", "main"]
 
-
-def _usage_errors() -> tuple[type[Exception], ...]:
-    """Library errors that mean bad input or usage: one line, exit 2, never a traceback."""
-    from elastic_atlas.contract.licences import LicenceError
-    from elastic_atlas.inputs.recipe import RecipeError
-    from elastic_atlas.inputs.sources import SourceError
-    from elastic_atlas.model.checkpoint import CheckpointError
-    from elastic_atlas.validation.package import PackageError
-    from elastic_atlas.validation.tableio import TableReadError
-
-    return (
-        SourceError, CheckpointError, PackageError, TableReadError, LicenceError, RecipeError,
-        OSError,  # unwritable or read-only folders, a full disk: the message names the path
-    )  # fmt: skip
+# Packages of the extras (pyproject.toml): a command that needs one says which extra to install.
+EXTRA_OF = {
+    "torch": "build", "safetensors": "build", "requests": "build", "urllib3": "build",
+    "sklearn": "train", "xgboost": "train",
+    "matplotlib": "release", "mlcroissant": "release", "pybtex": "release",
+}  # fmt: skip
 
 
 def handle_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """The one map from library errors to exit codes, shared by every command."""
+    """The one map from errors to exit codes, shared by every command: an AtlasError exits
+    with its own code and one line; an OSError (an unwritable folder, a full disk) is bad
+    usage; a missing optional package names its extra; anything else is a bug (exit 3)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        from elastic_atlas.release.assemble import ReleaseError
-
         try:
             command(*args, **kwargs)
-        except ReleaseError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(EXIT_FINDINGS)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click's own usage errors: click prints them and exits 2
-        except Exception as error:
-            if isinstance(error, _usage_errors()):
-                click.echo(f"error: {_one_line(error)}", err=True)
-                sys.exit(EXIT_USAGE)
-            # Not a verdict on the input: a failure of elastic-atlas itself, said as such and
-            # with its own exit code, so no script mistakes it for findings (1) or usage (2).
-            if os.environ.get("ELASTIC_ATLAS_TRACEBACK"):
-                traceback.print_exc()
-            click.echo(
-                f"internal error (a bug of elastic-atlas {__version__}, please report it): "
-                f"{type(error).__name__}: {_one_line(error)} "
-                "(ELASTIC_ATLAS_TRACEBACK=1 shows the traceback)",
-                err=True,
+        except AtlasError as error:
+            fail(error.user_message(), error.exit_code)
+        except OSError as error:
+            fail(_one_line(error), EXIT_USAGE)
+        except ModuleNotFoundError as error:
+            package = (error.name or "").split(".")[0]
+            if package not in EXTRA_OF:
+                bug(error)
+            fail(
+                f"this command needs {package}, which the core install leaves out: "
+                f"pip install 'elastic-atlas[{EXTRA_OF[package]}]'",
+                EXIT_USAGE,
             )
-            sys.exit(EXIT_BUG)
+        except Exception as error:
+            bug(error)
 
     return wrapper
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def bug(error: Exception) -> None:
+    """Not a verdict on the input: a failure of elastic-atlas itself, said as such and with
+    its own exit code, so no script mistakes it for findings (1) or usage (2)."""
+    if os.environ.get("ELASTIC_ATLAS_TRACEBACK"):
+        traceback.print_exc()
+    click.echo(
+        f"error: internal error (a bug of elastic-atlas {__version__}, please report it): "
+        f"{type(error).__name__}: {_one_line(error)} "
+        "(ELASTIC_ATLAS_TRACEBACK=1 shows the traceback)",
+        err=True,
+    )
+    sys.exit(EXIT_BUG)
 
 
 def _one_line(error: Exception) -> str:

@@ -69,7 +69,8 @@ def validate(
     json_report: Path | None,
     examples: int,
 ) -> None:
-    """Check a CSV/Parquet table or a datapackage.json against schema and physics.
+    """Check a CSV/Parquet table, a datapackage.json or a release folder against schema and
+    physics (and a release against itself).
 
     Exit status: 0 no error finding, 1 error findings, 2 unreadable input or bad usage.
     """
@@ -79,8 +80,10 @@ def validate(
     from elastic_atlas.validation.package import is_package, validate_package, validate_table_file
     from elastic_atlas.validation.report import PAPER_COLUMNS, summarize
 
+    if path.is_dir() and (path / "datapackage.json").is_file():  # a release folder
+        path = path / "datapackage.json"
     if not path.is_file():
-        raise click.BadParameter(f"{path} is not a file", param_hint="PATH")
+        raise click.BadParameter(f"{path} is not a file or a release folder", param_hint="PATH")
     if json_report and not json_report.parent.is_dir():
         raise click.BadParameter(f"folder {json_report.parent} does not exist", param_hint="--json")
     settings = ValidationSettings.load()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from elastic_atlas.errors import InputError
+
 LICENCES = {
     "CC0-1.0": {
         "name": "CC0-1.0",
@@ -36,7 +38,7 @@ LICENCE_ORDER = ("CC0-1.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CC-BY-NC-4.0", "CC-BY-
 _INCOMPATIBLE = {frozenset({"CC-BY-SA-4.0", "CC-BY-NC-4.0"})}
 
 
-class LicenceError(ValueError):
+class LicenceError(InputError, ValueError):
     """Sources whose licences cannot be combined into one table licence."""
 
 

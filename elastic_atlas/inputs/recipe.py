@@ -33,9 +33,7 @@ class ScreenSettings(BaseModel):
     radioactive: list[str] = Field(default_factory=lambda: list(RADIOACTIVE))
 
 
-class RecipeError(Exception):
-    """A recipe or release config that cannot be used: unreadable TOML, an unknown key, a wrong
-    type. The message names the file and the key."""
+from elastic_atlas.errors import RecipeError  # noqa: E402 (where recipes raise it)
 
 
 class Strict(BaseModel):

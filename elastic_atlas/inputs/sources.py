@@ -24,11 +24,7 @@ CIF_SUFFIXES = (".cif",)
 MAX_CIF_BYTES = 8 * 1024 * 1024
 
 
-class SourceError(Exception):
-    """A whole source cannot be read completely (missing path, broken zip, a read error).
-
-    A build stops on it (exit 2): a partial source would publish a partial table.
-    """
+from elastic_atlas.errors import SourceError  # noqa: E402 (where sources raise it)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from elastic_atlas import __version__
 from elastic_atlas.digest import file_digest
+from elastic_atlas.errors import CheckpointError
 from elastic_atlas.model.calibration import Calibration
 from elastic_atlas.model.card_schema import (
     FORMAT_NAME,
@@ -39,10 +40,6 @@ from elastic_atlas.model.cgcnn import (
 )
 from elastic_atlas.model.features import FeatureTable
 from elastic_atlas.model.graph import CrystalGraph, GraphParameters
-
-
-class CheckpointError(Exception):
-    """A checkpoint that cannot be used, with what to do about it."""
 
 
 @dataclass

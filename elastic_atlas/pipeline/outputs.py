@@ -11,13 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from elastic_atlas.inputs.sources import SourceError
-
 STDOUT = Path("-")
 
 
-class OutputError(SourceError):
-    """An output path that would destroy an input or cannot be written."""
+from elastic_atlas.errors import OutputError  # noqa: E402 (where writers raise it)
 
 
 def release_holding(path: Path) -> Path | None:

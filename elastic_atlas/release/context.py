@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from elastic_atlas.contract.references import Reference, Relation
-from elastic_atlas.inputs.recipe import Recipe, RecipeError, Strict, load_recipe, validated
+from elastic_atlas.errors import EnvironmentSetupError, ReleaseError
+from elastic_atlas.inputs.recipe import Recipe, Strict, load_recipe, validated
 from elastic_atlas.pipeline.run import BuildResult, RunOptions
 from elastic_atlas.release.citations import table_references
 
@@ -35,12 +36,8 @@ URL = re.compile(r"https?://[^\s]+", re.ASCII)
 TABLE_TITLES = {"mped": "MPED (Materials Project)", "ned": "NED (GNoME)"}
 
 
-class ReleaseError(Exception):
-    """The release cannot be made (bad version, validation errors, existing version differs)."""
-
-
-class ReleaseSetupError(RecipeError):
-    """The environment of a release is unusable (an invalid SOURCE_DATE_EPOCH): exit 2."""
+# The environment of a release is unusable (an invalid SOURCE_DATE_EPOCH): exit 2.
+ReleaseSetupError = EnvironmentSetupError
 
 
 def _matching(pattern: re.Pattern[str], what: str, value: str | None) -> str | None:

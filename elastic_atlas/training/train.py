@@ -24,7 +24,7 @@ import torch
 from pydantic import BaseModel, Field, model_validator
 from safetensors.torch import load_file, save_file
 
-from elastic_atlas.inputs.recipe import RecipeError
+from elastic_atlas.errors import TrainingError
 from elastic_atlas.model.cgcnn import Architecture, CrystalGraphConvNet, collate
 from elastic_atlas.model.checkpoint import build_model
 from elastic_atlas.model.features import FeatureTable, own_feature_table
@@ -32,11 +32,6 @@ from elastic_atlas.model.graph import CrystalGraph, GraphParameters
 from elastic_atlas.paths import cache_dir
 from elastic_atlas.training.graphs import cached_graphs
 from elastic_atlas.training.matbench import TARGET_TO_TASK, load_fold, load_joint_dataset, row_key
-
-
-class TrainingError(RecipeError):
-    """A run folder that holds another run: refused (exit 2), never overwritten."""
-
 
 TargetName = Literal["log10_k_vrh", "log10_g_vrh"]
 

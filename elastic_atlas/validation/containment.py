@@ -12,9 +12,7 @@ from elastic_atlas.validation.findings import Finding, table_finding
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, C: ...
 
 
-class PackageError(Exception):
-    """The data package descriptor cannot be used (unreadable, or a form this validator does
-    not read: inline data, multipart paths, unknown hash algorithms)."""
+from elastic_atlas.errors import PackageError  # noqa: E402 (where descriptors fail)
 
 
 def inside_package(base: Path, relative: Any, name: str) -> tuple[Path | None, list[Finding]]:

@@ -21,8 +21,7 @@ import pyarrow.parquet as pq
 NUMERIC_TYPES = ("number", "integer")
 
 
-class TableReadError(Exception):
-    """The file is not a readable CSV or Parquet table."""
+from elastic_atlas.errors import TableReadError  # noqa: E402 (where reading raises it)
 
 
 @dataclass
