@@ -1,0 +1,78 @@
+"""Install sizes: the core wheel alone vs with every extra, each in a fresh venv.
+
+Usage: .venv/bin/python benchmarks/bench_install.py [--json OUT]
+Builds the wheel, then for "core" (`pip install WHEEL`) and "all" (`pip install WHEEL[all]`)
+creates a venv under benchmarks/out/install, installs from PyPI (torch from the pinned CPU
+wheel), and reports the venv's size on disk, the number of installed distributions and the
+time; then the core venv loads, looks up and validates the embedded-sample release built by the
+full venv (the light install's promise, checked on a real install).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import OUT, ROOT, machine, today
+
+
+def folder_mib(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+def install(name: str, requirement: str) -> dict[str, float | int]:
+    venv = OUT / "install" / name
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    start = time.perf_counter()
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    requirement], check=True)  # fmt: skip
+    seconds = time.perf_counter() - start
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format", "json"],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return {"mib": round(folder_mib(venv), 1), "distributions": len(json.loads(listed)),
+            "seconds": round(seconds, 1)}  # fmt: skip
+
+
+def core_uses_a_release(release: Path) -> str:
+    python = OUT / "install" / "core" / "bin" / "python"
+    code = (
+        "import elastic_atlas as ea; r = %r; f = ea.load('mped', release=r); "
+        "row = ea.lookup('mped', release=r, formula='GaAs'); "
+        "s = ea.structures('mped', list(row.material_id), release=r); "
+        "e = [x for x in ea.validate(r) if x.severity == 'error']; "
+        "print(len(f), len(s), len(e))" % str(release)
+    )
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    return done.stdout.strip() or done.stderr.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    wheels = OUT / "install" / "dist"
+    shutil.rmtree(wheels, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--wheel-dir", str(wheels), str(ROOT)], check=True)  # fmt: skip
+    (wheel,) = wheels.glob("elastic_atlas-*.whl")
+    report = {"date": today(), "machine": machine(),
+              "core": install("core", str(wheel)), "all": install("all", f"{wheel}[all]")}  # fmt: skip
+    release = OUT / "install" / "releases"
+    shutil.rmtree(release, ignore_errors=True)
+    subprocess.run([str(OUT / "install" / "all" / "bin" / "elastic-atlas"), "release",
+                    "--releases", str(release), "--quiet"], check=True)  # fmt: skip
+    report["core_loads_and_validates"] = core_uses_a_release(release / "0.1.0+sample")
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
