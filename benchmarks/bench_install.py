@@ -43,11 +43,11 @@ def install(name: str, requirement: str) -> dict[str, float | int]:
 def core_uses_a_release(release: Path) -> str:
     python = OUT / "install" / "core" / "bin" / "python"
     code = (
-        "import elastic_atlas as ea; r = %r; f = ea.load('mped', release=r); "
+        f"import elastic_atlas as ea; r = {str(release)!r}; f = ea.load('mped', release=r); "
         "row = ea.lookup('mped', release=r, formula='GaAs'); "
         "s = ea.structures('mped', list(row.material_id), release=r); "
         "e = [x for x in ea.validate(r) if x.severity == 'error']; "
-        "print(len(f), len(s), len(e))" % str(release)
+        "print(len(f), len(s), len(e))"
     )
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
     return done.stdout.strip() or done.stderr.strip().splitlines()[-1]
