@@ -31,13 +31,30 @@ def install(name: str, requirement: str) -> dict[str, float | int]:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
     start = time.perf_counter()
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    requirement], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            requirement,
+        ],
+        check=True,
+    )
     seconds = time.perf_counter() - start
-    listed = subprocess.run([str(python), "-m", "pip", "list", "--format", "json"],
-                            capture_output=True, text=True, check=True).stdout  # fmt: skip
-    return {"mib": round(folder_mib(venv), 1), "distributions": len(json.loads(listed)),
-            "seconds": round(seconds, 1)}  # fmt: skip
+    listed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {
+        "mib": round(folder_mib(venv), 1),
+        "distributions": len(json.loads(listed)),
+        "seconds": round(seconds, 1),
+    }
 
 
 def core_uses_a_release(release: Path) -> str:
@@ -59,15 +76,40 @@ def main() -> None:
     args = parser.parse_args()
     wheels = OUT / "install" / "dist"
     shutil.rmtree(wheels, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--wheel-dir", str(wheels), str(ROOT)], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(wheels),
+            str(ROOT),
+        ],
+        check=True,
+    )
     (wheel,) = wheels.glob("elastic_atlas-*.whl")
-    report = {"date": today(), "machine": machine(),
-              "core": install("core", str(wheel)), "all": install("all", f"{wheel}[all]")}  # fmt: skip
+    report = {
+        "date": today(),
+        "machine": machine(),
+        "core": install("core", str(wheel)),
+        "all": install("all", f"{wheel}[all]"),
+    }
     release = OUT / "install" / "releases"
     shutil.rmtree(release, ignore_errors=True)
-    subprocess.run([str(OUT / "install" / "all" / "bin" / "elastic-atlas"), "release",
-                    "--releases", str(release), "--quiet"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            str(OUT / "install" / "all" / "bin" / "elastic-atlas"),
+            "release",
+            "--releases",
+            str(release),
+            "--quiet",
+        ],
+        check=True,
+    )
     report["core_loads_and_validates"] = core_uses_a_release(release / "0.1.0+sample")
     print(json.dumps(report, indent=2))
     if args.json:
