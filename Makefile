@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 VERSION ?=
 ATLAS := $(BIN)/elastic-atlas
 
-.PHONY: help venv test lint format release models folds inner loco benchmarks clean
+.PHONY: help venv browser test lint format release models folds inner loco benchmarks clean
 
 help:
 	@echo "make release     build a release into releases/<version>/ (embedded sample by default)"
@@ -31,8 +31,15 @@ $(STAMP): pyproject.toml
 	  $(VENV)/cffconvert/bin/python -m pip install --quiet --disable-pip-version-check cffconvert )
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# A real browser for the release page's test (Debian's chromium; the test skips without one).
+browser:
+	@command -v chromium >/dev/null 2>&1 || ( command -v apt-get >/dev/null 2>&1 && \
+	  ( apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    ( apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1 ) ) ) || \
+	  echo "no chromium could be installed: the page's browser test will skip"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -52,6 +52,7 @@ from elastic_atlas.release.facts import table_description
 from elastic_atlas.release.figures import table_figures
 from elastic_atlas.release.models import copy_models, model_resources
 from elastic_atlas.release.notes import append_changes, release_notes
+from elastic_atlas.release.page import write_index
 from elastic_atlas.validation.package import validate_table_file
 
 
@@ -195,6 +196,7 @@ def _assemble(release: Release) -> None:
     shutil.copyfile(contract_root() / "docs" / "PHYSICS.md", out / "PHYSICS.md")
     (out / "RELEASE.md").write_text(release_notes(release), encoding="utf-8")
     (out / "README.md").write_text(dataset_card(release), encoding="utf-8")
+    write_index(release)
     from elastic_atlas.release.sciencedb import write_bundle
 
     write_bundle(release, descriptor)

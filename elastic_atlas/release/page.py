@@ -1,0 +1,86 @@
+"""index.html: one self-contained page to look at a release in a browser, offline.
+
+No CDN, no server: the rows travel inside the page as column arrays (JSON), the script and
+styles are inline. Per table: a search by formula (any element order, reduced or not), id or
+elements; a sortable, filterable table with units, uncertainties and risk flags; a B-G scatter
+(log axes, colour by crystal system) where hovering a point shows its row and clicking selects
+it; links to the card and the files. The table and its search use every row; only the scatter
+is thinned (deterministically) when a table is large, always keeping the searched rows.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.release.context import TABLE_TITLES, Release
+
+COLUMNS = (
+    "material_id", "formula", "elements", "crystal_system", "nsites", "density", "k_vrh",
+    "g_vrh", "k_vrh_uncertainty", "g_vrh_uncertainty", "v_mean", "poisson_ratio",
+    "debye_temperature", "k_vrh_dft", "g_vrh_dft", "in_training", "risk_high_uncertainty",
+    "risk_soft", "risk_low_density",
+)  # fmt: skip
+SIGNIFICANT = 5  # digits kept in the page (the files keep all)
+SCATTER_POINTS = 20_000
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    values = frame[name]
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return [None if v is pd.NA or v is None else bool(v) for v in values]
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        return [None if not np.isfinite(v) else float(f"{v:.{SIGNIFICANT}g}") for v in numbers]
+    return [None if v is None or v is pd.NA or v != v else str(v) for v in values]
+
+
+def table_payload(release: Release, table: str) -> dict[str, Any]:
+    frame = release.built[table].frame
+    schema = {f["name"]: f for f in load_table_schema(table)["fields"]}
+    rng = np.random.default_rng(0)
+    scatter = np.sort(rng.permutation(len(frame))[:SCATTER_POINTS]).tolist()
+    return {
+        "table": table,
+        "title": TABLE_TITLES[table],
+        "rows": len(frame),
+        "columns": {name: _column(frame, name) for name in COLUMNS},
+        "units": {name: schema[name].get("unit", "1") for name in COLUMNS},
+        "symbols": {name: schema[name].get("title", name) for name in COLUMNS},
+        "scatter": scatter,
+        "licence": release.summaries[table]["licence"],
+    }
+
+
+# The page's markup, styles and script (no external resource), filled in per release.
+TEMPLATE_FILE = Path(__file__).with_name("index_template.html")
+
+
+def index_html(release: Release) -> str:
+    data = [table_payload(release, table) for table in release.built]
+    title = html.escape(release.config.title)
+    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    files = "".join(
+        f'<a href="{name}">{name}</a> ' for table in release.built
+        for name in (f"{table}.parquet", f"{table}.csv", f"{table}-structures.parquet",
+                     f"{table}-rejects.csv")
+    )  # fmt: skip
+    template = TEMPLATE_FILE.read_text(encoding="utf-8")
+    return (
+        template.replace("@@TITLE@@", title)
+        .replace("@@VERSION@@", html.escape(release.version))
+        .replace("@@FILES@@", files)
+        .replace("@@DATA@@", payload)
+    )
+
+
+def write_index(release: Release) -> Path:
+    path = release.out / "index.html"
+    path.write_text(index_html(release), encoding="utf-8")
+    return path
