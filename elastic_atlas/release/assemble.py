@@ -52,7 +52,7 @@ from elastic_atlas.release.facts import table_description
 from elastic_atlas.release.figures import table_figures
 from elastic_atlas.release.models import copy_models, model_resources
 from elastic_atlas.release.notes import append_changes, release_notes
-from elastic_atlas.release.page import write_index
+from elastic_atlas.release.page import page_licence, page_resource, write_index
 from elastic_atlas.validation.package import validate_table_file
 
 
@@ -189,6 +189,7 @@ def _assemble(release: Release) -> None:
     for table in release.recipes:  # the table's name once; the figure says what it shows
         title = table.upper() + (" (embedded sample)" if release.config.sample else "")
         table_figures(out / f"{table}.parquet", title, out / "figures" / table)
+    write_index(release)  # before the descriptor, which lists it
     descriptor = _descriptor(release)
     write_json(out / "datapackage.json", descriptor)
     write_croissant(release, descriptor)
@@ -196,7 +197,6 @@ def _assemble(release: Release) -> None:
     shutil.copyfile(contract_root() / "docs" / "PHYSICS.md", out / "PHYSICS.md")
     (out / "RELEASE.md").write_text(release_notes(release), encoding="utf-8")
     (out / "README.md").write_text(dataset_card(release), encoding="utf-8")
-    write_index(release)
     from elastic_atlas.release.sciencedb import write_bundle
 
     write_bundle(release, descriptor)
@@ -277,6 +277,8 @@ def _descriptor(release: Release) -> dict[str, Any]:
             diff["schema"] = changes_schema()
             resources.append(diff)
     resources += model_resources(release.model_files, out)
+    page_licence_id = page_licence(release, list(release.recipes))
+    resources.append(page_resource(out / "index.html", out, page_licence_id))
     # The release's own DOI, never the study's: none until one is minted for this dataset.
     identity = {"id": f"https://doi.org/{config.doi}"} if config.doi else {}
     homepage = {"homepage": config.homepage} if config.homepage else {}

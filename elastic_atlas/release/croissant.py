@@ -75,6 +75,12 @@ def croissant_metadata(release: Release, descriptor: dict[str, Any]) -> dict[str
             encoding_formats=[mlc.EncodingFormat.PARQUET], sha256=file_digest(folder / r["path"]),
         )
         for r in parquet
+    ] + [
+        mlc.FileObject(
+            id=r["path"], name=r["path"], content_url=r["path"], encoding_formats=["text/html"],
+            sha256=file_digest(folder / r["path"]),
+        )
+        for r in descriptor["resources"] if r["path"] == "index.html"
     ]  # fmt: skip
     records = [
         record_set(r["elastic_atlas:table"], r["path"], r["schema"], r["description"])

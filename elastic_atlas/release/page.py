@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from elastic_atlas.contract.licences import LICENCES, table_licence
 from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.digest import file_digest
 from elastic_atlas.release.context import TABLE_TITLES, Release
 
 COLUMNS = (
@@ -39,6 +41,21 @@ def _column(frame: pd.DataFrame, name: str) -> list[Any]:
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
         return [None if not np.isfinite(v) else float(f"{v:.{SIGNIFICANT}g}") for v in numbers]
     return [None if v is None or v is pd.NA or v != v else str(v) for v in values]
+
+
+def page_resource(path: Path, base: Path, licence: str) -> dict[str, Any]:
+    """The page as a file resource of a data package (sha256, bytes, the tables' licence)."""
+    return {
+        "name": "index-html", "type": "file", "path": path.relative_to(base).as_posix(),
+        "format": "html", "mediatype": "text/html", "bytes": path.stat().st_size,
+        "hash": f"sha256:{file_digest(path)}", "licenses": [LICENCES[licence]],
+        "title": "A page to look at the rows in a browser (offline, self-contained)",
+    }  # fmt: skip
+
+
+def page_licence(release: Release, tables: list[str]) -> str:
+    """The page holds rows of every table it shows: the most restrictive of their licences."""
+    return table_licence([release.summaries[t]["licence"] for t in tables])
 
 
 def table_payload(release: Release, table: str) -> dict[str, Any]:
@@ -62,12 +79,13 @@ def table_payload(release: Release, table: str) -> dict[str, Any]:
 TEMPLATE_FILE = Path(__file__).with_name("index_template.html")
 
 
-def index_html(release: Release) -> str:
-    data = [table_payload(release, table) for table in release.built]
+def index_html(release: Release, tables: list[str] | None = None) -> str:
+    tables = tables or list(release.built)
+    data = [table_payload(release, table) for table in tables]
     title = html.escape(release.config.title)
     payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     files = "".join(
-        f'<a href="{name}">{name}</a> ' for table in release.built
+        f'<a href="{name}">{name}</a> ' for table in tables
         for name in (f"{table}.parquet", f"{table}.csv", f"{table}-structures.parquet",
                      f"{table}-rejects.csv")
     )  # fmt: skip

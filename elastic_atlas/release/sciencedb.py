@@ -22,6 +22,7 @@ from elastic_atlas.release.datacite import PUBLISHER, datacite_record
 from elastic_atlas.release.descriptor import sources, write_json
 from elastic_atlas.release.facts import methods_text, table_description
 from elastic_atlas.release.notes import release_notes
+from elastic_atlas.release.page import index_html, page_resource
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -41,7 +42,7 @@ def table_descriptor(
     checkpoints = set(release.model_folders[table])
     keep = [
         r for r in descriptor["resources"]
-        if r["name"].startswith(f"{table}-")
+        if (r["name"].startswith(f"{table}-") and r["name"] != "index-html")
         or (r["path"].startswith("models/") and Path(r["path"]).parts[1] in checkpoints)
     ]  # fmt: skip
     record = {k: v for k, v in descriptor.items() if k != "id"}
@@ -72,9 +73,14 @@ def write_record(release: Release, full: dict[str, Any], table: str) -> Path:
     folder = out / "sciencedb" / table
     folder.mkdir(parents=True)
     bundle = folder / f"{descriptor['name']}-{descriptor['version']}.zip"
+    page = folder / "index.html"  # the record's own page: its table only
+    page.write_text(index_html(release, [table]), encoding="utf-8")
+    descriptor["resources"].append(page_resource(page, folder, release.summaries[table]["licence"]))
     with zipfile.ZipFile(bundle, "w") as archive:
         for name in sorted(r["path"] for r in descriptor["resources"]):
-            _add(archive, name, (out / name).read_bytes())
+            _add(
+                archive, name, (folder if name == "index.html" else out).joinpath(name).read_bytes()
+            )
         _add(archive, "datapackage.json", _json_bytes(descriptor))
         _add(archive, "checklist.json", (out / "checklist.json").read_bytes())
         _add(archive, "PHYSICS.md", (out / "PHYSICS.md").read_bytes())
@@ -94,6 +100,7 @@ def write_record(release: Release, full: dict[str, Any], table: str) -> Path:
         references=release.references([table]),
         sizes=[f"{rows} rows", f"{bundle.stat().st_size} bytes (zip)"],
     )
+    page.unlink()  # inside the zip only
     write_json(folder / "datacite.json", record)
     write_json(folder / "metadata.json", sciencedb_metadata(descriptor, record, bundle, config))
     return bundle

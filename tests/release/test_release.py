@@ -103,9 +103,10 @@ def test_frictionless_and_elastic_atlas_accept_the_current_release_descriptor(re
     assert report.valid, report.flatten(["type", "note"])
     tables = [t for t in report.tasks if t.type == "table"]
     assert len(tables) == 4  # CSV and Parquet table, the rejects and the structures
-    # the checkpoint's files, hash and size: members, features, card, README, training ids
+    # the checkpoint's files, hash and size: members, features, card, README, training ids;
+    # and the page
     members = len(json.loads((default_checkpoint() / "model.json").read_text())["members"])
-    assert len(report.tasks) - len(tables) == members + 4
+    assert len(report.tasks) - len(tables) == members + 4 + 1
     result = CliRunner().invoke(main, ["validate", str(current), "--strict"])
     assert result.exit_code == 0, result.output
 
@@ -348,7 +349,7 @@ def test_croissant_metadata_validates_and_reads_the_records(released):
     croissant = json.loads((folder / "croissant.json").read_text())
     assert croissant["conformsTo"].startswith("http://mlcommons.org/croissant/1.0")
     files = {f["contentUrl"]: f for f in croissant["distribution"]}
-    assert set(files) == {"mped.parquet", "mped-structures.parquet"}
+    assert set(files) == {"mped.parquet", "mped-structures.parquet", "index.html"}
     assert files["mped.parquet"]["sha256"] == file_digest(folder / "mped.parquet")
     fields = {f["name"]: f for f in croissant["recordSet"][0]["field"]}
     assert fields["k_vrh"]["dataType"] == "cr:Float64" and "GPa" in fields["k_vrh"]["description"]
