@@ -38,6 +38,7 @@ from hostile import (  # noqa: E402
     bad_crc_zip,
     encrypted_zip,
     malicious_checkpoint,
+    rehash,
     stored_zip,
     unsupported_compression_zip,
     zip_bomb,
@@ -635,22 +636,6 @@ def card_cases(work: Path, model: Path) -> list[Outcome]:
     return out
 
 
-def _rehash(folder: Path) -> None:
-    from elastic_atlas.digest import file_digest
-    from elastic_atlas.release.descriptor import write_checksums
-
-    path = folder / "datapackage.json"
-    descriptor = json.loads(path.read_text())
-    for resource in descriptor["resources"]:
-        file = folder / resource["path"]
-        if file.is_file():
-            resource["hash"] = f"sha256:{file_digest(file)}"
-            if "bytes" in resource:
-                resource["bytes"] = file.stat().st_size
-    path.write_text(json.dumps(descriptor))
-    write_checksums(folder)
-
-
 def _forge_csv(change: Callable[[pd.DataFrame], None]) -> Callable[[Path], None]:
     def forge(folder: Path) -> None:
         frame = pd.read_csv(folder / "mped.csv", dtype={"dft_status": str})
@@ -719,7 +704,7 @@ def forgery_cases(work: Path, release: Path) -> list[Outcome]:
         folder = work / f"forged-{name}"
         shutil.copytree(release, folder)
         forge(folder)
-        _rehash(folder)
+        rehash(folder)
         result = run("validate", folder / "datapackage.json")
         out.append(Outcome("forgeries", name, crashed(result), wrong=result.exit_code != 1))
     return out

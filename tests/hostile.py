@@ -101,3 +101,21 @@ def tampered_package(release: Path, folder: Path, change) -> Path:
     change(descriptor, folder)
     path.write_text(json.dumps(descriptor))
     return path
+
+
+def rehash(folder: Path) -> None:
+    """What a forger does after editing a release's files: every declared hash and size in
+    datapackage.json, and CHECKSUMS.sha256, made true again (so only cross-checks can tell)."""
+    from elastic_atlas.digest import file_digest
+    from elastic_atlas.release.descriptor import write_checksums
+
+    path = folder / "datapackage.json"
+    descriptor = json.loads(path.read_text())
+    for resource in descriptor["resources"]:
+        file = folder / resource["path"]
+        if file.is_file():
+            resource["hash"] = f"sha256:{file_digest(file)}"
+            if "bytes" in resource:
+                resource["bytes"] = file.stat().st_size
+    path.write_text(json.dumps(descriptor, indent=2))
+    write_checksums(folder)

@@ -12,27 +12,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hostile import rehash
 
 from elastic_atlas.cli import main
 from elastic_atlas.contract import physics
-from elastic_atlas.digest import file_digest
-from elastic_atlas.release.descriptor import write_checksums
 
 VERSION = "0.1.0+sample"
-
-
-def rehash(folder: Path) -> None:
-    """What a forger does after editing files: every declared hash and size made true again."""
-    path = folder / "datapackage.json"
-    descriptor = json.loads(path.read_text())
-    for resource in descriptor["resources"]:
-        file = folder / resource["path"]
-        if file.is_file():
-            resource["hash"] = f"sha256:{file_digest(file)}"
-            if "bytes" in resource:
-                resource["bytes"] = file.stat().st_size
-    path.write_text(json.dumps(descriptor, indent=2))
-    write_checksums(folder)
 
 
 def edit_csv(change: Callable[[pd.DataFrame], None]) -> Callable[[Path], None]:
