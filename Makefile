@@ -44,6 +44,7 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --config pyproject.toml
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -21,8 +21,9 @@ from common import BIN, OUT, machine, measure, today
 
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.inputs.recipe import default_checkpoint
-from elastic_atlas.model.checkpoint import Checkpoint, load_checkpoint
+from elastic_atlas.model.checkpoint import Checkpoint
 from elastic_atlas.model.graph import build_graph
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.paths import shared_data
 
 BUCKETS = [(1, 8), (9, 16), (17, 32), (33, 64), (65, 10_000)]

@@ -18,8 +18,8 @@ import pandas as pd
 from common import machine, today
 
 from elastic_atlas.inputs.cif import parse_cif
-from elastic_atlas.model.checkpoint import load_checkpoint
 from elastic_atlas.model.graph import build_graph
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.paths import shared_data
 
 

@@ -24,8 +24,8 @@ from common import BIN, OUT, ROOT, machine, measure, today
 
 import elastic_atlas.model.cgcnn as cgcnn
 from elastic_atlas.inputs.cif import parse_cif
-from elastic_atlas.model.checkpoint import load_checkpoint
 from elastic_atlas.model.graph import atomic_numbers_of, build_graph
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.pipeline.candidates import (
     add_symmetry,
     candidates,

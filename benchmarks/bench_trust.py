@@ -33,7 +33,8 @@ from elastic_atlas.contract.risk import (
 )
 from elastic_atlas.inputs.recipe import default_checkpoint
 from elastic_atlas.model.calibration import coverage
-from elastic_atlas.model.checkpoint import Checkpoint, load_checkpoint
+from elastic_atlas.model.checkpoint import Checkpoint
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.paths import shared_data
 from elastic_atlas.training.evaluate import evaluation_entries, flag_catch
 from elastic_atlas.training.heldout import sane_dft, unseen_entries

@@ -38,7 +38,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from elastic_atlas.inputs.recipe import default_checkpoint
 from elastic_atlas.model.calibration import ONE_SIGMA, TWO_SIGMA, coverage
 from elastic_atlas.model.cgcnn import collate
-from elastic_atlas.model.checkpoint import Checkpoint, load_checkpoint
+from elastic_atlas.model.checkpoint import Checkpoint
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.paths import shared_data
 from elastic_atlas.training.evaluate import Entries, evaluation_entries
 from elastic_atlas.training.freeze import runs_checkpoint

@@ -72,8 +72,8 @@ def test_lookup_by_id_formula_elements_and_system(release):
 
 def test_a_row_is_predicted_again_from_its_shipped_structure(release):
     """Same structure, same graph, same prediction: the file is what the row was made from."""
-    from elastic_atlas.model.checkpoint import load_checkpoint
     from elastic_atlas.model.graph import build_graph
+    from elastic_atlas.model.loading import load_checkpoint
 
     frame = ea.load("mped", release=release).set_index("material_id")
     material_id = frame.index[3]

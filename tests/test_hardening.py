@@ -35,8 +35,9 @@ from elastic_atlas.contract.reasons import StructureRejected
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.inputs.sources import MAX_CIF_BYTES, iter_cif_source
 from elastic_atlas.model import graph
-from elastic_atlas.model.checkpoint import CheckpointError, load_checkpoint
+from elastic_atlas.model.checkpoint import CheckpointError
 from elastic_atlas.model.graph import build_graph
+from elastic_atlas.model.loading import load_checkpoint
 from models import make_own
 
 VERSION = "0.1.0+sample"

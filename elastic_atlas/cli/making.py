@@ -60,7 +60,8 @@ def predict(
 ) -> None:
     """Predict with CGCNN checkpoints for SOURCE: a CIF file, a folder or a zip of CIFs."""
     from elastic_atlas.inputs.recipe import default_checkpoint
-    from elastic_atlas.model.checkpoint import default_device, load_checkpoint
+    from elastic_atlas.model.checkpoint import default_device
+    from elastic_atlas.model.loading import load_checkpoint
     from elastic_atlas.pipeline.predict_job import PredictOptions, check_output, run_predict
 
     paths = list(checkpoint_paths) or [default_checkpoint()]
@@ -171,7 +172,17 @@ def build(
     if gap_policy:
         recipe.screen.gap_policy = gap_policy  # type: ignore[assignment]
     built = build_table(recipe, output, RunOptions(workers=workers, quiet=quiet))
-    result = built.summary
+    print_build_summary(built.summary)
+    if recipe.literature and recipe.literature.exists():
+        from elastic_atlas.pipeline.run import read_literature
+
+        comparison = literature_comparison(built.frame, read_literature(recipe.literature))
+        click.echo("  predicted vs literature (GPa):")
+        click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+
+
+def print_build_summary(result: dict[str, Any]) -> None:
+    """The build's accounting, symmetry check and band-gap nulls, a few lines."""
     click.echo(
         f"{result['table']}: {result['inputs']} inputs = {result['accepted']} accepted + "
         f"{sum(result['screened_out'].values())} screened out + "
@@ -188,12 +199,6 @@ def build(
         )
     if result["gap_policy"] == "include":
         click.echo(f"  gap policy include: {result['band_gap_null_rows']} rows have no band gap")
-    if recipe.literature and recipe.literature.exists():
-        import pandas as pd
-
-        comparison = literature_comparison(built.frame, pd.read_csv(recipe.literature))
-        click.echo("  predicted vs literature (GPa):")
-        click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 
 
 @main.command()

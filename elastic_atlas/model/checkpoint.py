@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from elastic_atlas import __version__
+from elastic_atlas.clock import created_timestamp
 from elastic_atlas.digest import file_digest
 from elastic_atlas.errors import CheckpointError
 from elastic_atlas.model.calibration import Calibration
@@ -221,8 +222,6 @@ def load_own(folder: Path) -> Checkpoint:
 def created_date() -> str:
     """The day a checkpoint is frozen: SOURCE_DATE_EPOCH's when set, as for a release, so that
     re-freezing the same runs later (to add a metric) can keep the card's date."""
-    from elastic_atlas.release.context import created_timestamp
-
     return created_timestamp()[:10]
 
 
@@ -269,15 +268,3 @@ def save_own(
     card_path = folder / "model.json"
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return card_path
-
-
-def load_checkpoint(path: Path, atom_init: Path | None = None) -> Checkpoint:
-    from elastic_atlas.model.reference import load_reference
-
-    """A reference `.pth.tar` file or an own-format model folder."""
-    path = Path(path)
-    if path.is_dir():
-        return load_own(path)
-    if path.is_file():
-        return load_reference(path, atom_init)
-    raise CheckpointError(f"{path}: no such checkpoint file or model folder")

@@ -14,8 +14,8 @@ from elastic_atlas.model.checkpoint import (
     Checkpoint,
     CheckpointError,
     default_device,
-    load_checkpoint,
 )
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.pipeline.records import Accounting
 from elastic_atlas.pipeline.screen import ScreenSettings, Verdict, screen_band_gap, screen_elements
 from elastic_atlas.pipeline.tables import BULK, SHEAR, symmetry_of

@@ -10,29 +10,27 @@ import json
 import resource
 import sys
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from tqdm import tqdm
 
 from elastic_atlas.contract.licences import table_licence
 from elastic_atlas.contract.reasons import REJECT_COLUMNS, Rejected
 from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
-from elastic_atlas.inputs.sources import RawStructure, SourceError, count_cif_inputs
+from elastic_atlas.inputs.sources import SourceError, count_cif_inputs
 from elastic_atlas.model.checkpoint import (
     Checkpoint,
 )
 from elastic_atlas.paths import default_releases, display_path
 from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
 from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
+from elastic_atlas.pipeline.driver import RunOptions, counted, stream  # noqa: F401 (re-exported)
 from elastic_atlas.pipeline.outputs import OutputError, check_writable, release_holding
-from elastic_atlas.pipeline.predict import predict_stream
-from elastic_atlas.pipeline.records import Accounting, Predicted
+from elastic_atlas.pipeline.records import Accounting
 from elastic_atlas.pipeline.shards import (
     ShardSpec,
     SymmetryTally,
@@ -84,13 +82,6 @@ def checkpoint_provenance(checkpoints: list[Checkpoint]) -> list[dict[str, Any]]
 
 
 @dataclass
-class RunOptions:
-    workers: int = 2
-    batch_size: int | None = None
-    quiet: bool = False
-
-
-@dataclass
 class BuildResult:
     """A built table in memory: rows, accounting and provenance (nothing re-read from disk)."""
 
@@ -100,42 +91,6 @@ class BuildResult:
     summary: dict[str, Any]
     provenance: list[dict[str, Any]]
     structures: pa.Table  # material_id, cif: each row's structure as read, sorted by id
-
-
-def counted(raws: Iterable[RawStructure], book: Accounting) -> Iterator[RawStructure]:
-    """The inputs of a bare source, each counted as it is read."""
-    for raw in raws:
-        book.inputs += 1
-        yield raw
-
-
-def stream(
-    raws: Iterable[RawStructure],
-    checkpoints: list[Checkpoint],
-    book: Accounting,
-    options: RunOptions,
-    *,
-    label: str = "",
-    total: int | None = None,
-    extra: Any = None,
-    screen: Any = None,
-) -> Iterator[Predicted]:
-    """The one driver of `build` and `predict`: every record of the models, rejections into
-    `book`, predictions out; a bar counts inputs read and shows the rows."""
-    records = predict_stream(
-        raws, checkpoints, workers=options.workers, batch_size=options.batch_size,
-        extra=extra, screen=screen,
-    )  # fmt: skip
-    bar_options = {"unit": " inputs", "disable": options.quiet, "desc": label, "total": total}
-    with tqdm(file=sys.stderr, **bar_options) as bar:
-        for record in records:
-            if isinstance(record, Predicted):
-                book.accepted += 1
-                yield record
-            else:
-                book.add(record)
-            bar.update(book.inputs - bar.n)
-            bar.set_postfix(rows=book.accepted, refresh=False)
 
 
 def expected_inputs(recipe: Recipe, summary: dict | None) -> int | None:

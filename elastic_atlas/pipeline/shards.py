@@ -25,6 +25,7 @@ from elastic_atlas.inputs.sources import RawStructure
 from elastic_atlas.model.checkpoint import Checkpoint
 from elastic_atlas.pipeline.candidates import SYMMETRY_CHECK, add_symmetry, screen_structure
 from elastic_atlas.pipeline.crosscheck import CrossCheck
+from elastic_atlas.pipeline.driver import RunOptions, stream
 from elastic_atlas.pipeline.records import Accounting, Predicted
 from elastic_atlas.pipeline.tables import arrow_table, table_frame
 
@@ -85,8 +86,6 @@ def table_rows(records: list[Predicted], spec: ShardSpec) -> pa.Table:
 
 def process_shard(raws: list[RawStructure], spec: ShardSpec) -> ShardResult:
     """One shard of joined candidates → its rows, accounting and symmetry tally (in-process)."""
-    from elastic_atlas.pipeline.run import RunOptions, stream
-
     book = Accounting(inputs=len(raws))
     quiet = RunOptions(workers=0, batch_size=spec.batch_size, quiet=True)
     records = list(stream(raws, spec.checkpoints, book, quiet, **spec.hooks()))

@@ -236,46 +236,43 @@ def _validate(out: Path, table: str) -> dict[str, Any]:
     return counts
 
 
-def _descriptor(release: Release) -> dict[str, Any]:
-    config, out, summaries = release.config, release.out, release.summaries
-    resources = []
-    for table in release.recipes:
-        licence = summaries[table]["licence"]
-        extra = {
-            "title": TABLE_TITLES[table],
-            "description": table_description(release, table),
-            "elastic_atlas:table": table,
-            "elastic_atlas:checkpoints": summaries[table]["checkpoints"],
-        }
-        for suffix in ("csv", "parquet"):
-            resources.append(
-                resource(out / f"{table}.{suffix}", out, f"{table}-{suffix}", licence, table, extra)
-            )
-        rejects = resource(
-            out / f"{table}-rejects.csv",
-            out,
-            f"{table}-rejects",
-            licence,
-            None,
-            {"title": f"{TABLE_TITLES[table]}: inputs screened out or rejected, with the reason"},
+def _table_resources(release: Release, table: str) -> list[dict[str, Any]]:
+    """A table's files as resources: CSV and Parquet (with the schema and the checkpoints),
+    its rejects, its structures and, beside a previous version, its per-row changes."""
+    out, summary = release.out, release.summaries[table]
+    licence, title = summary["licence"], TABLE_TITLES[table]
+    extra = {
+        "title": title,
+        "description": table_description(release, table),
+        "elastic_atlas:table": table,
+        "elastic_atlas:checkpoints": summary["checkpoints"],
+    }
+    resources = [
+        resource(out / f"{table}.{suffix}", out, f"{table}-{suffix}", licence, table, extra)
+        for suffix in ("csv", "parquet")
+    ]
+    files = [
+        (f"{table}-rejects.csv", "rejects", "inputs screened out or rejected, with the reason",
+         rejects_schema()),
+        (structures_name(table), "structures", "the structure of every row (CIF text)",
+         structures_schema()),
+    ]  # fmt: skip
+    change = release.changes.get(table)
+    if change is not None and not change.new_table:
+        since = f"rows added, removed or changed since {change.previous}"
+        files.append((change.file_name, "changes", since, changes_schema()))
+    for name, kind, what, schema in files:
+        entry = resource(
+            out / name, out, f"{table}-{kind}", licence, None, {"title": f"{title}: {what}"}
         )
-        rejects["schema"] = rejects_schema()
-        resources.append(rejects)
-        structures = resource(
-            out / structures_name(table), out, f"{table}-structures", licence, None,
-            {"title": f"{TABLE_TITLES[table]}: the structure of every row (CIF text)"},
-        )  # fmt: skip
-        structures["schema"] = structures_schema()
-        resources.append(structures)
-        if table in release.changes and not release.changes[table].new_table:
-            change = release.changes[table]
-            diff = resource(
-                out / change.file_name, out, f"{table}-changes", licence, None,
-                {"title": f"{TABLE_TITLES[table]}: rows added, removed or changed since "
-                 f"{change.previous}"},
-            )  # fmt: skip
-            diff["schema"] = changes_schema()
-            resources.append(diff)
+        entry["schema"] = schema
+        resources.append(entry)
+    return resources
+
+
+def _descriptor(release: Release) -> dict[str, Any]:
+    config, out = release.config, release.out
+    resources = [r for table in release.recipes for r in _table_resources(release, table)]
     resources += model_resources(release.model_files, out)
     page_licence_id = page_licence(release, list(release.recipes))
     resources.append(page_resource(out / "index.html", out, page_licence_id))

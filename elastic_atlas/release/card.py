@@ -17,8 +17,8 @@ from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.release.citations import bibtex, release_entry, release_key
 from elastic_atlas.release.context import TABLE_TITLES, Release
 from elastic_atlas.release.facts import differences, table_description
-from elastic_atlas.release.notes import accuracy_text, how_to_check
-from elastic_atlas.release.trust import trust_section
+from elastic_atlas.release.notes import how_to_check
+from elastic_atlas.release.trust import accuracy_text, trust_section
 
 TAGS = ["materials-science", "elastic-moduli", "cgcnn", "crystal-structures", "tabular"]
 

@@ -5,10 +5,8 @@ One `Release` object is handed from stage to stage instead of seven threaded val
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -187,21 +185,3 @@ def check_version(version: str, config: ReleaseConfig) -> None:
         raise ReleaseError(f"a sample release needs '+sample' build metadata: {version}+sample")
     if not config.sample and "sample" in version:
         raise ReleaseError("only a release of the embedded sample may be labelled 'sample'")
-
-
-def created_timestamp() -> str:
-    """SOURCE_DATE_EPOCH when set (reproducible builds), else today at 00:00 UTC."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if not epoch:
-        return datetime.now(UTC).strftime("%Y-%m-%dT00:00:00Z")
-    try:
-        seconds = int(epoch)
-        if seconds < 0:
-            raise ValueError(epoch)
-        moment = datetime.fromtimestamp(seconds, UTC)
-    except (ValueError, OverflowError, OSError):
-        raise ReleaseSetupError(
-            f"SOURCE_DATE_EPOCH={epoch!r} is not a count of seconds since 1970; unset it or "
-            "give e.g. $(git log -1 --format=%ct)"
-        ) from None
-    return moment.strftime("%Y-%m-%dT00:00:00Z")

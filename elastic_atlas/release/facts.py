@@ -20,6 +20,7 @@ from elastic_atlas.contract import study
 from elastic_atlas.contract.columns import Column
 from elastic_atlas.inputs.recipe import RADIOACTIVE, Recipe
 from elastic_atlas.release.context import TABLE_TITLES, Release
+from elastic_atlas.release.trust import test_metrics
 
 SHORT = {"log10_k_vrh": "B", "log10_g_vrh": "G"}
 
@@ -78,8 +79,6 @@ def accounting_text(table: str, summary: dict[str, Any]) -> str:
 
 
 def test_maes(checkpoint: dict[str, Any]) -> dict[str, float]:
-    from elastic_atlas.release.notes import test_metrics
-
     return {t: m["mae"] for t, m in test_metrics(checkpoint).items()}
 
 

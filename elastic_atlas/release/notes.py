@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from elastic_atlas.release.facts import (
     screening_text,
     table_description,
 )
-from elastic_atlas.release.trust import model_card, trust_section
+from elastic_atlas.release.trust import accuracy_text, trust_section
 
 
 def input_hashes(recipe: Recipe) -> list[dict[str, str]]:
@@ -154,22 +153,6 @@ def literature_section(comparison: pd.DataFrame, n_literature: int) -> list[str]
         "",
     ]
     return lines
-
-
-def test_metrics(checkpoint: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Target -> the test-split metrics of a checkpoint's model card ({} without one)."""
-    card = model_card(checkpoint) or {}
-    targets = card.get("metrics", {}).get("targets", {})
-    return {name: m["test"] for name, m in targets.items() if "test" in m}
-
-
-def accuracy_text(checkpoint: dict[str, Any]) -> str:
-    """ "; Matbench fold-0 test MAE log10_k_vrh 0.0540, log10_g_vrh 0.0760 log10 GPa"."""
-    test = test_metrics(checkpoint)
-    if not test:
-        return ""
-    listed = ", ".join(f"{name} {m['mae']:.4f}" for name, m in test.items())
-    return f"; Matbench fold-0 test MAE {listed} log10 GPa"
 
 
 def append_changes(target: Path, changes_file: Path) -> None:

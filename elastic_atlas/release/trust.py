@@ -163,3 +163,19 @@ def trust_section(frame: pd.DataFrame, summary: dict[str, Any], dft_source: str)
         "",
     ]
     return lines
+
+
+def test_metrics(checkpoint: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Target -> the test-split metrics of a checkpoint's model card ({} without one)."""
+    card = model_card(checkpoint) or {}
+    targets = card.get("metrics", {}).get("targets", {})
+    return {name: m["test"] for name, m in targets.items() if "test" in m}
+
+
+def accuracy_text(checkpoint: dict[str, Any]) -> str:
+    """ "; Matbench fold-0 test MAE log10_k_vrh 0.0540, log10_g_vrh 0.0760 log10 GPa"."""
+    test = test_metrics(checkpoint)
+    if not test:
+        return ""
+    listed = ", ".join(f"{name} {m['mae']:.4f}" for name, m in test.items())
+    return f"; Matbench fold-0 test MAE {listed} log10 GPa"

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from elastic_atlas.training.evaluate import SPLITS, metrics
+from elastic_atlas.training.metrics import SPLITS, metrics
 
 
 def plot_parity(path: Path, points: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]) -> None:
@@ -37,9 +37,23 @@ def plot_parity(path: Path, points: dict[tuple[str, str], tuple[np.ndarray, np.n
 
 
 def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
-    t, m = card["training"], card["metrics"]
+    """README.md of a checkpoint folder: the model card in prose and tables, one section each."""
     names = [target["name"] for target in card["targets"]]
-    lines = [
+    sections = [
+        _overview(folder, card, names),
+        _metrics(card["metrics"], names),
+        _five_folds(card["metrics"]),
+        _heldout(card["metrics"], names),
+        _uncertainty(card),
+        _risk_flags(card["metrics"], names),
+        _files(folder, card),
+    ]
+    (folder / "README.md").write_text("\n".join(line for s in sections for line in s) + "\n")
+
+
+def _overview(folder: Path, card: dict[str, Any], names: list[str]) -> list[str]:
+    t = card["training"]
+    return [
         f"# {folder.name}",
         "",
         f"CGCNN ensemble of {len(card['members'])} member(s); one network predicts "
@@ -63,6 +77,11 @@ def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
             f"(val MAE {x['best_validation_mae']:.4f})"
             for x in t["members"]
         ),
+    ]
+
+
+def _metrics(m: dict[str, Any], names: list[str]) -> list[str]:
+    lines = [
         "",
         "## Metrics (log10 GPa)",
         "",
@@ -90,28 +109,43 @@ def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
                 f"| {name} | Matbench CGCNN v2019, same test entries | {ref['mae']:.4f} | "
                 f"{ref['r2']:.3f} | {ref['n']} |"
             )
-    if "five_fold" in m:
-        lines += ["", "## Five folds (one seed per official Matbench fold, same architecture)", ""]
-        lines += [
-            f"- {target}: mean test MAE {v['test_mae']:.4f}"
-            + (f" (Matbench CGCNN v2019 on the same entries {v['cgcnn_v2019_mae']:.4f})"
-               if "cgcnn_v2019_mae" in v else "")
-            for target, v in m["five_fold"]["mean"].items()
-        ]  # fmt: skip
-    if "heldout" in m:
-        h = m["heldout"]
-        lines += ["", f"## Never seen: {h['source']}", ""]
-        lines += ["| target | n | MAE | mean signed error | within σ | within 2σ | within k95·σ |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-        for name in names:
-            v, c = h[name], h[name].get("coverage", {})
-            lines.append(
-                f"| {name} | {v['n']} | {v['mae']:.4f} | {v['mean_signed']:+.4f} | "
-                + " | ".join(f"{c[k]:.1%}" if k in c else "" for k in
-                             ("within_1_sigma", "within_2_sigma", "within_k95_sigma"))
-                + " |"
-            )  # fmt: skip
+    return lines
+
+
+def _five_folds(m: dict[str, Any]) -> list[str]:
+    if "five_fold" not in m:
+        return []
+    lines = ["", "## Five folds (one seed per official Matbench fold, same architecture)", ""]
     lines += [
+        f"- {target}: mean test MAE {v['test_mae']:.4f}"
+        + (f" (Matbench CGCNN v2019 on the same entries {v['cgcnn_v2019_mae']:.4f})"
+           if "cgcnn_v2019_mae" in v else "")
+        for target, v in m["five_fold"]["mean"].items()
+    ]  # fmt: skip
+    return lines
+
+
+def _heldout(m: dict[str, Any], names: list[str]) -> list[str]:
+    if "heldout" not in m:
+        return []
+    h = m["heldout"]
+    lines = ["", f"## Never seen: {h['source']}", ""]
+    lines += ["| target | n | MAE | mean signed error | within σ | within 2σ | within k95·σ |",
+              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name in names:
+        v, c = h[name], h[name].get("coverage", {})
+        lines.append(
+            f"| {name} | {v['n']} | {v['mae']:.4f} | {v['mean_signed']:+.4f} | "
+            + " | ".join(f"{c[k]:.1%}" if k in c else "" for k in
+                         ("within_1_sigma", "within_2_sigma", "within_k95_sigma"))
+            + " |"
+        )  # fmt: skip
+    return lines
+
+
+def _uncertainty(card: dict[str, Any]) -> list[str]:
+    m = card["metrics"]
+    lines = [
         "",
         "## Uncertainty",
         "",
@@ -136,21 +170,31 @@ def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
                 f"{cov['within_k95_sigma']:.1%} | "
                 f"{cov.get('two_sigma_ceiling', float('nan')):.1%} | {cov['n']} |"
             )
-    if "risk_flags_test" in m:
-        caught = " | ".join(f"worst 5 % of {n} caught" for n in names)
-        lines += [
-            "",
-            "## Risk flags on the test entries (rules: `elastic_atlas/contract/risk.py`)",
-            "",
-            f"| flag | rows marked | {caught} |",
-            "|---|---:|" + "---:|" * len(names),
-        ]
-        for flag, r in m["risk_flags_test"].items():
-            lines.append(
-                f"| `{flag}` | {r['rows_marked']:.1%} | "
-                + " | ".join(f"{r[f'{n} worst 5% caught']:.0%}" for n in names) + " |"
-            )  # fmt: skip
-    lines += [
+    return lines
+
+
+def _risk_flags(m: dict[str, Any], names: list[str]) -> list[str]:
+    if "risk_flags_test" not in m:
+        return []
+    caught = " | ".join(f"worst 5 % of {n} caught" for n in names)
+    lines = [
+        "",
+        "## Risk flags on the test entries (rules: `elastic_atlas/contract/risk.py`)",
+        "",
+        f"| flag | rows marked | {caught} |",
+        "|---|---:|" + "---:|" * len(names),
+    ]
+    for flag, r in m["risk_flags_test"].items():
+        lines.append(
+            f"| `{flag}` | {r['rows_marked']:.1%} | "
+            + " | ".join(f"{r[f'{n} worst 5% caught']:.0%}" for n in names) + " |"
+        )  # fmt: skip
+    return lines
+
+
+def _files(folder: Path, card: dict[str, Any]) -> list[str]:
+    t = card["training"]
+    return [
         "",
         "## Files",
         *[f"- `{e['file']}` sha256 `{e['sha256']}`" for e in card["members"]],
@@ -165,4 +209,3 @@ def write_model_readme(folder: Path, card: dict[str, Any]) -> None:
         f"Use: `elastic-atlas predict --checkpoint models/{folder.name} SOURCE -o OUT.csv`.",
         "Weights: CC-BY-4.0 (trained on Materials Project data via Matbench).",
     ]
-    (folder / "README.md").write_text("\n".join(lines) + "\n")

@@ -21,19 +21,7 @@ from elastic_atlas.training.matbench import (
     load_joint_dataset,
     row_key,
 )
-
-SPLITS = ("train", "validation", "test")
-
-
-def metrics(predicted: np.ndarray, observed: np.ndarray) -> dict[str, float]:
-    """MAE and R² in the target's units (log10 GPa), and the number of entries."""
-    from sklearn.metrics import mean_absolute_error, r2_score
-
-    return {
-        "mae": float(mean_absolute_error(observed, predicted)),
-        "r2": float(r2_score(observed, predicted)),
-        "n": len(observed),
-    }
+from elastic_atlas.training.metrics import SPLITS, metrics
 
 
 @dataclass

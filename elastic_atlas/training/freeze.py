@@ -15,8 +15,9 @@ from typing import Any
 
 from elastic_atlas.digest import file_digest
 from elastic_atlas.model.calibration import fit_calibration
-from elastic_atlas.model.checkpoint import Checkpoint, Target, load_checkpoint, save_own
+from elastic_atlas.model.checkpoint import Checkpoint, Target, save_own
 from elastic_atlas.model.features import feature_layout, own_feature_table
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.training.card import write_model_readme
 from elastic_atlas.training.evaluate import (
     SPLITS,

@@ -16,6 +16,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -196,10 +197,143 @@ def training_device(name: str) -> torch.device:
     return device
 
 
-def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
-    """Train (or resume) one run; returns the path of best.safetensors."""
-    torch.set_num_threads(config.threads)
-    device = training_device(config.device)
+@dataclass
+class RunData:
+    """The entries of a run, their graphs and targets, normalised as the network sees them."""
+
+    train_graphs: list[CrystalGraph]
+    val_graphs: list[CrystalGraph]
+    y_train: np.ndarray  # (entries, targets), log10 GPa
+    y_val: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    features: FeatureTable
+
+    def normalizer(self, targets: list[str]) -> list[dict[str, Any]]:
+        return [{"name": name, "mean": float(m), "std": float(s)}
+                for name, m, s in zip(targets, self.mean, self.std, strict=True)]  # fmt: skip
+
+
+@dataclass
+class Trainer:
+    """One run's network, optimiser, schedule and progress: the steps of the loop (one
+    epoch, validation, keeping the best weights, a resumable checkpoint), as CHGNet's trainer
+    separates them."""
+
+    config: TrainConfig
+    run_dir: Path
+    data: RunData
+    device: torch.device
+    model: CrystalGraphConvNet = field(init=False)
+    state: dict[str, Any] = field(
+        default_factory=lambda: {"epoch": 0, "best_mae": float("inf"), "best_epoch": 0}
+    )
+
+    def __post_init__(self) -> None:
+        seed_everything(self.config.seed)
+        self.model = build_model(self.config.architecture, self.config.graph).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.learning_rate)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, factor=0.5, patience=15, min_lr=1e-5
+        )
+        weights = self.config.weights()
+        self.target_weights = torch.tensor(weights / weights.sum(), device=self.device)
+        self.loss_fn = torch.nn.L1Loss(reduction="none") if self.config.loss == "l1" \
+            else torch.nn.MSELoss(reduction="none")  # fmt: skip
+        normalised = (self.data.y_train - self.data.mean) / self.data.std
+        self.y_norm = torch.tensor(normalised, dtype=torch.float32, device=self.device)
+
+    def resume(self) -> None:
+        last = self.run_dir / "last.pt"
+        if not last.exists():
+            return
+        # data only, never code; a run may resume on another device than it started on
+        saved = torch.load(last, weights_only=True, map_location=self.device)
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        self.state = saved["progress"]
+        torch.set_rng_state(saved["torch_rng"].cpu())
+        print(f"resuming {self.run_dir} after epoch {self.state['epoch']}", file=sys.stderr)
+
+    def finished(self) -> bool:
+        state = self.state
+        return (
+            state["epoch"] >= self.config.max_epochs
+            or state["epoch"] - state["best_epoch"] >= self.config.patience
+        )
+
+    def train_epoch(self) -> float:
+        """One pass over the training entries in a fresh random order; the mean loss."""
+        self.model.train()
+        graphs, size = self.data.train_graphs, self.config.batch_size
+        order = torch.randperm(len(graphs)).tolist()
+        total = 0.0
+        for i in range(0, len(order), size):
+            chosen = order[i : i + size]
+            if len(chosen) < 2:
+                continue  # BatchNorm needs more than one crystal... and atom
+            batch = collate([graphs[j] for j in chosen], self.data.features.values)
+            predicted = self.model(batch.to(self.device))
+            loss = (self.loss_fn(predicted, self.y_norm[chosen]).mean(dim=0)
+                    * self.target_weights).sum()  # fmt: skip
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss.detach()) * len(chosen)
+        return total / len(order)
+
+    def validate(self) -> tuple[np.ndarray, float]:
+        """(MAE per target, validation loss) on the validation entries."""
+        data = self.data
+        predicted = predict_normalized(self.model, data.val_graphs, data.features.values)
+        predicted = predicted * data.std + data.mean
+        val_norm = (predicted - data.y_val) / data.std
+        per_entry = np.abs(val_norm) if self.config.loss == "l1" else val_norm**2
+        loss = float((per_entry.mean(axis=0) * self.target_weights.cpu().numpy()).sum())
+        return np.mean(np.abs(predicted - data.y_val), axis=0), loss
+
+    def keep_if_best(self, val_mae: float) -> None:
+        if val_mae >= self.state["best_mae"]:
+            return
+        self.state["best_mae"], self.state["best_epoch"] = val_mae, self.state["epoch"]
+        weights = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        save_file(weights, str(self.run_dir / "best.tmp"))
+        (self.run_dir / "best.tmp").replace(self.run_dir / "best.safetensors")
+        normalizer = self.data.normalizer(self.config.targets)
+        (self.run_dir / "best.json").write_text(
+            json.dumps({**self.state, "normalizer": normalizer}) + "\n"
+        )
+
+    def checkpoint(self) -> None:
+        """Everything a resumed run needs, replaced atomically after every epoch."""
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "progress": self.state,
+                "torch_rng": torch.get_rng_state(),
+            },
+            self.run_dir / "last.tmp",
+        )
+        os.replace(self.run_dir / "last.tmp", self.run_dir / "last.pt")
+
+    def epoch(self) -> dict[str, Any]:
+        start = time.perf_counter()
+        train_loss = self.train_epoch()
+        val_maes, val_loss = self.validate()
+        val_mae = float(val_maes.mean())  # both targets are log10 GPa: one scale
+        self.scheduler.step(val_mae)
+        self.state["epoch"] += 1
+        self.keep_if_best(val_mae)
+        return {"train_loss": train_loss, "val_loss": val_loss, "val_mae": val_mae,
+                "val_maes": val_maes, "lr": self.optimizer.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - start}  # fmt: skip
+
+
+def check_run_folder(config: TrainConfig, run_dir: Path) -> None:
+    """A run folder holds one configuration: refused (never overwritten) if another."""
     run_dir.mkdir(parents=True, exist_ok=True)
     config_text = config.model_dump_json(indent=2)
     saved = run_dir / "config.json"
@@ -209,121 +343,58 @@ def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
         raise TrainingError(f"{run_dir} holds a run with another configuration; use a new folder")
     saved.write_text(config_text + "\n")
 
+
+def run_data(config: TrainConfig, run_dir: Path) -> RunData:
+    """The split (written to split.json), graphs and targets of a run."""
     dataset = load_joint_dataset(config.datasets)
     graphs = cached_graphs(dataset, config.graph, config.cache)
     groups = {mbid: chemical_system(structure) for mbid, (structure, _) in dataset.items()}
     ids = split_ids(config, set(graphs), groups)
     (run_dir / "split.json").write_text(json.dumps(ids) + "\n")
-    features = own_feature_table()
     targets = {mbid: values for mbid, (_, values) in dataset.items()}
     y_train = np.array([targets[m] for m in ids["train"]])  # (entries, targets)
-    mean, std = y_train.mean(axis=0), y_train.std(axis=0)
-    normalizer = [
-        {"name": name, "mean": float(m), "std": float(s)}
-        for name, m, s in zip(config.targets, mean, std, strict=True)
-    ]
+    return RunData(
+        [graphs[m] for m in ids["train"]], [graphs[m] for m in ids["validation"]], y_train,
+        np.array([targets[m] for m in ids["validation"]]), y_train.mean(axis=0),
+        y_train.std(axis=0), own_feature_table(),
+    )  # fmt: skip
 
-    seed_everything(config.seed)
-    model = build_model(config.architecture, config.graph).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=0.5, patience=15, min_lr=1e-5
-    )
-    state = {"epoch": 0, "best_mae": float("inf"), "best_epoch": 0}
-    last = run_dir / "last.pt"
-    if last.exists():
-        # data only, never code; a run may resume on another device than it started on
-        saved_state = torch.load(last, weights_only=True, map_location=device)
-        model.load_state_dict(saved_state["model"])
-        optimizer.load_state_dict(saved_state["optimizer"])
-        scheduler.load_state_dict(saved_state["scheduler"])
-        state = saved_state["progress"]
-        torch.set_rng_state(saved_state["torch_rng"].cpu())
-        print(f"resuming {run_dir} after epoch {state['epoch']}", file=sys.stderr)
 
-    train_graphs = [graphs[m] for m in ids["train"]]
-    val_graphs = [graphs[m] for m in ids["validation"]]
-    y_val = np.array([targets[m] for m in ids["validation"]])
-    y_norm = torch.tensor((y_train - mean) / std, dtype=torch.float32, device=device)
-    target_weights = torch.tensor(config.weights() / config.weights().sum(), device=device)
-    loss_fn = (
-        torch.nn.L1Loss(reduction="none")
-        if config.loss == "l1"
-        else torch.nn.MSELoss(reduction="none")
-    )
+def log_epoch(log: Path, state: dict[str, Any], seen: dict[str, Any]) -> None:
+    with log.open("a") as handle:
+        csv.writer(handle).writerow(
+            [state["epoch"], f"{seen['train_loss']:.6f}", f"{seen['val_loss']:.6f}",
+             f"{seen['val_mae']:.6f}", *(f"{v:.6f}" for v in seen["val_maes"]), seen["lr"],
+             f"{seen['seconds']:.2f}"]
+        )  # fmt: skip
+
+
+def train_run(config: TrainConfig, run_dir: Path, quiet: bool = False) -> Path:
+    """Train (or resume) one run; returns the path of best.safetensors."""
+    torch.set_num_threads(config.threads)
+    device = training_device(config.device)
+    check_run_folder(config, run_dir)
+    trainer = Trainer(config, run_dir, run_data(config, run_dir), device)
+    trainer.resume()
     log = run_dir / "log.csv"
     if not log.exists():
         per_target = ",".join(f"val_mae_{name}" for name in config.targets)
         log.write_text(f"epoch,train_loss,val_loss,val_mae,{per_target},learning_rate,seconds\n")
-
-    while state["epoch"] < config.max_epochs:
-        if state["epoch"] - state["best_epoch"] >= config.patience:
-            break
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(train_graphs)).tolist()
-        total = 0.0
-        for i in range(0, len(order), config.batch_size):
-            chosen = order[i : i + config.batch_size]
-            if len(chosen) < 2:
-                continue  # BatchNorm needs more than one crystal... and atom
-            batch = collate([train_graphs[j] for j in chosen], features.values).to(device)
-            loss = (loss_fn(model(batch), y_norm[chosen]).mean(dim=0) * target_weights).sum()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(chosen)
-        predicted = predict_normalized(model, val_graphs, features.values) * std + mean
-        val_maes = np.mean(np.abs(predicted - y_val), axis=0)
-        val_mae = float(val_maes.mean())  # both targets are log10 GPa: one scale
-        val_norm = (predicted - y_val) / std
-        per_entry = np.abs(val_norm) if config.loss == "l1" else val_norm**2
-        val_loss = float((per_entry.mean(axis=0) * target_weights.cpu().numpy()).sum())
-        scheduler.step(val_mae)
-        state["epoch"] += 1
-        if val_mae < state["best_mae"]:
-            state["best_mae"], state["best_epoch"] = val_mae, state["epoch"]
-            weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-            save_file(weights, str(run_dir / "best.tmp"))
-            (run_dir / "best.tmp").replace(run_dir / "best.safetensors")
-            (run_dir / "best.json").write_text(
-                json.dumps({**state, "normalizer": normalizer}) + "\n"
-            )
-        seconds = time.perf_counter() - start
-        lr = optimizer.param_groups[0]["lr"]
-        with log.open("a") as handle:
-            csv.writer(handle).writerow(
-                [
-                    state["epoch"],
-                    f"{total / len(order):.6f}",
-                    f"{val_loss:.6f}",
-                    f"{val_mae:.6f}",
-                    *(f"{v:.6f}" for v in val_maes),
-                    lr,
-                    f"{seconds:.2f}",
-                ]
-            )
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "progress": state,
-                "torch_rng": torch.get_rng_state(),
-            },
-            run_dir / "last.tmp",
-        )
-        os.replace(run_dir / "last.tmp", last)
+    while not trainer.finished():
+        seen = trainer.epoch()
+        log_epoch(log, trainer.state, seen)
+        trainer.checkpoint()
         if not quiet:
+            state = trainer.state
             print(
-                f"{run_dir.name} epoch {state['epoch']:4d} train {total / len(order):.4f} "
-                f"val MAE {' '.join(f'{v:.4f}' for v in val_maes)} "
+                f"{run_dir.name} epoch {state['epoch']:4d} train {seen['train_loss']:.4f} "
+                f"val MAE {' '.join(f'{v:.4f}' for v in seen['val_maes'])} "
                 f"(best {state['best_mae']:.4f} @ {state['best_epoch']}) "
-                f"lr {lr:.1e} {seconds:.1f}s",
+                f"lr {seen['lr']:.1e} {seen['seconds']:.1f}s",
                 file=sys.stderr,
                 flush=True,
             )
-    (run_dir / "done").write_text(json.dumps(state) + "\n")
+    (run_dir / "done").write_text(json.dumps(trainer.state) + "\n")
     return run_dir / "best.safetensors"
 
 

@@ -267,7 +267,8 @@ def _checkpoint_problem(folder: Path) -> str | None:
         if not path.is_file() or file_digest(path) != entry.sha256:
             return f"{entry.file} does not match the sha256 its model.json states"
     try:
-        from elastic_atlas.model.checkpoint import CheckpointError, load_checkpoint
+        from elastic_atlas.model.checkpoint import CheckpointError
+        from elastic_atlas.model.loading import load_checkpoint
     except ImportError:  # a light install: the hashes above are the check
         return None
     try:

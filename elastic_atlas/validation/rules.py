@@ -163,6 +163,11 @@ def check_consistency(
 
 def check_plausibility(table: TypedTable, settings: ValidationSettings) -> list[Finding]:
     """Suspicious but possible values (warnings), thresholds from the settings."""
+    return check_moduli_plausibility(table, settings) + check_other_plausibility(table, settings)
+
+
+def check_moduli_plausibility(table: TypedTable, settings: ValidationSettings) -> list[Finding]:
+    """B or G above the stiffest known crystal or below a soft solid's modulus (warnings)."""
     found: list[Finding] = []
     has = table.columns.__contains__
     high, low = settings.modulus_max.value, settings.modulus_min.value
@@ -187,6 +192,13 @@ def check_plausibility(table: TypedTable, settings: ValidationSettings) -> list[
                 stored=values,
                 message=lambda i, n=name, v=values: f"{n} = {v[i]:.6g} GPa is below {low:g} GPa",
             )
+    return found
+
+
+def check_other_plausibility(table: TypedTable, settings: ValidationSettings) -> list[Finding]:
+    """Density, an auxetic Poisson's ratio and the Pugh ratio outside their usual ranges."""
+    found: list[Finding] = []
+    has = table.columns.__contains__
     if has("density"):
         rho, limit = table.numbers("density"), settings.density_max.value
         found += findings_where(

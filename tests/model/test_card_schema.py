@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from elastic_atlas.cli import main
-from elastic_atlas.model.checkpoint import CheckpointError, load_checkpoint
+from elastic_atlas.model.checkpoint import CheckpointError
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.paths import repo_root
 from models import make_own
 

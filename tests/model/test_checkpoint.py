@@ -17,11 +17,11 @@ from elastic_atlas.model.checkpoint import (
     Checkpoint,
     CheckpointError,
     build_model,
-    load_checkpoint,
     load_state_strictly,
 )
 from elastic_atlas.model.features import own_feature_table
 from elastic_atlas.model.graph import GraphParameters, build_graph
+from elastic_atlas.model.loading import load_checkpoint
 from models import SMALL, TARGETS, make_own
 
 

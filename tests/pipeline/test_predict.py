@@ -11,7 +11,8 @@ from structures import BAD_CIFS, cif_text, diamond, rock_salt
 from elastic_atlas.cli import main
 from elastic_atlas.contract.reasons import Rejected
 from elastic_atlas.inputs.sources import RawStructure, SourceError, iter_cif_source
-from elastic_atlas.model.checkpoint import EnsembleInference, load_checkpoint
+from elastic_atlas.model.checkpoint import EnsembleInference
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.pipeline.predict import predict_stream
 from elastic_atlas.pipeline.records import Predicted
 from models import make_own

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from elastic_atlas.model.checkpoint import load_checkpoint
+from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.training.freeze import freeze_runs
 from elastic_atlas.training.matbench import load_dataset, load_fold, load_joint_dataset
 from elastic_atlas.training.train import TrainConfig, TrainingError, train_run
