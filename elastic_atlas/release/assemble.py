@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from elastic_atlas import __version__
+from elastic_atlas.clock import created_timestamp
 from elastic_atlas.contract.checklist import checklist_text
 from elastic_atlas.contract.reasons import rejects_schema
 from elastic_atlas.contract.schema import load_table_schema
@@ -35,7 +36,6 @@ from elastic_atlas.release.context import (
     ReleaseError,
     ReleaseSetupError,
     check_version,
-    created_timestamp,
     load_config,
 )
 from elastic_atlas.release.croissant import write_croissant
