@@ -149,6 +149,7 @@ def mp_api_recipe(tmp_path: Path, model: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_materials_project_failures_stop_the_build(tmp_path, model):
     path = mp_api_recipe(tmp_path, model)
     env = {"ELASTIC_ATLAS_CACHE": str(tmp_path / "cache"), "MP_API_KEY": ""}
@@ -470,13 +471,13 @@ def test_predict_never_overwrites_its_input_and_writes_atomically(tmp_path, mode
     assert_usage_error(invoke("predict", "--checkpoint", model, source, "-o", source), "input")
     assert source.read_bytes() == before
 
-    import elastic_atlas.pipeline.run as run
+    import elastic_atlas.pipeline.driver as driver
 
     def interrupted(*args, **kwargs):
         yield from ()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run, "predict_stream", interrupted)
+    monkeypatch.setattr(driver, "predict_stream", interrupted)
     out = tmp_path / "out" / "p.csv"
     invoke("predict", "--checkpoint", model, source, "-o", out, "--workers", "0", "--quiet")
     assert list((tmp_path / "out").iterdir()) == []  # nothing complete-looking, no leftovers
@@ -488,6 +489,7 @@ def test_build_refuses_to_write_into_a_release(released, tmp_path, model):
     assert_usage_error(build(recipe_path, inside), "release")
 
 
+@pytest.mark.slow
 def test_a_custom_releases_folder_leaves_its_parent_alone(tmp_path, model):
     parent = tmp_path / "X"
     parent.mkdir()

@@ -22,6 +22,8 @@ from elastic_atlas.inputs.recipe import DEFAULT_MODEL
 from elastic_atlas.paths import repo_root
 from elastic_atlas.validation.report import PAPER_COLUMNS
 
+pytestmark = pytest.mark.slow  # every test of this module takes seconds
+
 REPO = repo_root()
 PACKAGED = {  # path inside the wheel's elastic_atlas/_data -> the repository's source of truth
     "schema": "schema",

@@ -87,6 +87,7 @@ def test_build_refuses_links_in_its_output_folder(tmp_path):
     assert target.read_text() == "keep me\n" and not (out / "mped.csv").exists()
 
 
+@pytest.mark.slow
 def test_dash_writes_the_predictions_to_standard_output(tmp_path):
     command = [sys.executable, "-m", "elastic_atlas.cli", "predict", str(CIF), "-o", "-"]
     done = subprocess.run(

@@ -14,6 +14,7 @@ from elastic_atlas.cli.app import (
     main,
     positive_tolerance,
 )
+from elastic_atlas.contract.tables import TABLE_IDS
 
 
 @main.command()
@@ -40,7 +41,7 @@ from elastic_atlas.cli.app import (
 @click.option(
     "--schema",
     "schema_name",
-    type=click.Choice(["mped", "ned"]),
+    type=click.Choice(TABLE_IDS),
     default=None,
     help="Check a bare table (or every table of a package) against this table's contract.",
 )

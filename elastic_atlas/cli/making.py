@@ -62,7 +62,8 @@ def predict(
     from elastic_atlas.inputs.recipe import default_checkpoint
     from elastic_atlas.model.checkpoint import default_device
     from elastic_atlas.model.loading import load_checkpoint
-    from elastic_atlas.pipeline.predict_job import PredictOptions, check_output, run_predict
+    from elastic_atlas.pipeline.driver import RunOptions
+    from elastic_atlas.pipeline.predict_job import check_output, run_predict
 
     paths = list(checkpoint_paths) or [default_checkpoint()]
     check_output(output, [source, *paths, *([atom_init] if atom_init else [])])
@@ -70,7 +71,7 @@ def predict(
     targets = [t for c in checkpoints for t in c.target_names]
     if len(set(targets)) != len(targets):
         raise click.UsageError(f"the checkpoints predict the same target twice: {targets}")
-    counts = run_predict(checkpoints, source, output, PredictOptions(workers, batch_size, quiet))
+    counts = run_predict(checkpoints, source, output, RunOptions(workers, batch_size, quiet))
     click.echo(
         f"{counts['inputs']} inputs = {counts['predicted']} predicted + "
         f"{counts['rejected']} rejected -> {'standard output' if str(output) == '-' else output}",

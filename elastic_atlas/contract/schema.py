@@ -13,10 +13,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from elastic_atlas.contract.tables import TABLE_IDS
 from elastic_atlas.paths import contract_root
 
 TABLE_SCHEMA_PROFILE = "https://datapackage.org/profiles/2.0/tableschema.json"
-TABLES = ("mped", "ned")
+TABLES = TABLE_IDS  # the composed schema files, one per table
 
 
 def schema_dir() -> Path:

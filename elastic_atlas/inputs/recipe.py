@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from elastic_atlas.contract.references import Reference
+from elastic_atlas.contract.tables import Table
 from elastic_atlas.paths import contract_root
 
 # Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope. Spelled out so that
@@ -116,7 +117,7 @@ class Models(Strict):
 
 
 class Recipe(Strict):
-    table: Literal["mped", "ned"]
+    table: Table
     title: str = ""
     structures: list[StructureSource]
     summary: SummarySource | None = None

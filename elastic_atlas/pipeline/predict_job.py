@@ -8,22 +8,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from elastic_atlas.contract.reasons import REJECT_COLUMNS
 from elastic_atlas.inputs.sources import iter_cif_source
 from elastic_atlas.model.checkpoint import Checkpoint
+from elastic_atlas.pipeline.driver import RunOptions, counted, stream
 from elastic_atlas.pipeline.outputs import STDOUT, check_writable
 from elastic_atlas.pipeline.records import Accounting
-from elastic_atlas.pipeline.run import RunOptions, counted, stream
-
-
-@dataclass
-class PredictOptions:
-    workers: int = 2
-    batch_size: int | None = None
-    quiet: bool = False
 
 
 def rejects_path(output: Path) -> Path:
@@ -54,7 +46,7 @@ def header_of(checkpoints: list[Checkpoint]) -> list[str]:
 
 
 def run_predict(
-    checkpoints: list[Checkpoint], source: Path, output: Path, options: PredictOptions
+    checkpoints: list[Checkpoint], source: Path, output: Path, options: RunOptions
 ) -> dict[str, int]:
     """Write OUT.csv and OUT.rejects.csv under temporary names, renamed only when every input
     is done (an interrupted run leaves no complete-looking file); returns the counts. With
@@ -87,7 +79,7 @@ def run_predict(
 
 
 def _to_standard_streams(
-    checkpoints: list[Checkpoint], source: Path, options: PredictOptions
+    checkpoints: list[Checkpoint], source: Path, options: RunOptions
 ) -> Accounting:
     with tempfile.TemporaryDirectory(prefix="elastic-atlas-predict-") as folder:
         paths = (Path(folder) / "out.csv", Path(folder) / "rejects.csv")
@@ -99,16 +91,15 @@ def _to_standard_streams(
 
 
 def _write(
-    checkpoints: list[Checkpoint], source: Path, paths: tuple[Path, Path], options: PredictOptions
+    checkpoints: list[Checkpoint], source: Path, paths: tuple[Path, Path], options: RunOptions
 ) -> Accounting:
     header = header_of(checkpoints)
     columns = header[1:]
     book = Accounting()
-    run = RunOptions(options.workers, options.batch_size, options.quiet)
     with paths[0].open("w", newline="", encoding="utf-8") as out:
         predictions = csv.writer(out)
         predictions.writerow(header)
-        for record in stream(counted(iter_cif_source(source), book), checkpoints, book, run):
+        for record in stream(counted(iter_cif_source(source), book), checkpoints, book, options):
             values = {
                 **record.values,
                 **{f"{t}_spread": v for t, v in record.spread.items()},

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from elastic_atlas.contract.references import Reference, Relation
+from elastic_atlas.contract.tables import Table
 from elastic_atlas.errors import EnvironmentSetupError, ReleaseError
 from elastic_atlas.inputs.recipe import Recipe, Strict, load_recipe, validated
 from elastic_atlas.pipeline.run import BuildResult, RunOptions
@@ -31,7 +32,7 @@ ROR = re.compile(r"https://ror\.org/0[a-z0-9]{8}", re.ASCII)
 URL = re.compile(r"https?://[^\s]+", re.ASCII)
 
 
-TABLE_TITLES = {"mped": "MPED (Materials Project)", "ned": "NED (GNoME)"}
+TABLE_TITLES = {t.value: t.title for t in Table}
 
 
 # The environment of a release is unusable (an invalid SOURCE_DATE_EPOCH): exit 2.

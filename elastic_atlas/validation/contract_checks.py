@@ -8,10 +8,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from elastic_atlas.contract.tables import TABLE_IDS
 from elastic_atlas.validation.findings import Finding, table_finding
 from elastic_atlas.validation.tableio import table_format
 
-CONTRACT_TABLES = ("mped", "ned")
+CONTRACT_TABLES = TABLE_IDS
 TABLE_FORMATS = ("csv", "parquet")
 
 

@@ -187,3 +187,14 @@ def test_the_column_enum_is_the_schema_column_order():
     from elastic_atlas.contract.schema import column_order
 
     assert [str(c) for c in Column] == column_order("mped") == column_order("ned")
+
+
+def test_the_table_enum_names_the_schema_tables():
+    import json
+
+    from elastic_atlas.contract.schema import schema_dir
+    from elastic_atlas.contract.tables import Table
+
+    layout = json.loads((schema_dir() / "tables.json").read_text())
+    assert [t.value for t in Table] == list(layout["tables"])
+    assert {t.value: t.title.split(" ")[0] for t in Table} == {"mped": "MPED", "ned": "NED"}

@@ -19,6 +19,8 @@ from pymatgen.io.cif import CifParser
 from elastic_atlas.contract.reasons import StructureRejected
 from elastic_atlas.inputs.cif import parse_cif
 
+pytestmark = pytest.mark.slow  # every test of this module takes seconds
+
 PER_SOURCE = 40
 
 

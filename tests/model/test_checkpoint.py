@@ -129,6 +129,7 @@ def test_reference_checkpoints_reproduce_the_reference_implementation(shared, na
     assert (difference > 1e-4).sum() <= 2 and difference.max() < 0.01
 
 
+@pytest.mark.slow
 def test_graphs_equal_the_reference_data_loader_on_the_installed_pymatgen(shared):
     """The reference CIFData: get_all_neighbors(8 Å), each list sorted by distance, first 12.
 

@@ -59,6 +59,7 @@ def test_the_tables_really_hold_nulls(release_with_nulls):
         assert table.column(column).null_count == table.num_rows > 0
 
 
+@pytest.mark.slow
 def test_frictionless_finds_a_release_with_nulls_valid(release_with_nulls):
     import frictionless
 

@@ -127,6 +127,7 @@ def frictionless_checklist_report(folder, resource):
     return json.loads(report.stdout)
 
 
+@pytest.mark.slow
 def test_frictionless_applies_the_physics_checklist_shipped_with_the_release(released, tmp_path):
     folder = released / "releases" / VERSION
     notes = (folder / "RELEASE.md").read_text()
@@ -147,6 +148,7 @@ def test_frictionless_applies_the_physics_checklist_shipped_with_the_release(rel
     assert "v_mean" in constraint_errors[0]["note"]
 
 
+@pytest.mark.slow
 def test_rebuilding_a_version_is_byte_identical_and_never_overwrites(released, capsys):
     target = build_release(SAMPLE, VERSION, released / "releases", workers=0, quiet=True)
     assert "byte-identical" in capsys.readouterr().err
@@ -207,6 +209,7 @@ def test_nan_in_parquet_and_wrong_row_count_are_errors(released, tmp_path):
     assert "package.hash" not in result.output
 
 
+@pytest.mark.slow
 def test_interrupted_build_leaves_no_partial_release(tmp_path, monkeypatch):
     import elastic_atlas.release.sciencedb as sciencedb
 
@@ -407,6 +410,7 @@ def test_dense_scatters_are_pixels_inside_the_svgs(released):
         assert "<image" in svg  # the scatter is rasterized, so the SVG stays small on real data
 
 
+@pytest.mark.slow
 def test_a_release_stopped_before_its_descriptor_is_completed_by_the_next_run(released, tmp_path):
     """The version folder was in place when the run stopped: the rerun finds it byte-identical
     and still writes the releases-folder descriptor the stopped run never wrote."""

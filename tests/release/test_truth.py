@@ -229,6 +229,7 @@ def test_the_card_describes_and_cites_every_table(truth):
     assert Reference.GNOME.doi not in mped_bib  # the MPED record cites no GNoME
 
 
+@pytest.mark.slow
 def test_changes_compare_both_moduli_and_the_rows_with_the_previous_version(truth, tmp_path):
     root = tmp_path / "again"
     shutil.copytree(truth.parents[1], root)
