@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import pandas as pd  # noqa: E402
+from checkpoint_factory import make_own  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from common import machine, today  # noqa: E402
 from fake_mp import FakeMP, page  # noqa: E402
@@ -46,7 +47,6 @@ from hostile import (  # noqa: E402
 from structures import BAD_CIFS, cif_text, diamond, hydrogen_grid, p1_cif, rock_salt  # noqa: E402
 
 from elastic_atlas.cli import main  # noqa: E402
-from models import make_own  # noqa: E402
 
 OPENED: list[str] = []
 TRACKING = False

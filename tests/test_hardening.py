@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
+from checkpoint_factory import make_own
 from click.testing import CliRunner
 from fake_mp import KEY, FakeMP, page
 from hostile import (
@@ -38,7 +39,6 @@ from elastic_atlas.model import graph
 from elastic_atlas.model.checkpoint import CheckpointError
 from elastic_atlas.model.graph import build_graph
 from elastic_atlas.model.loading import load_checkpoint
-from models import make_own
 
 VERSION = "0.1.0+sample"
 

@@ -27,8 +27,8 @@ from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.outputs import OutputError, release_holding
 from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
 from elastic_atlas.pipeline.structures import structures_name, structures_schema
-from elastic_atlas.release.card import dataset_card
 from elastic_atlas.release.changes import changes_schema, previous_version, write_changes
+from elastic_atlas.release.checkpoint_files import copy_models, model_resources
 from elastic_atlas.release.citations import citation_text
 from elastic_atlas.release.context import (
     TABLE_TITLES,
@@ -39,6 +39,7 @@ from elastic_atlas.release.context import (
     load_config,
 )
 from elastic_atlas.release.croissant import write_croissant
+from elastic_atlas.release.dataset_card import dataset_card
 from elastic_atlas.release.descriptor import (
     PACKAGE_PROFILE,
     contributors,
@@ -50,7 +51,6 @@ from elastic_atlas.release.descriptor import (
 )
 from elastic_atlas.release.facts import table_description
 from elastic_atlas.release.figures import table_figures
-from elastic_atlas.release.models import copy_models, model_resources
 from elastic_atlas.release.notes import append_changes, release_notes
 from elastic_atlas.release.page import page_licence, page_resource, write_index
 from elastic_atlas.validation.package import validate_table_file

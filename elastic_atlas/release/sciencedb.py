@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from elastic_atlas.paths import contract_root
-from elastic_atlas.release.card import dataset_card
 from elastic_atlas.release.citations import citation_file, citation_text
 from elastic_atlas.release.context import Release
 from elastic_atlas.release.datacite import PUBLISHER, datacite_record
+from elastic_atlas.release.dataset_card import dataset_card
 from elastic_atlas.release.descriptor import sources, write_json
 from elastic_atlas.release.facts import methods_text, table_description
 from elastic_atlas.release.notes import release_notes

@@ -111,7 +111,7 @@ def evaluate(
         "log10_g_vrh",
     }:
         result["risk_flags_test"] = flag_rates(checkpoint, entries)
-    from elastic_atlas.training.card import plot_parity
+    from elastic_atlas.training.model_card import plot_parity
 
     plot_parity(checkpoint.path / "parity.png", points)
     return result

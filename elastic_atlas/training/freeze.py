@@ -18,7 +18,6 @@ from elastic_atlas.model.calibration import fit_calibration
 from elastic_atlas.model.checkpoint import Checkpoint, Target, save_own
 from elastic_atlas.model.features import feature_layout, own_feature_table
 from elastic_atlas.model.loading import load_checkpoint
-from elastic_atlas.training.card import write_model_readme
 from elastic_atlas.training.evaluate import (
     SPLITS,
     evaluate,
@@ -26,6 +25,7 @@ from elastic_atlas.training.evaluate import (
     evaluation_entries,
 )
 from elastic_atlas.training.matbench import TARGET_TO_TASK, material_ids, row_key
+from elastic_atlas.training.model_card import write_model_readme
 from elastic_atlas.training.train import load_run_model
 
 

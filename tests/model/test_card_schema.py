@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from checkpoint_factory import make_own
 from click.testing import CliRunner
 
 from elastic_atlas.cli import main
 from elastic_atlas.model.checkpoint import CheckpointError
 from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.paths import repo_root
-from models import make_own
 
 CIF = repo_root() / "build" / "sample" / "structures" / "mp-149.cif"
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from checkpoint_factory import SMALL, TARGETS, make_own
 from structures import diamond, rock_salt
 
 from elastic_atlas.inputs.cif import parse_cif
@@ -22,7 +23,6 @@ from elastic_atlas.model.checkpoint import (
 from elastic_atlas.model.features import own_feature_table
 from elastic_atlas.model.graph import GraphParameters, build_graph
 from elastic_atlas.model.loading import load_checkpoint
-from models import SMALL, TARGETS, make_own
 
 
 def test_own_format_round_trip_gives_identical_predictions(tmp_path):

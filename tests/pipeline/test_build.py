@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from checkpoint_factory import make_own
 from click.testing import CliRunner
 from pymatgen.core import Structure
 from structures import BAD_CIFS, cif_text, cubic_crystal, diamond, rock_salt
 
 from elastic_atlas.cli import main
 from elastic_atlas.inputs.sources import load_summary
-from models import make_own
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 

@@ -9,6 +9,7 @@ import re
 
 import pandas as pd
 import pytest
+from checkpoint_factory import make_own
 from click.testing import CliRunner
 from structures import cif_text, diamond, rock_salt
 
@@ -16,7 +17,6 @@ from elastic_atlas.cli import main
 from elastic_atlas.contract.dft import DftStatus
 from elastic_atlas.inputs.sources import SourceError
 from elastic_atlas.pipeline.crosscheck import read_dft_table
-from models import make_own
 
 RECIPE = """table = "mped"
 [[structures]]

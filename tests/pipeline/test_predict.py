@@ -5,6 +5,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from checkpoint_factory import make_own
 from click.testing import CliRunner
 from structures import BAD_CIFS, cif_text, diamond, rock_salt
 
@@ -15,7 +16,6 @@ from elastic_atlas.model.checkpoint import EnsembleInference
 from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.pipeline.predict import predict_stream
 from elastic_atlas.pipeline.records import Predicted
-from models import make_own
 
 GOOD = {"mp-1": rock_salt(), "mp-2": diamond(), "mp-3": rock_salt(6.0)}
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 import pytest
+from checkpoint_factory import make_own
 from click.testing import CliRunner
 from structures import cif_text, diamond, rock_salt
 from test_release import frictionless_checklist_report
 
 from elastic_atlas.cli import main
-from models import make_own
 
 RECIPE = """table = "ned"
 [[structures]]

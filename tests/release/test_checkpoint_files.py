@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from checkpoint_factory import make_own
 
 from elastic_atlas.inputs.recipe import load_recipe
 from elastic_atlas.inputs.sources import SourceError
-from elastic_atlas.release.models import copy_models, model_resources
-from models import make_own
+from elastic_atlas.release.checkpoint_files import copy_models, model_resources
 
 RECIPE = """table = "mped"
 [[structures]]
