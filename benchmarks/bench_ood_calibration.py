@@ -29,7 +29,7 @@ from bench_uncertainty_limit import latent
 from common import ROOT, machine, today
 from scipy.stats import spearmanr
 
-from elastic_atlas.contract.risk import risk_flags
+from elastic_atlas.contract.risk import SOFT_BULK_MODULUS, risk_flags
 from elastic_atlas.inputs.recipe import default_checkpoint
 from elastic_atlas.model.calibration import ONE_SIGMA, TWO_SIGMA
 from elastic_atlas.model.loading import load_checkpoint
@@ -74,14 +74,50 @@ def fit(error: np.ndarray, spread: np.ndarray, d: np.ndarray) -> dict[str, float
     return {"a": a, "b": b, "c": c, "k95": k95}
 
 
-def scores(error: np.ndarray, sigma: np.ndarray, k95: float, flags: dict) -> dict:
+LOCO_WEIGHT = 0.35  # share of the leave-out errors in the Mondrian calibration
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    at = min(int(np.searchsorted(cumulative / cumulative[-1], q)), len(values) - 1)
+    return float(values[order][at])
+
+
+class Mondrian:
+    """σ = m_g · σ_adopted with one multiplier per group g (tercile of σ_adopted × predicted
+    B below the soft threshold), each the weighted 68.27 % quantile of |error| / σ_adopted of
+    the group's calibration entries (leave-out errors weighted LOCO_WEIGHT, validation errors
+    the rest); the group's 95 % quantile gives its k95."""
+
+    def __init__(self, error, base, soft, weights) -> None:
+        self.edges = np.quantile(base, [1 / 3, 2 / 3])
+        groups = self.group(base, soft)
+        ratio = np.abs(error) / base
+        self.m68, self.k95 = {}, {}
+        for g in np.unique(groups):
+            chosen = groups == g
+            m68 = weighted_quantile(ratio[chosen], weights[chosen], ONE_SIGMA)
+            self.m68[int(g)] = m68
+            self.k95[int(g)] = weighted_quantile(ratio[chosen], weights[chosen], 0.95) / m68
+
+    def group(self, base: np.ndarray, soft: np.ndarray) -> np.ndarray:
+        return np.digitize(base, self.edges) * 2 + soft.astype(int)
+
+    def sigma(self, base: np.ndarray, soft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        groups = self.group(base, soft)
+        return (base * np.array([self.m68[int(g)] for g in groups]),
+                np.array([self.k95[int(g)] for g in groups]))  # fmt: skip
+
+
+def scores(error: np.ndarray, sigma: np.ndarray, k95, flags: dict) -> dict:
     within = np.abs(error) <= sigma
     terciles = np.quantile(sigma, [1 / 3, 2 / 3])
     band = np.digitize(sigma, terciles)
     return {
         "n": len(error),
         "within_sigma": float(within.mean()),
-        "within_k95_sigma": float((np.abs(error) <= k95 * sigma).mean()),
+        "within_k95_sigma": float((np.abs(error) <= np.asarray(k95) * sigma).mean()),
         "within_sigma_per_tercile": [float(within[band == k].mean()) for k in range(3)],
         "within_sigma_per_flag": {
             name: float(within[mask].mean()) for name, mask in flags.items() if mask.sum() >= 10
@@ -134,24 +170,44 @@ def main() -> None:
         "mp2023_outside": (mu_held, s_held, held.observed, d_held, held.density),
     }
     calibrations = [t.calibration for t in checkpoint.targets]
+    # every per-entry feature, for trying other σ forms without recomputing (never committed)
+    loco_all = np.array([[loco.loc[m, f"{t}_predicted"] for t in config.targets] for m in pool])
+    (ROOT / "benchmarks" / "out").mkdir(exist_ok=True)
+    np.savez(
+        ROOT / "benchmarks" / "out" / "ood_features.npz", d_pool=d_pool, s_pool=s_pool,
+        mu_pool=mu_pool, observed_pool=observed_pool, n_val=n_val, d_test=d_test, s_test=s_test,
+        mu_test=mu_test, observed_test=entries.observed["test"], density_test=entries.test_density,
+        d_held=d_held, s_held=s_held, mu_held=mu_held, observed_held=held.observed,
+        density_held=held.density, loco=loco_all,
+    )  # fmt: skip
     flags_of = {
         name: {str(f): np.asarray(v, dtype=float) == 1 for f, v in risk_flags(
             10.0 ** mu[:, 0], density, *(c.sigma(s[:, i]) for i, c in enumerate(calibrations))
         ).items()}
         for name, (mu, s, _, _, density) in sets.items()
     }  # fmt: skip
+    loco_pred_k = np.array([loco.loc[m, "log10_k_vrh_predicted"] for m in pool])
     for j, target in enumerate(config.targets):
         loco_pred = np.array([loco.loc[m, f"{target}_predicted"] for m in pool])
         error = np.concatenate([loco_pred[:-n_val], mu_pool[-n_val:, j]]) - observed_pool[:, j]
         model = fit(error, s_pool[:, j], d_pool)
         adopted = calibrations[j]
-        result = {"fit": model}
+        k_pool = 10.0 ** np.concatenate([loco_pred_k[:-n_val], mu_pool[-n_val:, 0]])
+        n_out = len(pool) - n_val
+        weights = np.concatenate([np.full(n_out, LOCO_WEIGHT / n_out),
+                                  np.full(n_val, (1 - LOCO_WEIGHT) / n_val)])  # fmt: skip
+        mondrian = Mondrian(error, adopted.sigma(s_pool[:, j]), k_pool < SOFT_BULK_MODULUS,
+                            weights)  # fmt: skip
+        result = {"fit": model, "mondrian": {"m68": mondrian.m68, "k95": mondrian.k95}}
         for name, (mu, s, observed, d, _) in sets.items():
             err = mu[:, j] - observed[:, j]
             new = np.sqrt(model["a"] ** 2 + (model["b"] * s[:, j]) ** 2 + (model["c"] * d) ** 2)
+            soft = 10.0 ** mu[:, 0] < SOFT_BULK_MODULUS
+            grouped, grouped_k95 = mondrian.sigma(adopted.sigma(s[:, j]), soft)
             result[name] = {
                 "adopted": scores(err, adopted.sigma(s[:, j]), adopted.k95, flags_of[name]),
                 "loco_calibrated": scores(err, new, model["k95"], flags_of[name]),
+                "mondrian": scores(err, grouped, grouped_k95, flags_of[name]),
                 "median_d": float(np.median(d)),
             }
         report["targets"][target] = result
