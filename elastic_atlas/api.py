@@ -186,7 +186,9 @@ def structures(
     """{material_id: pymatgen Structure} (or ASE Atoms with `ase=True`) of the rows, exactly
     as each was predicted from; all rows when `material_ids` is None."""
     folder = release_folder(release)
-    path = folder / f"{table}-structures.parquet"
+    listed = [r["path"] for r in _descriptor(folder)["resources"]
+              if r.get("name") == f"{table}-structures"]  # fmt: skip
+    path = folder / (listed[0] if listed else f"{table}-structures.parquet")
     if not path.is_file():
         raise ReleaseNotFound(f"{folder} has no structures of {table!r} ({path.name})")
     dataset = pads.dataset(path, format="parquet")

@@ -105,3 +105,13 @@ def test_validate_returns_findings_as_objects(release, tmp_path):
     errors = [f for f in ea.validate(copy) if f.severity == "error"]
     assert any(f.check == "consistency.v_mean" and f.row == 1 for f in errors)
     assert np.isfinite([f.row for f in errors if f.row is not None]).all()
+
+
+def test_the_api_reads_through_the_releases_folder_descriptor(released):
+    """`releases/datapackage.json` points at the current version: the API follows it."""
+    folder = released / "releases"
+    assert len(ea.load("mped", release=folder)) > 10
+    assert (
+        ea.structures("mped", ["mp-149"], release=folder)["mp-149"].composition.reduced_formula
+        == "Si"
+    )
