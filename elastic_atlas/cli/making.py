@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from elastic_atlas.pipeline.records import BuildStatistics
 
 from elastic_atlas.cli.app import handle_errors, main
 
@@ -173,7 +176,7 @@ def build(
     if gap_policy:
         recipe.screen.gap_policy = gap_policy  # type: ignore[assignment]
     built = build_table(recipe, output, RunOptions(workers=workers, quiet=quiet))
-    print_build_summary(built.summary)
+    print_build_statistics(built.statistics)
     if recipe.literature and recipe.literature.exists():
         from elastic_atlas.pipeline.run import read_literature
 
@@ -182,24 +185,24 @@ def build(
         click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 
 
-def print_build_summary(result: dict[str, Any]) -> None:
+def print_build_statistics(result: BuildStatistics) -> None:
     """The build's accounting, symmetry check and band-gap nulls, a few lines."""
     click.echo(
-        f"{result['table']}: {result['inputs']} inputs = {result['accepted']} accepted + "
-        f"{sum(result['screened_out'].values())} screened out + "
-        f"{sum(result['rejected'].values())} rejected in {result['seconds']} s"
+        f"{result.table}: {result.inputs} inputs = {result.accepted} accepted + "
+        f"{sum(result.screened_out.values())} screened out + "
+        f"{sum(result.rejected.values())} rejected in {result.seconds} s"
     )
-    click.echo(f"  screened out: {result['screened_out'] or 'none'}")
-    click.echo(f"  rejected:     {result['rejected'] or 'none'}")
-    symmetry = result["symmetry_check"]
+    click.echo(f"  screened out: {result.screened_out or 'none'}")
+    click.echo(f"  rejected:     {result.rejected or 'none'}")
+    symmetry = result.symmetry_check
     if symmetry["checked"]:
         click.echo(
             f"  symmetry: {symmetry['checked']} summary space groups checked against the "
             f"structure, {symmetry['disagree']} disagree"
             + (f" (e.g. {', '.join(symmetry['examples'])})" if symmetry["disagree"] else "")
         )
-    if result["gap_policy"] == "include":
-        click.echo(f"  gap policy include: {result['band_gap_null_rows']} rows have no band gap")
+    if result.gap_policy == "include":
+        click.echo(f"  gap policy include: {result.band_gap_null_rows} rows have no band gap")
 
 
 @main.command()

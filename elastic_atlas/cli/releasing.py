@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from elastic_atlas.pipeline.records import BuildStatistics
 
 from elastic_atlas.cli.app import EXIT_USAGE, handle_errors, main
 
@@ -62,16 +66,16 @@ def release(
         quiet=quiet,
         # the root datapackage.json beside releases/ belongs to a clone's own releases folder
         root_descriptor=releases is None and is_source_checkout(),
-        report=print_table_summaries,
+        report=print_table_statistics,
     )
     click.echo(f"release {version}: {target}")
 
 
-def print_table_summaries(summaries: dict[str, dict]) -> None:
+def print_table_statistics(statistics: dict[str, BuildStatistics]) -> None:
     """One line per table: rows, screened out, rejected and seconds."""
-    for table, s in summaries.items():
+    for table, s in statistics.items():
         click.echo(
-            f"  {table}: {s['accepted']} rows of {s['inputs']} inputs, "
-            f"{sum(s['screened_out'].values())} screened out, "
-            f"{sum(s['rejected'].values())} rejected, {s['seconds']} s"
+            f"  {table}: {s.accepted} rows of {s.inputs} inputs, "
+            f"{sum(s.screened_out.values())} screened out, "
+            f"{sum(s.rejected.values())} rejected, {s.seconds} s"
         )

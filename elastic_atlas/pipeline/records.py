@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from elastic_atlas.contract.reasons import Rejected
 
 
@@ -52,3 +54,25 @@ class Accounting:
         total = self.accepted + len(self.rejects)
         if total != self.inputs:
             raise AssertionError(f"accounting broken: {total} != {self.inputs} inputs")
+
+
+class BuildStatistics(BaseModel):
+    """What a table's build did, counted: the accounting by reason, the screen as applied,
+    the checkpoints' provenance, time and memory (summary.json of `build`; the facts every
+    release statement about the table is generated from)."""
+
+    table: str
+    recipe: str | None  # the recipe file, relative to the contract folders when inside them
+    inputs: int
+    accepted: int
+    screened_out: dict[str, int]
+    rejected: dict[str, int]
+    licence: str
+    gap_policy: str
+    symmetry_check: dict[str, Any]
+    band_gap_null_rows: int
+    warnings: list[str]
+    checkpoints: list[dict[str, Any]]  # provenance of each checkpoint (path, kind, sha256 ...)
+    seconds: float
+    inputs_per_second: float | None
+    peak_rss_mib: float

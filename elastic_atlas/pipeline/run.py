@@ -30,7 +30,7 @@ from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_su
 from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
 from elastic_atlas.pipeline.driver import RunOptions, counted, stream  # noqa: F401 (re-exported)
 from elastic_atlas.pipeline.outputs import OutputError, check_writable, release_holding
-from elastic_atlas.pipeline.records import Accounting
+from elastic_atlas.pipeline.records import Accounting, BuildStatistics
 from elastic_atlas.pipeline.shards import (
     ShardSpec,
     SymmetryTally,
@@ -88,7 +88,7 @@ class BuildResult:
     table: str
     frame: pd.DataFrame
     book: Accounting
-    summary: dict[str, Any]
+    statistics: BuildStatistics
     provenance: list[dict[str, Any]]
     structures: pa.Table  # material_id, cif: each row's structure as read, sorted by id
 
@@ -140,38 +140,38 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
         )
         print(f"warning: {recipe.table}: {facts['warning']}", file=sys.stderr)
     return BuildResult(
-        recipe.table, frame, book, build_summary(recipe, book, frame, provenance, facts, start),
+        recipe.table, frame, book, build_statistics(recipe, book, frame, provenance, facts, start),
         provenance, sorted_structures(texts),
     )  # fmt: skip
 
 
-def build_summary(
+def build_statistics(
     recipe: Recipe,
     book: Accounting,
     frame: pd.DataFrame,
     provenance: list[dict[str, Any]],
     facts: dict[str, Any],
     start: float,
-) -> dict[str, Any]:
+) -> BuildStatistics:
     screened, rejected = book.counts()
     elapsed = time.perf_counter() - start
-    return {
-        "table": recipe.table,
-        "recipe": str(recipe.path) if recipe.path else None,
-        "inputs": book.inputs,
-        "accepted": book.accepted,
-        "screened_out": dict(sorted(screened.items())),
-        "rejected": dict(sorted(rejected.items())),
-        "licence": facts["licence"],
-        "gap_policy": recipe.screen.gap_policy,
-        "symmetry_check": facts["symmetry_check"],
-        "band_gap_null_rows": int(frame["band_gap"].isna().sum()),
-        "warnings": [facts["warning"]] if "warning" in facts else [],
-        "checkpoints": provenance,
-        "seconds": round(elapsed, 1),
-        "inputs_per_second": round(book.inputs / elapsed, 1) if elapsed else None,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }
+    return BuildStatistics(
+        table=recipe.table,
+        recipe=display_path(recipe.path) if recipe.path else None,
+        inputs=book.inputs,
+        accepted=book.accepted,
+        screened_out=dict(sorted(screened.items())),
+        rejected=dict(sorted(rejected.items())),
+        licence=facts["licence"],
+        gap_policy=recipe.screen.gap_policy,
+        symmetry_check=facts["symmetry_check"],
+        band_gap_null_rows=int(frame["band_gap"].isna().sum()),
+        warnings=[facts["warning"]] if "warning" in facts else [],
+        checkpoints=provenance,
+        seconds=round(elapsed, 1),
+        inputs_per_second=round(book.inputs / elapsed, 1) if elapsed else None,
+        peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    )
 
 
 def write_table_files(
@@ -196,7 +196,7 @@ def build_table(recipe: Recipe, out_dir: Path, options: RunOptions | None = None
         check_writable(out_dir / name, recipe_inputs(recipe))
     result = run_build(recipe, options or RunOptions())
     write_table_files(result, out_dir, "rejects.csv")
-    (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+    (out_dir / "summary.json").write_text(result.statistics.model_dump_json(indent=2) + "\n")
     return result
 
 

@@ -70,7 +70,7 @@ def build_release(
     """Build `releases/<version>/`. With `root_descriptor` (the repository's own releases/)
     the folder above gets datapackage.json pointing at it and CHANGES.md; otherwise both go
     inside `releases`, so nothing is written outside the folder a user named. `report` gets
-    the per-table build summaries once the release stands."""
+    the per-table build statistics once the release stands."""
     config, recipes = load_config(config_path)
     check_version(version, config)
     inside = release_holding(releases)
@@ -110,7 +110,7 @@ def build_release(
     if not config.sample:  # the sample is rebuilt on every clone; only real releases are logged
         append_changes(target, home / "CHANGES.md")
     if report is not None:
-        report(release.summaries)
+        report(release.statistics)
     return target
 
 
@@ -174,7 +174,7 @@ def _assemble(release: Release) -> None:
                 f"table {table} has 0 rows ({result.book.inputs} inputs, none accepted); "
                 "a release needs rows: check the recipe's sources and screen"
             )
-        about = parquet_about(release, result.summary["licence"])
+        about = parquet_about(release, result.statistics.licence)
         write_table_files(result, out, f"{table}-rejects.csv", about)  # rejects per table
         release.built[table] = result
         release.validation[table] = _validate(out, table)
@@ -182,7 +182,7 @@ def _assemble(release: Release) -> None:
     release.model_files, folders = copy_models(release.recipes, out)
     for table, recipe in release.recipes.items():
         sources = [p.resolve() for p in recipe.models.paths()]
-        for entry, source in zip(release.summaries[table]["checkpoints"], sources, strict=True):
+        for entry, source in zip(release.statistics[table].checkpoints, sources, strict=True):
             entry["release_path"] = f"models/{folders[source]}"  # where the release holds it
         extra = [recipe.models.atom_init.resolve()] if recipe.models.atom_init else []
         release.model_folders[table] = [folders[p] for p in (*sources, *extra)]
@@ -239,13 +239,13 @@ def _validate(out: Path, table: str) -> dict[str, Any]:
 def _table_resources(release: Release, table: str) -> list[dict[str, Any]]:
     """A table's files as resources: CSV and Parquet (with the schema and the checkpoints),
     its rejects, its structures and, beside a previous version, its per-row changes."""
-    out, summary = release.out, release.summaries[table]
-    licence, title = summary["licence"], TABLE_TITLES[table]
+    out, stats = release.out, release.statistics[table]
+    licence, title = stats.licence, TABLE_TITLES[table]
     extra = {
         "title": title,
         "description": table_description(release, table),
         "elastic_atlas:table": table,
-        "elastic_atlas:checkpoints": summary["checkpoints"],
+        "elastic_atlas:checkpoints": stats.checkpoints,
     }
     resources = [
         resource(out / f"{table}.{suffix}", out, f"{table}-{suffix}", licence, table, extra)

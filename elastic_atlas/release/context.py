@@ -16,6 +16,7 @@ from elastic_atlas.contract.references import Reference, Relation
 from elastic_atlas.contract.tables import Table
 from elastic_atlas.errors import EnvironmentSetupError, ReleaseError
 from elastic_atlas.inputs.recipe import Recipe, Strict, load_recipe, validated
+from elastic_atlas.pipeline.records import BuildStatistics
 from elastic_atlas.pipeline.run import BuildResult, RunOptions
 from elastic_atlas.release.citations import table_references
 
@@ -155,8 +156,8 @@ class Release:
     changes: dict[str, Any] = field(default_factory=dict)  # table -> TableChanges
 
     @property
-    def summaries(self) -> dict[str, dict[str, Any]]:
-        return {table: result.summary for table, result in self.built.items()}
+    def statistics(self) -> dict[str, BuildStatistics]:
+        return {table: result.statistics for table, result in self.built.items()}
 
     @property
     def year(self) -> str:
@@ -166,7 +167,7 @@ class Release:
         """The works the given tables (default: all) come from or rely on, with relations."""
         merged: dict[Reference, Relation] = {}
         for table in tables or list(self.built):
-            checkpoints = self.summaries[table]["checkpoints"]
+            checkpoints = self.statistics[table].checkpoints
             for ref, relation in table_references(self.recipes[table], checkpoints).items():
                 if merged.get(ref) is not Relation.DERIVED_FROM:
                     merged[ref] = relation

@@ -1,6 +1,6 @@
 """The dataset card: releases/<v>/README.md, also the README inside each upload record.
 
-Generated from the schema, the build summaries and the model cards, with Hugging Face
+Generated from the schema, the build statistics and the model cards, with Hugging Face
 dataset-card YAML front matter (licence, tags, one config per table pointing at its Parquet
 file), so the release folder can be pushed to the Hub as it is. The loading snippets are run
 by the tests against the sample release.
@@ -24,7 +24,7 @@ TAGS = ["materials-science", "elastic-moduli", "cgcnn", "crystal-structures", "t
 
 
 def front_matter(release: Release, tables: list[str]) -> str:
-    licences = sorted({release.summaries[t]["licence"].lower() for t in tables})
+    licences = sorted({release.statistics[t].licence.lower() for t in tables})
     configs = []
     for index, table in enumerate(tables):
         config: dict[str, Any] = {
@@ -38,7 +38,7 @@ def front_matter(release: Release, tables: list[str]) -> str:
         "license": licences[0] if len(licences) == 1 else licences,
         "pretty_name": release.config.title,
         "tags": TAGS,
-        "size_categories": [_size_category(sum(release.summaries[t]["accepted"] for t in tables))],
+        "size_categories": [_size_category(sum(release.statistics[t].accepted for t in tables))],
         "configs": configs,
     }
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
@@ -62,8 +62,8 @@ def column_dictionary(schema: dict[str, Any]) -> list[str]:
 
 
 def table_section(release: Release, table: str) -> list[str]:
-    s = release.summaries[table]
-    reasons = {**s["screened_out"], **s["rejected"]}
+    s = release.statistics[table]
+    reasons = {**s.screened_out, **s.rejected}
     lines = [
         f"### {TABLE_TITLES[table]}: `{table}.parquet` (authoritative), `{table}.csv`",
         "",
@@ -78,7 +78,7 @@ def table_section(release: Release, table: str) -> list[str]:
         "Checkpoints (copied to `models/`):",
         "",
     ]
-    for c in s["checkpoints"]:
+    for c in s.checkpoints:
         where = c.get("release_path", c["path"])
         lines.append(f"- `{where}`: {c['members']} member(s), {c['targets']}{accuracy_text(c)}")
     recipe = release.recipes[table]

@@ -19,6 +19,7 @@ from elastic_atlas import __version__
 from elastic_atlas.contract import study
 from elastic_atlas.contract.columns import Column
 from elastic_atlas.inputs.recipe import RADIOACTIVE, Recipe
+from elastic_atlas.pipeline.records import BuildStatistics
 from elastic_atlas.release.context import TABLE_TITLES, Release
 from elastic_atlas.release.trust import test_metrics
 
@@ -38,9 +39,9 @@ def sources_text(recipe: Recipe) -> str:
     return "; ".join(parts)
 
 
-def band_gap_text(recipe: Recipe, summary: dict[str, Any]) -> str:
+def band_gap_text(recipe: Recipe, stats: BuildStatistics) -> str:
     """The band-gap screen as applied, with the count of rows it could not judge."""
-    screen, rows, no_gap = recipe.screen, summary["accepted"], summary["band_gap_null_rows"]
+    screen, rows, no_gap = recipe.screen, stats.accepted, stats.band_gap_null_rows
     window = f"band gap {screen.band_gap_min:g}-{screen.band_gap_max:g} eV (the summary's band_gap)"
     if screen.gap_policy == "exclude":
         return f"{window}; inputs without a band gap excluded"
@@ -65,15 +66,15 @@ def element_screen_text(recipe: Recipe) -> str:
     return f"no element among {', '.join(sorted(excluded))}"
 
 
-def screening_text(recipe: Recipe, summary: dict[str, Any]) -> str:
-    return f"{band_gap_text(recipe, summary)}; {element_screen_text(recipe)}"
+def screening_text(recipe: Recipe, stats: BuildStatistics) -> str:
+    return f"{band_gap_text(recipe, stats)}; {element_screen_text(recipe)}"
 
 
-def accounting_text(table: str, summary: dict[str, Any]) -> str:
-    screened = sum(summary["screened_out"].values())
-    rejected = sum(summary["rejected"].values())
+def accounting_text(table: str, stats: BuildStatistics) -> str:
+    screened = sum(stats.screened_out.values())
+    rejected = sum(stats.rejected.values())
     return (
-        f"{_n(summary['accepted'])} rows of {_n(summary['inputs'])} inputs ({_n(screened)} "
+        f"{_n(stats.accepted)} rows of {_n(stats.inputs)} inputs ({_n(screened)} "
         f"screened out, {_n(rejected)} rejected, each with its reason in {table}-rejects.csv)"
     )
 
@@ -82,9 +83,9 @@ def test_maes(checkpoint: dict[str, Any]) -> dict[str, float]:
     return {t: m["mae"] for t, m in test_metrics(checkpoint).items()}
 
 
-def checkpoint_text(summary: dict[str, Any]) -> str:
+def checkpoint_text(checkpoints: list[dict[str, Any]]) -> str:
     parts = []
-    for c in summary["checkpoints"]:
+    for c in checkpoints:
         maes = test_maes(c)
         accuracy = (
             "; Matbench fold-0 test MAE "
@@ -123,26 +124,28 @@ def dft_text(recipe: Recipe, frame: pd.DataFrame) -> str:
 
 def table_description(release: Release, table: str) -> str:
     """One paragraph: what the table is, generated from its build."""
-    recipe, summary = release.recipes[table], release.summaries[table]
+    recipe, stats = release.recipes[table], release.statistics[table]
     frame = release.built[table].frame
     return (
-        f"{TABLE_TITLES[table]}: {accounting_text(table, summary)}. Structures: "
-        f"{sources_text(recipe)}. Screening applied: {screening_text(recipe, summary)}. Bulk "
-        f"and shear moduli predicted by {checkpoint_text(summary)}; sound velocities, Poisson's "
-        "ratio and Debye temperature derived from them and the structure (PHYSICS.md). "
-        f"{dft_text(recipe, frame)}. Licence {summary['licence']}."
+        f"{TABLE_TITLES[table]}: {accounting_text(table, stats)}. Structures: "
+        f"{sources_text(recipe)}. Screening applied: {screening_text(recipe, stats)}. Bulk "
+        f"and shear moduli predicted by {checkpoint_text(stats.checkpoints)}; sound "
+        "velocities, Poisson's ratio and Debye temperature derived from them and the structure "
+        "(PHYSICS.md). "
+        f"{dft_text(recipe, frame)}. Licence {stats.licence}."
     )
 
 
 def methods_text(release: Release, table: str) -> str:
     """DataCite's Methods description: the pipeline as it ran for this table."""
-    recipe, summary = release.recipes[table], release.summaries[table]
+    recipe, stats = release.recipes[table], release.statistics[table]
     return (
         f"Built with elastic-atlas {__version__}: every input structure read, "
-        f"screened ({screening_text(recipe, summary)}), turned into a crystal graph and "
-        f"predicted by {checkpoint_text(summary)}; derived columns computed with Planck's h; "
-        "every row validated against the table schema and the physics (strict tolerance 1e-9) "
-        "before packaging. Method of Liu et al., Acta Physica Sinica 74, 120702 (2025)."
+        f"screened ({screening_text(recipe, stats)}), turned into a crystal graph and "
+        f"predicted by {checkpoint_text(stats.checkpoints)}; derived columns computed with "
+        "Planck's h; every row validated against the table schema and the physics (strict "
+        "tolerance 1e-9) before packaging. Method of Liu et al., Acta Physica Sinica 74, "
+        "120702 (2025)."
     )
 
 
@@ -159,18 +162,18 @@ def differences(release: Release, tables: list[str]) -> list[str]:
         "|---|---|---|",
     ]
     for table in tables:
-        recipe, summary = release.recipes[table], release.summaries[table]
+        recipe, stats = release.recipes[table], release.statistics[table]
         name = table.upper()
         lines += [
-            f"| {name} rows | {_n(summary['accepted'])} | {_n(study.ROWS[table])} |",
+            f"| {name} rows | {_n(stats.accepted)} | {_n(study.ROWS[table])} |",
             f"| {name} inputs | {sources_text(recipe)} | {study.INPUTS[table]} |",
-            f"| {name} screening | {screening_text(recipe, summary)} | {study.SCREEN} |",
+            f"| {name} screening | {screening_text(recipe, stats)} | {study.SCREEN} |",
         ]
-    checkpoints = {c["path"]: c for t in tables for c in release.summaries[t]["checkpoints"]}
+    checkpoints = {c["path"]: c for t in tables for c in release.statistics[t].checkpoints}
     study_mae = ", ".join(f"{SHORT[t]} {v:.4f}" for t, v in study.TEST_MAE.items())
     for c in checkpoints.values():
         lines.append(
-            f"| models | {checkpoint_text({'checkpoints': [c]})} | {study.MODELS}; test MAE "
+            f"| models | {checkpoint_text([c])} | {study.MODELS}; test MAE "
             f"{study_mae} log10 GPa on the study's own split |"
         )
     lines += [

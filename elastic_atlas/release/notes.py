@@ -50,25 +50,25 @@ def release_notes(release: Release, tables: list[str] | None = None) -> str:
         lines += ["**This is the embedded sample, not the study's dataset.**", ""]
     lines += [config.description, ""]
     for table in tables:
-        summary, recipe = release.summaries[table], recipes[table]
+        stats, recipe = release.statistics[table], recipes[table]
         frame = release.built[table].frame  # the table as written, not read back
         lines += [
             f"## {TABLE_TITLES[table]}",
             "",
             table_description(release, table),
             "",
-            f"- rows: {summary['accepted']} of {summary['inputs']} inputs",
-            f"- screened out: {summary['screened_out'] or 'none'}",
-            f"- rejected: {summary['rejected'] or 'none'}",
-            f"- screening applied: {screening_text(recipe, summary)}",
+            f"- rows: {stats.accepted} of {stats.inputs} inputs",
+            f"- screened out: {stats.screened_out or 'none'}",
+            f"- rejected: {stats.rejected or 'none'}",
+            f"- screening applied: {screening_text(recipe, stats)}",
             f"- DFT status of the rows: {dict(sorted(dft_counts(frame).items())) or 'no table'}",
-            *[f"- build warning: {w}" for w in summary.get("warnings", [])],
+            *[f"- build warning: {w}" for w in stats.warnings],
             f"- validation (strict, 1e-9): no errors; warnings {validation[table]['csv']}",
             "- inputs:",
         ]
         lines += [f"  - `{i['path']}` sha256 `{i['sha256']}`" for i in input_hashes(recipe)]
         lines += ["- checkpoints:"]
-        for c in summary["checkpoints"]:
+        for c in stats.checkpoints:
             where = c.get("release_path", c["path"])
             lines += [
                 f"  - `{where}` ({c['kind']}, {c['members']} member(s), targets {c['targets']})"
@@ -76,7 +76,7 @@ def release_notes(release: Release, tables: list[str] | None = None) -> str:
             ]
             lines += [f"    - `{name}` sha256 `{digest}`" for name, digest in c["sha256"].items()]
         lines.append("")
-        lines += trust_section(frame, summary, recipe.dft.source if recipe.dft else "")
+        lines += trust_section(frame, stats, recipe.dft.source if recipe.dft else "")
         if recipe.literature:
             literature = read_literature(recipe.literature)
             comparison = literature_comparison(frame, literature)

@@ -55,7 +55,7 @@ def page_resource(path: Path, base: Path, licence: str) -> dict[str, Any]:
 
 def page_licence(release: Release, tables: list[str]) -> str:
     """The page holds rows of every table it shows: the most restrictive of their licences."""
-    return table_licence([release.summaries[t]["licence"] for t in tables])
+    return table_licence([release.statistics[t].licence for t in tables])
 
 
 def table_payload(release: Release, table: str) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def table_payload(release: Release, table: str) -> dict[str, Any]:
         "units": {name: schema[name].get("unit", "1") for name in COLUMNS},
         "symbols": {name: schema[name].get("title", name) for name in COLUMNS},
         "scatter": scatter,
-        "licence": release.summaries[table]["licence"],
+        "licence": release.statistics[table].licence,
     }
 
 

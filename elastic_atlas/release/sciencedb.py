@@ -75,7 +75,7 @@ def write_record(release: Release, full: dict[str, Any], table: str) -> Path:
     bundle = folder / f"{descriptor['name']}-{descriptor['version']}.zip"
     page = folder / "index.html"  # the record's own page: its table only
     page.write_text(index_html(release, [table]), encoding="utf-8")
-    descriptor["resources"].append(page_resource(page, folder, release.summaries[table]["licence"]))
+    descriptor["resources"].append(page_resource(page, folder, release.statistics[table].licence))
     with zipfile.ZipFile(bundle, "w") as archive:
         for name in sorted(r["path"] for r in descriptor["resources"]):
             _add(
@@ -95,7 +95,7 @@ def write_record(release: Release, full: dict[str, Any], table: str) -> Path:
         methods=methods_text(release, table),
         version=descriptor["version"],
         created=descriptor["created"],
-        licence=release.summaries[table]["licence"],
+        licence=release.statistics[table].licence,
         doi=doi,
         references=release.references([table]),
         sizes=[f"{rows} rows", f"{bundle.stat().st_size} bytes (zip)"],

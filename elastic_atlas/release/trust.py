@@ -16,6 +16,7 @@ from elastic_atlas.contract.physics import MAX_DFT_MODULUS
 from elastic_atlas.contract.risk import FLAG_COLUMNS
 from elastic_atlas.model.calibration import coverage
 from elastic_atlas.paths import contract_root
+from elastic_atlas.pipeline.records import BuildStatistics
 
 PAIRS = (
     ("B", "log10_k_vrh", Column.K_VRH, Column.K_VRH_DFT, Column.K_VRH_UNCERTAINTY),
@@ -24,7 +25,7 @@ PAIRS = (
 
 
 def model_card(checkpoint: dict[str, Any]) -> dict[str, Any] | None:
-    """The model card of a checkpoint listed in a build summary, when it has one."""
+    """The model card of a checkpoint listed in a build's statistics, when it has one."""
     card = contract_root() / checkpoint["path"] / "model.json"
     return json.loads(card.read_text()) if card.is_file() else None
 
@@ -120,12 +121,12 @@ def checkpoint_facts(checkpoint: dict[str, Any]) -> list[str]:
     return lines
 
 
-def trust_section(frame: pd.DataFrame, summary: dict[str, Any], dft_source: str) -> list[str]:
+def trust_section(frame: pd.DataFrame, stats: BuildStatistics, dft_source: str) -> list[str]:
     """Markdown: the checkpoints' held-out figures, predicted vs DFT and the risk flags of one
     table."""
-    comparison = dft_comparison(frame, k95_of(summary["checkpoints"]))
+    comparison = dft_comparison(frame, k95_of(stats.checkpoints))
     lines = ["### How far to trust the rows", ""]
-    facts = [line for c in summary["checkpoints"] for line in checkpoint_facts(c)]
+    facts = [line for c in stats.checkpoints for line in checkpoint_facts(c)]
     if facts:
         lines += [*facts, ""]
     unseen = comparison.get("not_in_training")
