@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from bench_uncertainty_limit import latent
-from common import ROOT, machine, today
+from common import ROOT, checkpoint_fold, machine, today
 from scipy.stats import spearmanr
 
 from elastic_atlas.contract.risk import SOFT_BULK_MODULUS, risk_flags
@@ -37,7 +37,7 @@ from elastic_atlas.paths import shared_data
 from elastic_atlas.training.evaluate import evaluation_entries
 from elastic_atlas.training.heldout import unseen_entries
 from elastic_atlas.training.matbench import load_joint_dataset
-from elastic_atlas.training.train import TrainConfig, chemical_system
+from elastic_atlas.training.train import chemical_system
 
 K = 10
 
@@ -133,12 +133,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     checkpoint = load_checkpoint(default_checkpoint())
-    card = checkpoint.card["training"]
+    config, split = checkpoint_fold(checkpoint)
     matbench = shared_data() / "matbench"
-    config = TrainConfig(datasets=[matbench / d for d in card["datasets"]],
-                         folds=matbench / card["folds"], fold=card["fold"])  # fmt: skip
-    ids = pd.read_csv(checkpoint.path / card["ids"]["file"])
-    split = {s: list(ids.mbid[ids.split == s]) for s in ("train", "validation", "test")}
     entries = evaluation_entries(config, split)
     dataset = load_joint_dataset(config.datasets)
     pool = split["train"] + split["validation"]

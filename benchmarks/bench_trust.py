@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import ROOT, machine, today, write_report
+from common import ROOT, checkpoint_fold, machine, today, write_report
 from pymatgen.core import Structure
 
 from elastic_atlas.contract.risk import (
@@ -39,7 +39,6 @@ from elastic_atlas.paths import shared_data
 from elastic_atlas.training.evaluate import evaluation_entries, flag_catch
 from elastic_atlas.training.heldout import sane_dft, unseen_entries
 from elastic_atlas.training.matbench import load_joint_dataset
-from elastic_atlas.training.train import TrainConfig
 
 TARGETS = ("log10_k_vrh", "log10_g_vrh")
 WORST = 0.05
@@ -77,12 +76,7 @@ def mp2023_unseen(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
 
 def matbench_split(checkpoint: Checkpoint, name: str) -> dict[str, np.ndarray]:
     """Predictions for a fold-0 split of the checkpoint's own training configuration."""
-    card = checkpoint.card["training"]
-    matbench = shared_data() / "matbench"
-    config = TrainConfig(datasets=[matbench / d for d in card["datasets"]],
-                         folds=matbench / card["folds"], fold=card["fold"])  # fmt: skip
-    ids = pd.read_csv(checkpoint.path / card["ids"]["file"])
-    split = {s: list(ids.mbid[ids.split == s]) for s in ("train", "validation", "test")}
+    config, split = checkpoint_fold(checkpoint)
     entries = evaluation_entries(config, split)
     graphs = [entries.graphs[m] for m in split[name]]
     mean, sigma = predict(checkpoint, graphs)

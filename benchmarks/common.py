@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -100,3 +101,22 @@ def write_report(path: Path, report: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")
+
+
+def checkpoint_fold(checkpoint: Any) -> tuple[Any, dict[str, list[str]]]:
+    """The training configuration of a frozen checkpoint's fold (Matbench files from
+    ../shared/data) and its train/validation/test ids, from its model card."""
+    import pandas as pd
+
+    from elastic_atlas.paths import shared_data
+    from elastic_atlas.training.train import TrainConfig
+
+    card = checkpoint.card["training"]
+    matbench = shared_data() / "matbench"
+    config = TrainConfig(
+        datasets=[matbench / d for d in card["datasets"]],
+        folds=matbench / card["folds"],
+        fold=card["fold"],
+    )
+    ids = pd.read_csv(checkpoint.path / card["ids"]["file"])
+    return config, {s: list(ids.mbid[ids.split == s]) for s in ("train", "validation", "test")}

@@ -10,8 +10,8 @@ agree. The rules are checked in the order of `DftStatus`; the first that fails n
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 
+from elastic_atlas.contract.enums import FactEnum
 from elastic_atlas.contract.physics import MAX_DFT_MODULUS
 
 # The Voigt and Reuss bounds of a DFT table, where it has them (Materials Project's has).
@@ -20,16 +20,10 @@ BOUND_COLUMNS = ("k_voigt", "k_reuss", "g_voigt", "g_reuss")
 BOUND_ORDER_SLACK = 1e-6
 
 
-class DftStatus(StrEnum):
+class DftStatus(FactEnum):
     """The value of `dft_status`: what the build's DFT table says of a row's material."""
 
     description: str
-
-    def __new__(cls, value: str, description: str):
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.description = description
-        return member
 
     OK = "ok", "sane DFT moduli, published in k_vrh_dft and g_vrh_dft"
     NO_ENTRY = "no_entry", "the DFT table has no entry for the material"

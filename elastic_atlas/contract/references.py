@@ -14,23 +14,19 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from elastic_atlas.contract.enums import FactEnum
+
 
 class Relation(StrEnum):
     DERIVED_FROM = "IsDerivedFrom"
     REFERENCES = "References"
 
 
-class Reference(StrEnum):
+class Reference(FactEnum):
     """A citable work: key (the value), DOI, and short name for prose."""
 
     doi: str
     short: str
-
-    def __new__(cls, value: str, doi: str, short: str):
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.doi, member.short = doi, short
-        return member
 
     STUDY = "study", "10.7498/aps.74.20250127", "Liu et al. 2025 (the study)"
     STUDY_DATASET = (

@@ -3,20 +3,14 @@ are. Schema files, recipes, releases and the validators all take the ids from he
 
 from __future__ import annotations
 
-from enum import StrEnum
+from elastic_atlas.contract.enums import FactEnum
 
 
-class Table(StrEnum):
+class Table(FactEnum):
     """A table of the study: its id, its title, and the source of its structures."""
 
     title: str
     source: str
-
-    def __new__(cls, value: str, title: str, source: str):
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.title, member.source = title, source
-        return member
 
     MPED = "mped", "MPED (Materials Project)", "Materials Project"
     NED = "ned", "NED (GNoME)", "GNoME"
