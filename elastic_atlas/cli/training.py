@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from elastic_atlas.cli.app import EXIT_USAGE, handle_errors, main
+from elastic_atlas.contract.targets import TARGET_NAMES, Target
 
-TARGET_FILES = {"log10_k_vrh": "kvrh", "log10_g_vrh": "gvrh"}  # Matbench file stems
+TARGET_FILES = {t.value: t.stem for t in Target}  # Matbench file stems
 OOF = "cgcnn_v2019_oof_predictions.json.gz"  # Matbench's CGCNN v2019 out-of-fold predictions
 PROVENANCE = "matbench_elastic_subset_provenance.csv"  # Matbench id -> Materials Project id
 
@@ -126,7 +127,7 @@ def train(
     from elastic_atlas.training.train import TrainConfig, train_run
 
     matbench = matbench or shared_data() / "matbench"
-    targets = targets or ("log10_k_vrh", "log10_g_vrh")
+    targets = targets or TARGET_NAMES
     datasets = [matbench / f"matbench_log_{TARGET_FILES[t]}_mp2018_subset.json.gz" for t in targets]
     folds = matbench / "matbench_v0.1_elastic_folds.json.gz"
     for path in (*datasets, folds):

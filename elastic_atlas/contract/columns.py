@@ -44,4 +44,3 @@ STRUCTURE_FACTS = (
     Column.CRYSTAL_SYSTEM, Column.SPACE_GROUP_NUMBER, Column.BAND_GAP, Column.VOLUME, Column.MASS,
 )  # fmt: skip
 # (target of a checkpoint, the column of its calibrated uncertainty)
-UNCERTAINTY_OF = {"log10_k_vrh": Column.K_VRH_UNCERTAINTY, "log10_g_vrh": Column.G_VRH_UNCERTAINTY}

@@ -21,13 +21,13 @@ from pydantic import (
     model_validator,
 )
 
+from elastic_atlas.contract.targets import TARGET_NAMES, Target
 from elastic_atlas.model.architecture import Architecture
 from elastic_atlas.model.graph import GraphParameters
 
 FORMAT_NAME = "elastic-atlas-cgcnn"
 FORMAT_VERSION = 1
-TARGET_UNIT = "log10(GPa)"
-KNOWN_TARGETS = ("log10_k_vrh", "log10_g_vrh")
+KNOWN_TARGETS = TARGET_NAMES
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -67,11 +67,18 @@ class CalibrationEntry(Strict):
     k95: float = Field(gt=0, allow_inf_nan=False)
 
 
+def known_target(name: str) -> str:
+    if name not in TARGET_NAMES:
+        raise ValueError(f"{name!r} is not a target of the tables ({', '.join(TARGET_NAMES)})")
+    return name
+
+
 class TargetEntry(Strict):
-    name: Literal["log10_k_vrh", "log10_g_vrh"]
+    name: str
+    _known = field_validator("name")(known_target)
     mean: float = Field(allow_inf_nan=False)
     std: float = Field(gt=0, allow_inf_nan=False)  # a zero spread would divide by zero
-    unit: Literal["log10(GPa)"]
+    unit: Literal["log10(GPa)"]  # contract.targets.TARGET_UNIT
     calibration: CalibrationEntry | None = None
 
 
@@ -111,7 +118,8 @@ class ModelCard(BaseModel):
                 f"{self.architecture.n_targets}"
             )
         means = {t.name: t.mean for t in self.targets}
-        if set(KNOWN_TARGETS) <= set(means) and means["log10_k_vrh"] <= means["log10_g_vrh"]:
+        bulk, shear = Target.LOG10_K_VRH.value, Target.LOG10_G_VRH.value
+        if {bulk, shear} <= set(means) and means[bulk] <= means[shear]:
             # B exceeds G for nearly every crystal: a card with K's mean below G's has its
             # targets swapped, and would publish every row's moduli the wrong way round.
             raise ValueError("targets: the log10_k_vrh normaliser mean is not above log10_g_vrh's "

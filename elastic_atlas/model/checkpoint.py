@@ -23,13 +23,13 @@ from safetensors.torch import load_file, save_file
 
 from elastic_atlas import __version__
 from elastic_atlas.clock import created_timestamp
+from elastic_atlas.contract.targets import TARGET_UNIT
 from elastic_atlas.digest import file_digest
 from elastic_atlas.errors import CheckpointError
 from elastic_atlas.model.calibration import Calibration
 from elastic_atlas.model.card_schema import (
     FORMAT_NAME,
     FORMAT_VERSION,
-    TARGET_UNIT,
     validated_card,
 )
 from elastic_atlas.model.cgcnn import (

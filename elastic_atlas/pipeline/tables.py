@@ -16,13 +16,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from elastic_atlas.contract import physics
-from elastic_atlas.contract.columns import STRUCTURE_FACTS, UNCERTAINTY_OF, Column
+from elastic_atlas.contract.columns import STRUCTURE_FACTS, Column
 from elastic_atlas.contract.risk import risk_flags
 from elastic_atlas.contract.schema import SIGNIFICANT_DIGITS, load_table_schema
+from elastic_atlas.contract.targets import UNCERTAINTY_OF, Target
 from elastic_atlas.pipeline.crosscheck import CrossCheck, crosscheck_columns
 from elastic_atlas.pipeline.predict import Predicted
 
-BULK, SHEAR = "log10_k_vrh", "log10_g_vrh"
+BULK, SHEAR = Target.LOG10_K_VRH.value, Target.LOG10_G_VRH.value
 ARROW_TYPES = {
     "string": pa.string(),
     "number": pa.float64(),

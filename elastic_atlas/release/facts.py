@@ -18,12 +18,13 @@ import pandas as pd
 from elastic_atlas import __version__
 from elastic_atlas.contract import study
 from elastic_atlas.contract.columns import Column
+from elastic_atlas.contract.targets import Target
 from elastic_atlas.inputs.recipe import RADIOACTIVE, Recipe
 from elastic_atlas.pipeline.records import BuildStatistics
 from elastic_atlas.release.context import TABLE_TITLES, Release
 from elastic_atlas.release.trust import test_metrics
 
-SHORT = {"log10_k_vrh": "B", "log10_g_vrh": "G"}
+SHORT = {t.value: t.symbol for t in Target}
 
 
 def _n(count: int) -> str:

@@ -14,14 +14,12 @@ import pandas as pd
 from elastic_atlas.contract.columns import Column
 from elastic_atlas.contract.physics import MAX_DFT_MODULUS
 from elastic_atlas.contract.risk import FLAG_COLUMNS
+from elastic_atlas.contract.targets import Target
 from elastic_atlas.model.calibration import coverage
 from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.records import BuildStatistics
 
-PAIRS = (
-    ("B", "log10_k_vrh", Column.K_VRH, Column.K_VRH_DFT, Column.K_VRH_UNCERTAINTY),
-    ("G", "log10_g_vrh", Column.G_VRH, Column.G_VRH_DFT, Column.G_VRH_UNCERTAINTY),
-)
+PAIRS = tuple((t.symbol, t.value, t.column, t.dft_column, t.uncertainty_column) for t in Target)
 
 
 def model_card(checkpoint: dict[str, Any]) -> dict[str, Any] | None:
@@ -82,7 +80,7 @@ def checkpoint_facts(checkpoint: dict[str, Any]) -> list[str]:
     targets = metrics.get("targets", {})
     if not targets:
         return []
-    short = {"log10_k_vrh": "B", "log10_g_vrh": "G"}
+    short = {t.value: t.symbol for t in Target}
 
     def listed(values: dict[str, float]) -> str:
         return ", ".join(f"{short.get(t, t)} {v:.4f}" for t, v in values.items())

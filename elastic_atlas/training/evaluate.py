@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from elastic_atlas.contract.risk import risk_flags
+from elastic_atlas.contract.targets import TARGET_NAMES, Target
 from elastic_atlas.model.calibration import coverage
 from elastic_atlas.model.checkpoint import Checkpoint
 from elastic_atlas.training.graphs import cached_graphs
@@ -106,10 +107,9 @@ def evaluate(
                 entries.observed["test"][[i for i, _ in pairs], j],
             )
         result["targets"][target] = per_target
-    if all(t.calibration is not None for t in checkpoint.targets) and set(entries.targets) >= {
-        "log10_k_vrh",
-        "log10_g_vrh",
-    }:
+    if all(t.calibration is not None for t in checkpoint.targets) and set(entries.targets) >= set(
+        TARGET_NAMES
+    ):
         result["risk_flags_test"] = flag_rates(checkpoint, entries)
     from elastic_atlas.training.model_card import plot_parity
 
@@ -122,7 +122,7 @@ def flag_rates(checkpoint: Checkpoint, entries: Entries) -> dict[str, dict[str, 
     5 % of |errors| it catches (contract/risk.py; BENCHMARKS.md has the other sets)."""
     mean, spread = entries.predict("test", checkpoint)
     sigma = checkpoint.inference().uncertainty(spread)
-    k, g = entries.targets.index("log10_k_vrh"), entries.targets.index("log10_g_vrh")
+    k, g = (entries.targets.index(t) for t in (Target.LOG10_K_VRH, Target.LOG10_G_VRH))
     flags = risk_flags(10 ** mean[:, k], entries.test_density, sigma[:, k], sigma[:, g])
     marks = {str(name): values == 1 for name, values in flags.items()}
     return flag_catch(marks, np.abs(mean - entries.observed["test"]), entries.targets)

@@ -13,10 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from elastic_atlas.contract.targets import Target
+
 # Matbench task -> (target column in its dataset file, the project's target name)
 TASKS = {
-    "matbench_log_kvrh": ("log10(K_VRH)", "log10_k_vrh"),
-    "matbench_log_gvrh": ("log10(G_VRH)", "log10_g_vrh"),
+    Target.LOG10_K_VRH.task: ("log10(K_VRH)", Target.LOG10_K_VRH.value),
+    Target.LOG10_G_VRH.task: ("log10(G_VRH)", Target.LOG10_G_VRH.value),
 }
 TARGET_TO_TASK = {target: task for task, (_, target) in TASKS.items()}
 

@@ -198,3 +198,14 @@ def test_the_table_enum_names_the_schema_tables():
     layout = json.loads((schema_dir() / "tables.json").read_text())
     assert [t.value for t in Table] == list(layout["tables"])
     assert {t.value: t.title.split(" ")[0] for t in Table} == {"mped": "MPED", "ned": "NED"}
+
+
+def test_the_target_enum_names_the_targets_everywhere():
+    from typing import get_args
+
+    from elastic_atlas.contract.targets import Target
+    from elastic_atlas.training.train import TargetName
+
+    assert list(get_args(TargetName)) == [t.value for t in Target]
+    assert [t.symbol for t in Target] == ["B", "G"]
+    assert [t.uncertainty_column for t in Target] == ["k_vrh_uncertainty", "g_vrh_uncertainty"]
