@@ -46,15 +46,15 @@ def compose_table_schema(table: str, folder: Path | None = None) -> dict[str, An
     layout = _read_json(folder / "tables.json")
     if table not in layout["tables"]:
         raise KeyError(f"unknown table {table!r}; known: {sorted(layout['tables'])}")
-    spec = layout["tables"][table]
+    layout_of_table = layout["tables"][table]
     fields = []
     for name in layout["column_order"]:
-        definition = copy.deepcopy(spec.get(name) or shared[name])
+        definition = copy.deepcopy(layout_of_table.get(name) or shared[name])
         fields.append({"name": name, **definition})
     return {
         "$schema": TABLE_SCHEMA_PROFILE,
-        "title": spec["title"],
-        "description": spec["description"],
+        "title": layout_of_table["title"],
+        "description": layout_of_table["description"],
         "fields": fields,
         "primaryKey": ["material_id"],
         "missingValues": MISSING_VALUES,

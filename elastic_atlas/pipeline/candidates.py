@@ -62,24 +62,24 @@ def candidates(
     publish a table with holes in it.
     """
     seen: set[str] = set()
-    for spec in recipe.structures:
-        raws = iter_cif_source(spec.path) if spec.kind == "cif" else _mp_api(spec.criteria)
+    for origin in recipe.structures:
+        raws = iter_cif_source(origin.path) if origin.kind == "cif" else _mp_api(origin.criteria)
         for raw in raws:
             book.inputs += 1
             verdict = _join(raw, summary, seen)
             if verdict is not None:
-                book.add(Rejected(raw.material_id, spec.source, *verdict))
+                book.add(Rejected(raw.material_id, origin.source, *verdict))
                 continue
             seen.add(raw.material_id)
             metadata = {**raw.metadata, **(summary or {}).get(raw.material_id, {})}
             metadata["material_id"] = raw.material_id
             gap = screen_band_gap(metadata, recipe.screen)
             if gap is not None:
-                book.add(Rejected(raw.material_id, spec.source, *gap))
+                book.add(Rejected(raw.material_id, origin.source, *gap))
                 continue
             yield RawStructure(
-                raw.material_id, raw.text, spec.source, raw.reason, raw.detail, metadata,
-                spec.licence,
+                raw.material_id, raw.text, origin.source, raw.reason, raw.detail, metadata,
+                origin.licence,
             )  # fmt: skip
     for material_id in sorted(set(summary or {}) - seen):
         book.inputs += 1

@@ -96,9 +96,9 @@ class BuildResult:
 def expected_inputs(recipe: Recipe, summary: dict | None) -> int | None:
     """The bar's total when every source can count its inputs (a summary row without a
     structure is one more input, found only at the end)."""
-    if any(spec.kind != "cif" for spec in recipe.structures):
+    if any(origin.kind != "cif" for origin in recipe.structures):
         return None
-    counts = [count_cif_inputs(spec.path) for spec in recipe.structures]
+    counts = [count_cif_inputs(origin.path) for origin in recipe.structures]
     return None if None in counts else sum(counts)  # type: ignore[arg-type]
 
 
@@ -107,7 +107,7 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     the summary is bad, and during the run when a source cannot be read completely."""
     start = time.perf_counter()
     summary = recipe_summary(recipe)
-    licence = table_licence([spec.licence for spec in recipe.structures])
+    licence = table_licence([origin.licence for origin in recipe.structures])
     dft = read_dft_table(recipe.dft.path) if recipe.dft else None  # before any model runs
     if recipe.literature is not None:
         read_literature(recipe.literature)
@@ -202,7 +202,7 @@ def build_table(recipe: Recipe, out_dir: Path, options: RunOptions | None = None
 
 def recipe_inputs(recipe: Recipe) -> list[Path]:
     """Every file or folder a recipe reads."""
-    paths = [spec.path for spec in recipe.structures if spec.kind == "cif"]
+    paths = [origin.path for origin in recipe.structures if origin.kind == "cif"]
     paths += [recipe.summary.path] if recipe.summary else []
     paths += [recipe.dft.path] if recipe.dft else []
     paths += [recipe.literature] if recipe.literature else []

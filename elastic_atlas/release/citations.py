@@ -40,7 +40,7 @@ def table_references(
 ) -> dict[Reference, Relation]:
     """Every work one table's rows come from or rely on, with its DataCite relation."""
     related: dict[Reference, Relation] = {}
-    data = [*(ref for spec in recipe.structures for ref in spec.cite)]
+    data = [ref for origin in recipe.structures for ref in origin.cite]
     data += list(recipe.dft.cite) if recipe.dft else []
     for checkpoint in checkpoints:
         data += TRAINING_DATA.get(checkpoint["kind"], ())

@@ -34,9 +34,9 @@ def _n(count: int) -> str:
 def sources_text(recipe: Recipe) -> str:
     """'Materials Project (2018 snapshot) [snapshot 2018 ...], licence CC-BY-4.0'."""
     parts = []
-    for spec in recipe.structures:
-        when = f", taken {spec.snapshot}" if spec.snapshot else ""
-        parts.append(f"{spec.source}{when} (licence {spec.licence})")
+    for origin in recipe.structures:
+        when = f", taken {origin.snapshot}" if origin.snapshot else ""
+        parts.append(f"{origin.source}{when} (licence {origin.licence})")
     return "; ".join(parts)
 
 
