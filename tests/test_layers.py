@@ -72,3 +72,11 @@ def test_no_function_is_over_sixty_lines():
                 if lines > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(PACKAGE)}:{node.name} {lines}")
     assert long == []
+
+
+def test_the_generated_benchmark_tables_match_their_results():
+    """BENCHMARKS.md's generated tables are what benchmarks/render.py makes of the results."""
+    render = repo_root() / "benchmarks" / "render.py"
+    done = subprocess.run([sys.executable, str(render), "--check"], capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
