@@ -11,7 +11,8 @@ careful user needs; the script prints one line per category and the totals:
 - code executed: files written by the malicious checkpoints' payloads.
 
 The corpus is generated small and fresh each run (tests/hostile.py, tests/structures.py), the
-same inputs the tests assert on. Usage:  python benchmarks/reliability.py [--quiet]
+same inputs the tests assert on. Usage:
+    python benchmarks/reliability.py [--quiet] [--json benchmarks/results/reliability.json]
 """
 
 from __future__ import annotations
@@ -841,7 +842,7 @@ def sample_release(work: Path) -> Path:
     return work / "releases" / "0.1.0+sample"
 
 
-def main_run(quiet: bool = False) -> int:
+def main_run(quiet: bool = False, json_path: Path | None = None) -> int:
     warnings.simplefilter("ignore")
     sys.addaudithook(audit)
     with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
@@ -860,10 +861,12 @@ def main_run(quiet: bool = False) -> int:
         outcomes += whole_release_cases(work, release)
         executed = sum(p.exists() for p in work.glob("pwned*"))
         executed += sum(p.exists() for p in (work / "predict").glob("pwned*"))
-    return report(outcomes, executed, quiet)
+    return report(outcomes, executed, quiet, json_path)
 
 
-def report(outcomes: list[Outcome], executed: int, quiet: bool) -> int:
+def report(
+    outcomes: list[Outcome], executed: int, quiet: bool, json_path: Path | None = None
+) -> int:
     if not quiet:
         for o in outcomes:
             flags = [k for k in ("crashed", "wrong") if getattr(o, k)]
@@ -883,9 +886,14 @@ def report(outcomes: list[Outcome], executed: int, quiet: bool) -> int:
     print("  by category: " + ", ".join(f"{k} {v}" for k, v in per_category.items()))
     for name, value in totals.items():
         print(f"  {name:<32} {value}")
+    if json_path is not None:  # BENCHMARKS.md's replay block is rendered from it
+        results = {"date": today(), "machine": machine(), "by_category": dict(per_category),
+                   "totals": totals}  # fmt: skip
+        json_path.write_text(json.dumps(results, indent=2) + "\n")
     failures = sum(v for k, v in totals.items() if k != "inputs tried")
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main_run(quiet="--quiet" in sys.argv))
+    target = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else None
+    sys.exit(main_run(quiet="--quiet" in sys.argv, json_path=Path(target) if target else None))

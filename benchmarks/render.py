@@ -98,7 +98,21 @@ def ood_calibration() -> list[str]:
     return lines
 
 
+def reliability() -> list[str]:
+    """The replay's totals (reliability.json, `reliability.py --json`)."""
+    data = _load("reliability")
+    categories = ", ".join(f"{k} {v}" for k, v in data["by_category"].items())
+    return [
+        "```",
+        f"reliability replay, {data['date']}, {data['machine']}",
+        f"  by category: {categories}",
+        *(f"  {name:<32} {value}" for name, value in data["totals"].items()),
+        "```",
+    ]
+
+
 RENDERERS: dict[str, Callable[[], list[str]]] = {
+    "reliability": reliability,
     "folds": folds,
     "install": install,
     "ood_calibration": ood_calibration,
