@@ -28,9 +28,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-from common import ROOT, machine, today, write_report
+from common import ROOT, checkpoint_fold, machine, today, write_report
 from pymatgen.core import Structure
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -40,11 +39,9 @@ from elastic_atlas.model.calibration import ONE_SIGMA, TWO_SIGMA, coverage
 from elastic_atlas.model.cgcnn import collate
 from elastic_atlas.model.checkpoint import Checkpoint
 from elastic_atlas.model.loading import load_checkpoint
-from elastic_atlas.paths import shared_data
 from elastic_atlas.training.evaluate import Entries, evaluation_entries
 from elastic_atlas.training.freeze import runs_checkpoint
 from elastic_atlas.training.matbench import load_joint_dataset
-from elastic_atlas.training.train import TrainConfig
 
 NEIGHBOURS = (5, 10, 20, 50)
 MEMORY_K = 10
@@ -162,15 +159,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     checkpoint = load_checkpoint(args.model or default_checkpoint())
-    card = checkpoint.card["training"]
-    matbench = shared_data() / "matbench"
-    config = TrainConfig(
-        datasets=[matbench / d for d in card["datasets"]],
-        folds=matbench / card["folds"],
-        fold=card["fold"],
-    )
-    ids = pd.read_csv(checkpoint.path / card["ids"]["file"])
-    split = {s: list(ids.mbid[ids.split == s]) for s in ("train", "validation", "test")}
+    config, split = checkpoint_fold(checkpoint)
     entries = evaluation_entries(config, split)
     pool = split["train"] + split["validation"]
     memory = ErrorMemory(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from elastic_atlas.contract.references import Reference
 from elastic_atlas.contract.tables import Table
+from elastic_atlas.errors import RecipeError
 from elastic_atlas.paths import contract_root
 
 # Tc (43), Pm (61) and every element from Po (84) upward: no stable isotope. Spelled out so that
@@ -32,9 +33,6 @@ class ScreenSettings(BaseModel):
     band_gap_max: float = Field(3.0, description="highest band gap kept (eV, inclusive)")
     gap_policy: Literal["exclude", "include"] = "exclude"
     radioactive: list[str] = Field(default_factory=lambda: list(RADIOACTIVE))
-
-
-from elastic_atlas.errors import RecipeError  # noqa: E402 (where recipes raise it)
 
 
 class Strict(BaseModel):

@@ -16,15 +16,13 @@ from typing import Any
 import pandas as pd
 
 from elastic_atlas.contract.reasons import Reason
+from elastic_atlas.errors import SourceError
 
 CIF_SUFFIXES = (".cif",)
 # The largest CIF read (bytes, uncompressed). The largest of the 72,733 MP 2018 and GNoME CIFs
 # is well under 100 kB; a bigger entry is a broken or hostile input (a zip bomb), rejected
 # before it is decompressed in full.
 MAX_CIF_BYTES = 8 * 1024 * 1024
-
-
-from elastic_atlas.errors import SourceError  # noqa: E402 (where sources raise it)
 
 
 @dataclass(frozen=True)

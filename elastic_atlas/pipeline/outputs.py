@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from elastic_atlas.errors import OutputError
+
 STDOUT = Path("-")
-
-
-from elastic_atlas.errors import OutputError  # noqa: E402 (where writers raise it)
 
 
 def release_holding(path: Path) -> Path | None:

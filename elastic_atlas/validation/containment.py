@@ -7,12 +7,10 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from elastic_atlas.errors import PackageError
 from elastic_atlas.validation.findings import Finding, table_finding
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # http:, file:, C: ...
-
-
-from elastic_atlas.errors import PackageError  # noqa: E402 (where descriptors fail)
 
 
 def inside_package(base: Path, relative: Any, name: str) -> tuple[Path | None, list[Finding]]:

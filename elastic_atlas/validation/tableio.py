@@ -18,10 +18,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from elastic_atlas.errors import TableReadError
+
 NUMERIC_TYPES = ("number", "integer")
-
-
-from elastic_atlas.errors import TableReadError  # noqa: E402 (where reading raises it)
 
 
 @dataclass
