@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from elastic_atlas.contract.references import Reference, Relation
 from elastic_atlas.contract.tables import Table
@@ -26,11 +26,26 @@ SEMVER = re.compile(
     rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?",
     re.ASCII,
 )
-SLUG = re.compile(r"[a-z0-9]+([-_.][a-z0-9]+)*", re.ASCII)
-DOI = re.compile(r"10\.[0-9]{4,9}/[^\s]+", re.ASCII)
-ORCID = re.compile(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]", re.ASCII)
-ROR = re.compile(r"https://ror\.org/0[a-z0-9]{8}", re.ASCII)
-URL = re.compile(r"https?://[^\s]+", re.ASCII)
+
+
+def matching(pattern: str, what: str) -> Any:
+    """A string type that must match `pattern` in full (ASCII), else "'value' is not <what>"."""
+    compiled = re.compile(pattern, re.ASCII)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
+Slug = matching(r"[a-z0-9]+([-_.][a-z0-9]+)*", "a plain slug (lower-case letters, digits, - _ .)")
+Doi = matching(r"10\.[0-9]{4,9}/[^\s]+", "a bare DOI (10.prefix/suffix, no URL)")
+Orcid = matching(r"[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]",
+                 "a bare ORCID iD (0000-0002-1825-0097)")  # fmt: skip
+RorId = matching(r"https://ror\.org/0[a-z0-9]{8}", "a ROR id (https://ror.org/0abcdefgh)")
+HttpUrl = matching(r"https?://[^\s]+", "an http(s) URL")
 
 
 TABLE_TITLES = {t.value: t.title for t in Table}
@@ -40,31 +55,15 @@ TABLE_TITLES = {t.value: t.title for t in Table}
 ReleaseSetupError = EnvironmentSetupError
 
 
-def _matching(pattern: re.Pattern[str], what: str, value: str | None) -> str | None:
-    if value is not None and not pattern.fullmatch(value):
-        raise ValueError(f"{value!r} is not {what}")
-    return value
-
-
 class Creator(Strict):
     """A creator of this release: a person (given/family names, ORCID) or an organisation."""
 
     name: str | None = None  # an organisation (or a person's full name)
     given_names: str | None = None
     family_names: str | None = None
-    orcid: str | None = None  # 0000-0002-1825-0097
+    orcid: Orcid | None = None  # 0000-0002-1825-0097
     affiliation: str | None = None
-    affiliation_ror: str | None = None  # https://ror.org/0abcdefgh
-
-    @field_validator("orcid")
-    @classmethod
-    def _orcid(cls, value: str | None) -> str | None:
-        return _matching(ORCID, "a bare ORCID iD (0000-0002-1825-0097)", value)
-
-    @field_validator("affiliation_ror")
-    @classmethod
-    def _ror(cls, value: str | None) -> str | None:
-        return _matching(ROR, "a ROR id (https://ror.org/0abcdefgh)", value)
+    affiliation_ror: RorId | None = None  # https://ror.org/0abcdefgh
 
     @model_validator(mode="after")
     def _named(self) -> Creator:
@@ -84,40 +83,18 @@ class Funding(Strict):
 
 
 class ReleaseConfig(Strict):
-    name: str
+    name: Slug
     title: str
     description: str  # what the release is; each table's facts are generated from its build
     keywords: list[str]
     sample: bool = False
     tables: dict[str, Path]
-    doi: str | None = None  # this dataset's own DOI, once minted: the descriptor's `id`
+    doi: Doi | None = None  # this dataset's own DOI, once minted: the descriptor's `id`
     # DOIs of the per-table upload records once ScienceDB has minted them ({mped = "10..."})
-    record_dois: dict[str, str] = Field(default_factory=dict)
-    homepage: str | None = None  # this dataset's landing page (http or https)
+    record_dois: dict[str, Doi] = Field(default_factory=dict)
+    homepage: HttpUrl | None = None  # this dataset's landing page (http or https)
     creators: list[Creator] = Field(default_factory=list)
     funding: list[Funding] = Field(default_factory=list)
-
-    @field_validator("name")
-    @classmethod
-    def _slug(cls, value: str) -> str:
-        return _matching(SLUG, "a plain slug (lower-case letters, digits, - _ .)", value) or ""
-
-    @field_validator("doi")
-    @classmethod
-    def _doi(cls, value: str | None) -> str | None:
-        return _matching(DOI, "a bare DOI (10.prefix/suffix, no URL)", value)
-
-    @field_validator("record_dois")
-    @classmethod
-    def _record_dois(cls, value: dict[str, str]) -> dict[str, str]:
-        for doi in value.values():
-            _matching(DOI, "a bare DOI (10.prefix/suffix, no URL)", doi)
-        return value
-
-    @field_validator("homepage")
-    @classmethod
-    def _homepage(cls, value: str | None) -> str | None:
-        return _matching(URL, "an http(s) URL", value)
 
     @field_validator("tables")
     @classmethod
