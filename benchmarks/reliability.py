@@ -825,6 +825,48 @@ def element_cases(work: Path, model: Path) -> list[Outcome]:
     return [Outcome("elements", t, wrong=reasons.get(t) != "unknown_element") for t in tokens]
 
 
+def checkpoint_copy_cases(work: Path, model: Path) -> list[Outcome]:
+    """Checkpoints copied into a release: two of one name both survive; a link in a model
+    folder is refused, never followed; a linked releases descriptor is not written through."""
+    out = []
+    cifs = _mkdir(work / "mp-cifs")  # material ids a release's MPED schema accepts
+    for name, structure in {"mp-1": rock_salt(), "mp-2": diamond()}.items():
+        (cifs / f"{name}.cif").write_text(cif_text(structure))
+    folder = _mkdir(work / "same-name")
+    for part in ("a", "b"):
+        shutil.copytree(model, folder / part / "model")
+    (folder / "b" / "model" / "README.md").write_text("another card\n")
+    path = recipe(folder, str(cifs))
+    path.write_text(path.read_text().replace('bulk = "model"', 'bulk = "a/model"')
+                    .replace('shear = "model"', 'shear = "b/model"'))  # fmt: skip
+    (folder / "release.toml").write_text(CONFIG)
+    result = run("release", "--config", folder / "release.toml", "--version", "1.0.0",
+                 "--releases", folder / "releases", "--quiet", "--workers", 0)  # fmt: skip
+    copies = list((folder / "releases" / "1.0.0" / "models").glob("model-*"))
+    valid = run("validate", folder / "releases" / "1.0.0").exit_code == 0
+    out.append(Outcome("models", "same-name", crashed(result),
+                       wrong=result.exit_code != 0 or len(copies) != 2 or not valid))  # fmt: skip
+    linked = _mkdir(work / "linked-model")
+    shutil.copytree(model, linked / "model")
+    (work / "outside.md").write_text("not part of any checkpoint\n")
+    (linked / "model" / "NOTES.md").symlink_to(work / "outside.md")
+    recipe(linked, str(cifs))
+    (linked / "release.toml").write_text(CONFIG)
+    result = run("release", "--config", linked / "release.toml", "--version", "1.0.0",
+                 "--releases", linked / "releases", "--quiet", "--workers", 0)  # fmt: skip
+    published = list((linked / "releases").glob("1.0.0"))
+    out.append(Outcome("models", "symlink-in-folder", crashed(result),
+                       wrong=result.exit_code != 2 or bool(published)))  # fmt: skip
+    descriptor = _mkdir(work / "linked-descriptor")
+    (descriptor / "datapackage.json").symlink_to(work / "outside.md")
+    result = run("release", "--releases", descriptor, "--quiet", "--workers", 0)
+    wrong = (
+        result.exit_code != 2 or (work / "outside.md").read_text() != "not part of any checkpoint\n"
+    )
+    out.append(Outcome("models", "linked-releases-descriptor", crashed(result), wrong=wrong))
+    return out
+
+
 def whole_release_cases(work: Path, release: Path) -> list[Outcome]:
     """A run stopped after the version folder was in place: the rerun completes it."""
     root = work / "whole"
@@ -858,7 +900,7 @@ def main_run(quiet: bool = False, json_path: Path | None = None) -> int:
         outcomes += card_cases(work, model) + forgery_cases(work, release)
         outcomes += crash_cases(work, release) + member_cases(work, model)
         outcomes += dft_cases(work, model) + element_cases(work, model)
-        outcomes += whole_release_cases(work, release)
+        outcomes += whole_release_cases(work, release) + checkpoint_copy_cases(work, model)
         executed = sum(p.exists() for p in work.glob("pwned*"))
         executed += sum(p.exists() for p in (work / "predict").glob("pwned*"))
     return report(outcomes, executed, quiet, json_path)

@@ -99,3 +99,20 @@ def test_dash_writes_the_predictions_to_standard_output(tmp_path):
     assert lines[1].startswith("mp-149,")
     assert "material_id,source,stage,reason,detail" in done.stderr  # the (empty) rejects
     assert not list(tmp_path.iterdir())  # no file named "-"
+
+
+def test_a_linked_releases_descriptor_is_not_written_through(tmp_path):
+    """The releases folder's datapackage.json and CHANGES.md are the command's own outputs;
+    a link there would publish into whatever it points at."""
+    releases = tmp_path / "releases"
+    releases.mkdir()
+    precious = tmp_path / "precious.json"
+    precious.write_text("{}")
+    (releases / "datapackage.json").symlink_to(precious)
+    result = CliRunner().invoke(
+        main, ["release", "--releases", str(releases), "--quiet", "--workers", "0"]
+    )
+    assert result.exit_code == 2 and "symbolic link" in result.output
+    assert precious.read_text() == "{}" and sorted(p.name for p in releases.iterdir()) == [
+        "datapackage.json"
+    ]

@@ -24,11 +24,16 @@ from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.digest import file_digest
 from elastic_atlas.paths import contract_root
-from elastic_atlas.pipeline.outputs import OutputError, release_holding
+from elastic_atlas.pipeline.outputs import OutputError, check_writable, release_holding
 from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
 from elastic_atlas.pipeline.structures import structures_name, structures_schema
 from elastic_atlas.release.changes import changes_schema, previous_version, write_changes
-from elastic_atlas.release.checkpoint_files import copy_models, model_resources
+from elastic_atlas.release.checkpoint_files import (
+    copy_models,
+    model_files,
+    model_resources,
+    model_sources,
+)
 from elastic_atlas.release.citations import citation_text
 from elastic_atlas.release.context import (
     TABLE_TITLES,
@@ -76,6 +81,11 @@ def build_release(
     inside = release_holding(releases)
     if inside is not None:  # e.g. --releases releases/1.0.0: would rewrite a published version
         raise OutputError(f"{releases} is inside the release {inside}; give the releases folder")
+    home = releases.parent if root_descriptor else releases
+    for name in ("datapackage.json", "CHANGES.md"):  # written at the end: checked before work
+        check_writable(home / name)
+    for source in model_sources(recipes):  # a link in a model folder: refused before any build
+        model_files(source)
     created = created_timestamp()
     target = releases / version
     releases.mkdir(parents=True, exist_ok=True)
@@ -103,7 +113,6 @@ def build_release(
     # The folder holding releases/ gets the root descriptor of the current release and the log
     # of changes (the repository root by default).
     descriptor = json.loads((target / "datapackage.json").read_text())
-    home = releases.parent if root_descriptor else releases
     prefix = f"{releases.name}/{version}" if root_descriptor else version
     if previous_version(releases, "") == target:  # it points at the newest version only
         write_json(home / "datapackage.json", rebase(descriptor, prefix))

@@ -7,6 +7,7 @@ anyone can re-predict from a copy of the release alone:
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,17 @@ def model_sources(recipes: dict[str, Recipe]) -> list[Path]:
     )
 
 
+def content_digest(source: Path) -> str:
+    """sha256 of a checkpoint's files as a release copies them (names and contents)."""
+    lines = "".join(f"{f.name} {file_digest(f)}\n" for f in model_files(source))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def release_folders(sources: list[Path]) -> dict[Path, str]:
     """Each checkpoint file or folder -> its folder under models/. Two sources of one name
     (`bulk/model_best.pth.tar` and `shear/model_best.pth.tar`, the reference trainer's
-    default) are told apart by their content's digest, so neither overwrites the other."""
+    default) are told apart by their content's digest, so neither overwrites the other; two
+    with the same files share one folder."""
 
     def base(source: Path) -> str:
         return (
@@ -67,29 +75,25 @@ def release_folders(sources: list[Path]) -> dict[Path, str]:
         )
 
     names = [base(s) for s in sources]
-    folders = {}
-    for source, name in zip(sources, names, strict=True):
-        if names.count(name) > 1:
-            content = source if source.is_file() else source / "model.json"
-            name = f"{name}-{file_digest(content)[:12]}"
-        folders[source] = name
-    return folders
+    return {
+        source: f"{name}-{content_digest(source)[:12]}" if names.count(name) > 1 else name
+        for source, name in zip(sources, names, strict=True)
+    }
 
 
 def copy_models(recipes: dict[str, Recipe], out: Path) -> tuple[list[Path], dict[Path, str]]:
-    """Copy every checkpoint the recipes name into out/models/; returns the copied files and
-    each source's folder name there."""
+    """Copy every checkpoint the recipes name into out/models/ (once per distinct content);
+    returns the copied files and each source's folder name there."""
     copied: list[Path] = []
     folders = release_folders(model_sources(recipes))
     for source, name in folders.items():
         folder = out / "models" / name
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists():  # the same files from another path: already there, one copy
+            continue
+        folder.mkdir(parents=True)
         for file in model_files(source):
-            target = folder / file.name
-            if target.exists():  # never one input over another
-                raise SourceError(f"{file}: {target.relative_to(out)} is already taken")
-            shutil.copyfile(file, target)
-            copied.append(target)
+            shutil.copyfile(file, folder / file.name)
+            copied.append(folder / file.name)
     return copied, folders
 
 

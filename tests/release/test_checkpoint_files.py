@@ -52,3 +52,18 @@ def test_a_symbolic_link_in_a_checkpoint_folder_is_refused(tmp_path):
     with pytest.raises(SourceError, match="symbolic link"):
         copy_models(recipes, tmp_path / "release")
     assert not list((tmp_path / "release").rglob("NOTES.md"))
+
+
+def test_two_paths_to_the_same_files_make_one_copy(tmp_path):
+    for role in ("bulk", "shear"):
+        (tmp_path / role).mkdir()
+        (tmp_path / role / "model_best.pth.tar").write_bytes(b"same weights")
+    (tmp_path / "atom_init.json").write_text("{}")
+    recipes = recipe(
+        tmp_path,
+        'bulk = "bulk/model_best.pth.tar"\nshear = "shear/model_best.pth.tar"\n'
+        'atom_init = "atom_init.json"',
+    )
+    files, folders = copy_models(recipes, tmp_path / "release")
+    assert len(set(folders.values())) == 2  # one folder for the weights, one for atom_init
+    assert sorted(p.name for p in files) == ["atom_init.json", "model_best.pth.tar"]
