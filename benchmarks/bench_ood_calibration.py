@@ -160,7 +160,10 @@ def main() -> None:
     d_held = distances(z_held, z_pool, None)
     mu_held, s_held = checkpoint.predict_graphs(held.graphs)
     report = {"date": today(), "machine": machine(), "model": checkpoint.path.name,
-              "calibration_entries": len(pool), "targets": {}}  # fmt: skip
+              "calibration_entries": len(pool),
+              # d of the training entries, each without its own chemical system
+              "median_d_training_left_out": float(np.median(d_pool[:-n_val])),
+              "targets": {}}  # fmt: skip
     sets = {  # name: (predictions, spreads, observed, d, density)
         "fold0_test": (mu_test, s_test, entries.observed["test"], d_test, entries.test_density),
         "mp2023_outside": (mu_held, s_held, held.observed, d_held, held.density),

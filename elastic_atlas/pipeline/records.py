@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from elastic_atlas.contract.reasons import Rejected
 
@@ -73,6 +73,10 @@ class BuildStatistics(BaseModel):
     band_gap_null_rows: int
     warnings: list[str]
     checkpoints: list[dict[str, Any]]  # provenance of each checkpoint (path, kind, sha256 ...)
+    # Each checkpoint's model card by its provenance path, in memory only: the card travels
+    # with the release as a file, and is read from where the checkpoint was loaded — never by
+    # guessing that folder from the provenance path (which names no machine folder).
+    cards: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
     seconds: float
     inputs_per_second: float | None
     peak_rss_mib: float

@@ -132,7 +132,8 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     keeper.clear()
     book.check()
     provenance = checkpoint_provenance(checkpoints)
-    facts = {"licence": licence, "symmetry_check": symmetry.summary()}
+    cards = {p["path"]: c.card for p, c in zip(provenance, checkpoints, strict=True) if c.card}
+    facts = {"licence": licence, "symmetry_check": symmetry.summary(), "cards": cards}
     if dft is not None and len(frame) and (frame["dft_status"] == "no_entry").all():
         facts["warning"] = (
             f"the DFT table {display_path(recipe.dft.path)} matches none of the "
@@ -168,6 +169,7 @@ def build_statistics(
         band_gap_null_rows=int(frame["band_gap"].isna().sum()),
         warnings=[facts["warning"]] if "warning" in facts else [],
         checkpoints=provenance,
+        cards=facts["cards"],
         seconds=round(elapsed, 1),
         inputs_per_second=round(book.inputs / elapsed, 1) if elapsed else None,
         peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

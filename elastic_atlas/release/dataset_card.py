@@ -18,7 +18,7 @@ from elastic_atlas.release.citations import bibtex, release_entry, release_key
 from elastic_atlas.release.context import TABLE_TITLES, Release
 from elastic_atlas.release.facts import differences, table_description
 from elastic_atlas.release.notes import how_to_check
-from elastic_atlas.release.trust import accuracy_text, trust_section
+from elastic_atlas.release.trust import accuracy_text, k95_of, model_card, trust_section
 
 TAGS = ["materials-science", "elastic-moduli", "cgcnn", "crystal-structures", "tabular"]
 
@@ -80,7 +80,8 @@ def table_section(release: Release, table: str) -> list[str]:
     ]
     for c in s.checkpoints:
         where = c.get("release_path", c["path"])
-        lines.append(f"- `{where}`: {c['members']} member(s), {c['targets']}{accuracy_text(c)}")
+        accuracy = accuracy_text(model_card(s, c))
+        lines.append(f"- `{where}`: {c['members']} member(s), {c['targets']}{accuracy}")
     recipe = release.recipes[table]
     dft_source = recipe.dft.source if recipe.dft else ""
     return [*lines, "", *trust_section(release.built[table].frame, s, dft_source)]
@@ -140,25 +141,39 @@ def citation_section(release: Release, tables: list[str], doi: str | None) -> li
     ]
 
 
-ABOUT = [
-    "## What these data are, and are not",
-    "",
-    "- **Predictions, not measurements.** Bulk (B) and shear (G) moduli are predicted by crystal",
-    "  graph convolutional networks trained on DFT (PBE) elastic constants of the Materials",
-    "  Project (Matbench). Sound velocities, Poisson's ratio and the Debye temperature are derived",
-    "  from B, G and the structure (`PHYSICS.md` in this folder); they inherit the models' errors.",
-    "- PBE tends to underestimate measured moduli; soft and low-density materials carry larger",
-    "  errors (`risk_soft`, `risk_low_density`, `risk_high_uncertainty` mark them).",
-    "- `k_vrh_uncertainty` / `g_vrh_uncertainty` are calibrated standard uncertainties in log10",
-    "  GPa: about 68 % of held-out errors lie within u. The errors have heavier tails than a",
-    "  normal distribution, so 2u holds fewer than 95 %; the model card's `k95` gives the 95 %",
-    "  interval (±k95·u).",
-    "- `k_vrh_dft` / `g_vrh_dft` are DFT values where the build's DFT table has a sane entry;",
-    "  `dft_status` says why the others are null. `in_training` says when a row's material was",
-    "  among the checkpoint's training entries.",
-    "- Each table's screening, inputs and checkpoint are stated in its own section below.",
-    "",
-]
+def about(release: Release, tables: list[str]) -> list[str]:
+    """What the data are and are not; the uncertainty bullet says what the checkpoints carry."""
+    calibrated = all(len(k95_of(release.statistics[t])) == 2 for t in tables)
+    uncertainty = (
+        [
+            "- `k_vrh_uncertainty` / `g_vrh_uncertainty` are calibrated standard uncertainties",
+            "  in log10 GPa: about 68 % of held-out errors lie within u. The errors have heavier",
+            "  tails than a normal distribution, so 2u holds fewer than 95 %; the model card's",
+            "  `k95` gives the 95 % interval (±k95·u).",
+        ]
+        if calibrated
+        else [
+            "- `k_vrh_uncertainty` / `g_vrh_uncertainty` are null where a table's checkpoints",
+            "  carry no calibration (the reference CGCNN's do not); see each table's checkpoints.",
+        ]
+    )
+    return [
+        "## What these data are, and are not",
+        "",
+        "- **Predictions, not measurements.** Bulk (B) and shear (G) moduli are predicted by",
+        "  crystal graph convolutional networks trained on DFT (PBE) elastic constants of the",
+        "  Materials Project. Sound velocities, Poisson's ratio and the Debye temperature are",
+        "  derived from B, G and the structure (`PHYSICS.md` in this folder); they inherit the",
+        "  models' errors.",
+        "- PBE tends to underestimate measured moduli; soft and low-density materials carry larger",
+        "  errors (`risk_soft`, `risk_low_density`, `risk_high_uncertainty` mark them).",
+        *uncertainty,
+        "- `k_vrh_dft` / `g_vrh_dft` are DFT values where the build's DFT table has a sane entry;",
+        "  `dft_status` says why the others are null. `in_training` says when a row's material was",
+        "  among the checkpoint's training entries (null when a checkpoint does not list them).",
+        "- Each table's screening, inputs and checkpoint are stated in its own section below.",
+        "",
+    ]
 
 
 def dataset_card(release: Release, tables: list[str] | None = None, doi: str | None = None) -> str:
@@ -172,7 +187,7 @@ def dataset_card(release: Release, tables: list[str] | None = None, doi: str | N
         "",
         *(["**This is the embedded sample, not the study's dataset.**", ""]
           if release.config.sample else []),
-        *ABOUT,
+        *about(release, tables),
         "## Tables",
         "",
     ]  # fmt: skip

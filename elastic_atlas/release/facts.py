@@ -22,7 +22,7 @@ from elastic_atlas.contract.targets import Target
 from elastic_atlas.inputs.recipe import RADIOACTIVE, Recipe
 from elastic_atlas.pipeline.records import BuildStatistics
 from elastic_atlas.release.context import TABLE_TITLES, Release
-from elastic_atlas.release.trust import test_metrics
+from elastic_atlas.release.trust import model_card, test_metrics, test_split
 
 SHORT = {t.value: t.symbol for t in Target}
 
@@ -43,7 +43,8 @@ def sources_text(recipe: Recipe) -> str:
 def band_gap_text(recipe: Recipe, stats: BuildStatistics) -> str:
     """The band-gap screen as applied, with the count of rows it could not judge."""
     screen, rows, no_gap = recipe.screen, stats.accepted, stats.band_gap_null_rows
-    window = f"band gap {screen.band_gap_min:g}-{screen.band_gap_max:g} eV (the summary's band_gap)"
+    origin = "the summary's band_gap" if recipe.summary else "the band gap the source gives"
+    window = f"band gap {screen.band_gap_min:g}-{screen.band_gap_max:g} eV ({origin})"
     if screen.gap_policy == "exclude":
         return f"{window}; inputs without a band gap excluded"
     if no_gap == rows:
@@ -53,7 +54,7 @@ def band_gap_text(recipe: Recipe, stats: BuildStatistics) -> str:
             "and band_gap is null in every row"
         )
     return (
-        f"{window} where the summary gives a band gap; {_n(no_gap)} of {_n(rows)} rows have "
+        f"{window} where there is one; {_n(no_gap)} of {_n(rows)} rows have "
         "none and were kept unscreened (gap policy include)"
     )
 
@@ -80,22 +81,24 @@ def accounting_text(table: str, stats: BuildStatistics) -> str:
     )
 
 
-def test_maes(checkpoint: dict[str, Any]) -> dict[str, float]:
-    return {t: m["mae"] for t, m in test_metrics(checkpoint).items()}
+def test_maes(card: dict[str, Any]) -> dict[str, float]:
+    return {t: m["mae"] for t, m in test_metrics(card).items()}
 
 
-def checkpoint_text(checkpoints: list[dict[str, Any]]) -> str:
+def checkpoint_text(stats: BuildStatistics, checkpoints: list[dict[str, Any]] | None = None) -> str:
+    """The checkpoints (default: all of the build) with their origin and test MAE."""
     parts = []
-    for c in checkpoints:
-        maes = test_maes(c)
+    for c in stats.checkpoints if checkpoints is None else checkpoints:
+        card = model_card(stats, c)
+        maes = test_maes(card)
         accuracy = (
-            "; Matbench fold-0 test MAE "
+            f"; {test_split(card)} MAE "
             + ", ".join(f"{SHORT.get(t, t)} {v:.4f}" for t, v in maes.items())
             + " log10 GPa"
             if maes
             else ""
         )
-        origin = "this project's" if c["kind"] == "own" else "the reference CGCNN"
+        origin = "trained with elastic-atlas" if c["kind"] == "own" else "the reference CGCNN"
         name = Path(c.get("release_path", c["path"])).name
         parts.append(f"{name} ({origin}, {c['members']} member(s){accuracy})")
     return "; ".join(parts)
@@ -130,7 +133,7 @@ def table_description(release: Release, table: str) -> str:
     return (
         f"{TABLE_TITLES[table]}: {accounting_text(table, stats)}. Structures: "
         f"{sources_text(recipe)}. Screening applied: {screening_text(recipe, stats)}. Bulk "
-        f"and shear moduli predicted by {checkpoint_text(stats.checkpoints)}; sound "
+        f"and shear moduli predicted by {checkpoint_text(stats)}; sound "
         "velocities, Poisson's ratio and Debye temperature derived from them and the structure "
         "(PHYSICS.md). "
         f"{dft_text(recipe, frame)}. Licence {stats.licence}."
@@ -143,7 +146,7 @@ def methods_text(release: Release, table: str) -> str:
     return (
         f"Built with elastic-atlas {__version__}: every input structure read, "
         f"screened ({screening_text(recipe, stats)}), turned into a crystal graph and "
-        f"predicted by {checkpoint_text(stats.checkpoints)}; derived columns computed with "
+        f"predicted by {checkpoint_text(stats)}; derived columns computed with "
         "Planck's h; every row validated against the table schema and the physics (strict "
         "tolerance 1e-9) before packaging. Method of Liu et al., Acta Physica Sinica 74, "
         "120702 (2025)."
@@ -170,18 +173,30 @@ def differences(release: Release, tables: list[str]) -> list[str]:
             f"| {name} inputs | {sources_text(recipe)} | {study.INPUTS[table]} |",
             f"| {name} screening | {screening_text(recipe, stats)} | {study.SCREEN} |",
         ]
-    checkpoints = {c["path"]: c for t in tables for c in release.statistics[t].checkpoints}
+    checkpoints = {
+        c["path"]: (release.statistics[t], c)
+        for t in tables
+        for c in release.statistics[t].checkpoints
+    }
     study_mae = ", ".join(f"{SHORT[t]} {v:.4f}" for t, v in study.TEST_MAE.items())
-    for c in checkpoints.values():
+    for stats, c in checkpoints.values():
         lines.append(
-            f"| models | {checkpoint_text([c])} | {study.MODELS}; test MAE "
+            f"| models | {checkpoint_text(stats, [c])} | {study.MODELS}; test MAE "
             f"{study_mae} log10 GPa on the study's own split |"
         )
+    ours = {
+        test_split(model_card(s, c)) for s, c in checkpoints.values() if test_maes(model_card(s, c))
+    }
     lines += [
         "| Debye temperature | Planck's h | ħ as printed in eq. (5) |",
         "",
-        f"The Debye temperature: {study.DEBYE}. The MAEs are on different test sets (Matbench "
-        "fold 0 here, the study's own split there), so they compare the models only roughly.",
+        f"The Debye temperature: {study.DEBYE}."
+        + (
+            f" The MAEs are on different test sets ({', '.join(sorted(ours))} here, the study's "
+            "own split there), so they compare the models only roughly."
+            if ours
+            else ""
+        ),
         "",
     ]
     return lines

@@ -20,7 +20,7 @@ from elastic_atlas.release.facts import (
     screening_text,
     table_description,
 )
-from elastic_atlas.release.trust import accuracy_text, trust_section
+from elastic_atlas.release.trust import accuracy_text, model_card, trust_section
 
 
 def input_hashes(recipe: Recipe) -> list[dict[str, str]]:
@@ -72,7 +72,7 @@ def release_notes(release: Release, tables: list[str] | None = None) -> str:
             where = c.get("release_path", c["path"])
             lines += [
                 f"  - `{where}` ({c['kind']}, {c['members']} member(s), targets {c['targets']})"
-                + accuracy_text(c)
+                + accuracy_text(model_card(stats, c))
             ]
             lines += [f"    - `{name}` sha256 `{digest}`" for name, digest in c["sha256"].items()]
         lines.append("")

@@ -4,7 +4,6 @@ marks. One source for RELEASE.md and the dataset card."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,27 @@ from elastic_atlas.contract.physics import MAX_DFT_MODULUS
 from elastic_atlas.contract.risk import FLAG_COLUMNS
 from elastic_atlas.contract.targets import Target
 from elastic_atlas.model.calibration import coverage
-from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.records import BuildStatistics
 
 PAIRS = tuple((t.symbol, t.value, t.column, t.dft_column, t.uncertainty_column) for t in Target)
 
 
-def model_card(checkpoint: dict[str, Any]) -> dict[str, Any] | None:
-    """The model card of a checkpoint listed in a build's statistics, when it has one."""
-    card = contract_root() / checkpoint["path"] / "model.json"
-    return json.loads(card.read_text()) if card.is_file() else None
+def model_card(stats: BuildStatistics, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The model card of a checkpoint of a build ({} for one without a card)."""
+    return stats.cards.get(checkpoint["path"], {})
 
 
-def k95_of(checkpoints: list[dict[str, Any]]) -> dict[str, float]:
+def test_split(card: dict[str, Any]) -> str:
+    """ "Matbench fold-0 test": the card's own fold, never assumed."""
+    fold = card.get("training", {}).get("fold")
+    return f"Matbench fold-{fold} test" if fold is not None else "test"
+
+
+def k95_of(stats: BuildStatistics) -> dict[str, float]:
     """Target -> the calibration's 95 % multiple of σ, from the model cards."""
     out = {}
-    for checkpoint in checkpoints:
-        for target in (model_card(checkpoint) or {}).get("targets", []):
+    for checkpoint in stats.checkpoints:
+        for target in model_card(stats, checkpoint).get("targets", []):
             if "calibration" in target:
                 out[target["name"]] = target["calibration"]["k95"]
     return out
@@ -73,9 +76,8 @@ def flag_counts(frame: pd.DataFrame) -> dict[str, int]:
     return {str(name): int(frame[name].fillna(False).astype(bool).sum()) for name in FLAG_COLUMNS}
 
 
-def checkpoint_facts(checkpoint: dict[str, Any]) -> list[str]:
+def checkpoint_facts(checkpoint: dict[str, Any], card: dict[str, Any]) -> list[str]:
     """Markdown bullets of a checkpoint's held-out figures, from its model card."""
-    card = model_card(checkpoint) or {}
     metrics = card.get("metrics", {})
     targets = metrics.get("targets", {})
     if not targets:
@@ -86,7 +88,7 @@ def checkpoint_facts(checkpoint: dict[str, Any]) -> list[str]:
         return ", ".join(f"{short.get(t, t)} {v:.4f}" for t, v in values.items())
 
     lines = [
-        f"- `{Path(checkpoint['path']).name}`, Matbench fold-0 test MAE (log10 GPa): "
+        f"- `{Path(checkpoint['path']).name}`, {test_split(card)} MAE (log10 GPa): "
         + listed({t: m["test"]["mae"] for t, m in targets.items()})
         + "; without the materials also in training: "
         + listed({t: m["test_without_duplicate_materials"]["mae"] for t, m in targets.items()})
@@ -109,7 +111,7 @@ def checkpoint_facts(checkpoint: dict[str, Any]) -> list[str]:
                 if "uncertainty_coverage" in m}  # fmt: skip
     if coverage:
         lines.append(
-            "- Uncertainty on the fold-0 test, share within u / 2u / k95·u: "
+            f"- Uncertainty on the {test_split(card)}, share within u / 2u / k95·u: "
             + "; ".join(
                 f"{short.get(t, t)} {c['within_1_sigma']:.0%} / {c['within_2_sigma']:.0%} / "
                 f"{c['within_k95_sigma']:.0%}"
@@ -122,9 +124,10 @@ def checkpoint_facts(checkpoint: dict[str, Any]) -> list[str]:
 def trust_section(frame: pd.DataFrame, stats: BuildStatistics, dft_source: str) -> list[str]:
     """Markdown: the checkpoints' held-out figures, predicted vs DFT and the risk flags of one
     table."""
-    comparison = dft_comparison(frame, k95_of(stats.checkpoints))
+    comparison = dft_comparison(frame, k95_of(stats))
     lines = ["### How far to trust the rows", ""]
-    facts = [line for c in stats.checkpoints for line in checkpoint_facts(c)]
+    facts = [line for c in stats.checkpoints
+             for line in checkpoint_facts(c, model_card(stats, c))]  # fmt: skip
     if facts:
         lines += [*facts, ""]
     unseen = comparison.get("not_in_training")
@@ -164,17 +167,16 @@ def trust_section(frame: pd.DataFrame, stats: BuildStatistics, dft_source: str) 
     return lines
 
 
-def test_metrics(checkpoint: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Target -> the test-split metrics of a checkpoint's model card ({} without one)."""
-    card = model_card(checkpoint) or {}
+def test_metrics(card: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Target -> the test-split metrics of a model card ({} without one)."""
     targets = card.get("metrics", {}).get("targets", {})
     return {name: m["test"] for name, m in targets.items() if "test" in m}
 
 
-def accuracy_text(checkpoint: dict[str, Any]) -> str:
+def accuracy_text(card: dict[str, Any]) -> str:
     """ "; Matbench fold-0 test MAE log10_k_vrh 0.0540, log10_g_vrh 0.0760 log10 GPa"."""
-    test = test_metrics(checkpoint)
+    test = test_metrics(card)
     if not test:
         return ""
     listed = ", ".join(f"{name} {m['mae']:.4f}" for name, m in test.items())
-    return f"; Matbench fold-0 test MAE {listed} log10 GPa"
+    return f"; {test_split(card)} MAE {listed} log10 GPa"

@@ -296,3 +296,37 @@ def test_versions_are_ascii_semver_in_full(version):
     from elastic_atlas.release.context import SEMVER
 
     assert not SEMVER.fullmatch(version)
+
+
+@pytest.mark.parametrize("checkpoint", ["copy", "uncalibrated"])
+def test_the_model_card_is_read_from_the_checkpoint_wherever_it_lies(tmp_path, checkpoint):
+    """A checkpoint outside the repository (a user's, or the repository's with an installed
+    wheel) still gives the release its accuracy and calibration; one without them says so."""
+    from checkpoint_factory import make_own
+
+    from elastic_atlas.inputs.recipe import default_checkpoint
+
+    model = tmp_path / "elsewhere" / "model"
+    if checkpoint == "copy":
+        shutil.copytree(default_checkpoint(), model)
+    else:
+        make_own(model, calibrated=False)
+    dft = MPED[MPED.index("[dft]") :]
+    (tmp_path / "mped.toml").write_text(MPED.replace(dft, f'[models]\ncheckpoint = "{model}"\n'))
+    config = CONFIG.format(tables='mped = "mped.toml"')
+    (tmp_path / "release.toml").write_text(
+        "\n".join(line for line in config.splitlines() if not line.startswith("record_dois"))
+    )
+    result = CliRunner().invoke(main, release_args(tmp_path, "1.0.0"))
+    assert result.exit_code == 0, result.output
+    card = (tmp_path / "releases" / "1.0.0" / "README.md").read_text()
+    if checkpoint == "copy":
+        assert (
+            "model (trained with elastic-atlas, 3 member(s); Matbench fold-0 test MAE B 0.0540"
+            in card
+        )
+        assert "are calibrated standard uncertainties" in card and "on different test sets" in card
+    else:
+        assert "carry no calibration" in card
+        assert "model (trained with elastic-atlas, 2 member(s))" in card  # no MAE to state
+        assert "on different test sets" not in card
