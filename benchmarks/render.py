@@ -65,6 +65,30 @@ def install() -> list[str]:
     return lines
 
 
+def install_use() -> list[str]:
+    """What the core venv (no torch) did with a release (install.json, bench_install.py)."""
+    data = _load("install")
+    ratio = data["core"]["mib"] / data["all"]["mib"]
+    lines = [
+        f"Core / full size: {ratio:.2f}.",
+        "",
+        '| release | rows loaded | `lookup(formula="AsGa")` | structures | '
+        "validation errors | torch imported | seconds |",
+        "|---|---|---|---|---:|---|---:|",
+    ]
+    for key, name in (("core_on_sample", "sample"), ("core_on_release", "real (both tables)")):
+        if key not in data:
+            continue
+        d = data[key]
+        rows = ", ".join(f"{t} {n:,}" for t, n in d["rows"].items())
+        kinds = ", ".join(f"{t} {k}" for t, k in d["structures"].items())
+        lines.append(
+            f"| {name} | {rows} | {', '.join(d['AsGa'])} | {kinds} | "
+            f"{d['validation_errors']} | {d['torch_imported']} | {d['seconds']} |"
+        )
+    return lines
+
+
 def ood_calibration() -> list[str]:
     """The σ forms scored on the test and MP-2023 (ood_calibration.json)."""
     data = _load("ood_calibration")["targets"]
@@ -111,7 +135,28 @@ def reliability() -> list[str]:
     ]
 
 
+def page() -> list[str]:
+    """The real release's page and structures files (page.json, bench_page.py)."""
+    data = _load("page")
+    lines = [
+        "| file or check | result |",
+        "|---|---|",
+        f"| `index.html` | {data['index_html_bytes'] / 1e6:.2f} MB (budget 15 MB) |",
+    ]
+    lines += [
+        f"| `{name}` | {size / 1e6:.1f} MB |" for name, size in data["structures_bytes"].items()
+    ]
+    lines += [
+        f"| headless Chromium, load | {data['load_seconds']:.2f} s |",
+        f"| search `{data['query']}` | {data['count']}; first {' '.join(data['first_row'])} |",
+        f"| console errors, requests outside the file | {len(data['problems'])} |",
+    ]
+    return lines
+
+
 RENDERERS: dict[str, Callable[[], list[str]]] = {
+    "page": page,
+    "install_use": install_use,
     "reliability": reliability,
     "folds": folds,
     "install": install,
