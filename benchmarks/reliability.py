@@ -551,6 +551,8 @@ def output_cases(work: Path, model: Path, release: Path) -> list[Outcome]:
     published = folder / "published"
     shutil.copytree(release.parent, published)
     version = published / release.name
+    build_out = _mkdir(folder / "build-out")
+    (build_out / "summary.json").symlink_to(precious)  # a build writes summary.json there
     cases = {
         "fifo": (["predict", "--checkpoint", own, cif, "-o", fifo], None),
         "symlink": (["predict", "--checkpoint", own, cif, "-o", link], precious),
@@ -559,6 +561,7 @@ def output_cases(work: Path, model: Path, release: Path) -> list[Outcome]:
         "release-file": (["predict", "--checkpoint", own, cif, "-o", version / "mped.csv"],
                          version / "mped.csv"),
         "releases-in-version": (["release", "--releases", version], version / "datapackage.json"),
+        "build-summary-link": (["build", "-o", build_out], precious),
     }  # fmt: skip
     out = []
     for name, (args, guarded) in cases.items():
@@ -776,7 +779,17 @@ def member_cases(work: Path, model: Path) -> list[Outcome]:
     seen = list(pd.read_csv(folder / "out" / "mped.csv").material_id)
     seen += list(pd.read_csv(folder / "out" / "rejects.csv").material_id)
     expected = {"mp-1", ".mp-107.cif", "mp-108", "mp-109.cif ", "notes.txt"}
-    return [Outcome("members", "zip", dropped=len(expected - set(seen)))]
+    out = [Outcome("members", "zip", dropped=len(expected - set(seen)))]
+    bomb = _mkdir(folder / "gzip-bomb")  # a .cif.gz that inflates past the size limit
+    (bomb / "model").symlink_to(model)
+    (bomb / "mp-1.cif.gz").write_bytes(gzip.compress(b" " * (9 * 2**20), mtime=0))
+    (bomb / "mp-2.cif").write_text(cif_text(rock_salt()))
+    result = run("build", recipe(bomb, "."), "-o", bomb / "out", "--quiet", "--workers", 0)
+    reasons = (dict(pd.read_csv(bomb / "out" / "rejects.csv")[["material_id", "reason"]].values)
+               if result.exit_code == 0 else {})  # fmt: skip
+    out.append(Outcome("members", "gzip-bomb", crashed(result),
+                       wrong=reasons.get("mp-1") != "file_too_large"))  # fmt: skip
+    return out
 
 
 def dft_cases(work: Path, model: Path) -> list[Outcome]:
