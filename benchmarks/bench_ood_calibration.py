@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_uncertainty_limit import latent
+from bench_uncertainty_limit import fit_three_terms, latent
 from common import ROOT, checkpoint_fold, machine, today
 from scipy.stats import spearmanr
 
 from elastic_atlas.contract.risk import SOFT_BULK_MODULUS, risk_flags
 from elastic_atlas.inputs.recipe import default_checkpoint
-from elastic_atlas.model.calibration import ONE_SIGMA, TWO_SIGMA
+from elastic_atlas.model.calibration import ONE_SIGMA
 from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.paths import shared_data
 from elastic_atlas.training.evaluate import evaluation_entries
@@ -58,17 +58,8 @@ def distances(query: np.ndarray, pool: np.ndarray, blocked: list[np.ndarray] | N
 
 
 def fit(error: np.ndarray, spread: np.ndarray, d: np.ndarray) -> dict[str, float]:
-    best = None
-    for b in np.linspace(0, 6, 31):
-        for c in np.linspace(0, 0.2, 81):
-            a2 = np.quantile(error**2 - (b * spread) ** 2 - (c * d) ** 2, ONE_SIGMA)
-            if a2 <= 0:
-                continue
-            sigma = np.sqrt(a2 + (b * spread) ** 2 + (c * d) ** 2)
-            miss = abs(np.mean(np.abs(error) <= 2 * sigma) - TWO_SIGMA)
-            if best is None or miss < best[0] - 1e-12:
-                best = (miss, float(np.sqrt(a2)), float(b), float(c))
-    _, a, b, c = best
+    # distances are in latent units (~0.01-1), hence a finer c grid than the benchmark's own
+    a, b, c = fit_three_terms(error, spread, d, np.linspace(0, 6, 31), np.linspace(0, 0.2, 81))
     sigma = np.sqrt(a * a + (b * spread) ** 2 + (c * d) ** 2)
     k95 = float(np.quantile(np.abs(error) / sigma, 0.95))
     return {"a": a, "b": b, "c": c, "k95": k95}

@@ -105,12 +105,21 @@ class ErrorMemory:
         return np.column_stack(columns)
 
 
-def fit_three_terms(error: np.ndarray, spread: np.ndarray, extra: np.ndarray) -> tuple:
+B_GRID, C_GRID = np.linspace(0, 6, 61), np.linspace(0, 4, 81)  # the extra term's scale is ~1
+
+
+def fit_three_terms(
+    error: np.ndarray,
+    spread: np.ndarray,
+    extra: np.ndarray,
+    b_grid: np.ndarray = B_GRID,
+    c_grid: np.ndarray = C_GRID,
+) -> tuple[float, float, float]:
     """(a, b, c) of σ² = a² + (b·s)² + (c·x)²: exactly 68.27 % within σ (a in closed form, as
     in model/calibration.py) and the 2σ share closest to 95.45 % over a (b, c) grid."""
     best = None
-    for b in np.linspace(0, 6, 61):
-        for c in np.linspace(0, 4, 81):
+    for b in b_grid:
+        for c in c_grid:
             a2 = np.quantile(error**2 - (b * spread) ** 2 - (c * extra) ** 2, ONE_SIGMA)
             if a2 <= 0:
                 continue
