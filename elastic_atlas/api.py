@@ -60,8 +60,8 @@ def tables(release: PathLike = ".") -> list[str]:
     return sorted({r["elastic_atlas:table"] for r in resources if "elastic_atlas:table" in r})
 
 
-def _table_resource(folder: Path, table: str) -> dict[str, Any]:
-    for resource in _descriptor(folder)["resources"]:
+def _table_resource(descriptor: dict[str, Any], folder: Path, table: str) -> dict[str, Any]:
+    for resource in descriptor["resources"]:
         if resource.get("elastic_atlas:table") == table and resource.get("format") == "parquet":
             return resource
     raise ReleaseNotFound(f"{folder} has no table {table!r}; it has {tables(folder)}")
@@ -76,7 +76,7 @@ def load_arrow(
     """A table of the release as Arrow (its authoritative Parquet file). `filters` are
     pyarrow's: [("k_vrh", ">", 100), ("crystal_system", "==", "cubic")]."""
     folder = release_folder(release)
-    resource = _table_resource(folder, table)
+    resource = _table_resource(_descriptor(folder), folder, table)
     return pq.read_table(folder / resource["path"], columns=columns, filters=filters)
 
 
@@ -89,10 +89,11 @@ def load(
     """A table of the release as pandas, with `attrs` from its schema: units, titles (the
     study's symbols), descriptions, and the release's version, licence and citation."""
     folder = release_folder(release)
-    resource = _table_resource(folder, table)
-    frame = load_arrow(table, folder, columns, filters).to_pandas()
+    descriptor = _descriptor(folder)  # read once: the table's schema and the release's facts
+    resource = _table_resource(descriptor, folder, table)
+    path = folder / resource["path"]
+    frame = pq.read_table(path, columns=columns, filters=filters).to_pandas()
     fields = {f["name"]: f for f in resource["schema"]["fields"] if f["name"] in frame.columns}
-    descriptor = _descriptor(folder)
     frame.attrs = {
         "table": table,
         "units": {n: f.get("unit", "1") for n, f in fields.items()},
