@@ -177,10 +177,8 @@ def build(
         recipe.screen.gap_policy = gap_policy  # type: ignore[assignment]
     built = build_table(recipe, output, RunOptions(workers=workers, quiet=quiet))
     print_build_statistics(built.statistics)
-    if recipe.literature and recipe.literature.exists():
-        from elastic_atlas.pipeline.run import read_literature
-
-        comparison = literature_comparison(built.frame, read_literature(recipe.literature))
+    if built.literature is not None:
+        comparison = literature_comparison(built.frame, built.literature)
         click.echo("  predicted vs literature (GPa):")
         click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 

@@ -91,6 +91,7 @@ class BuildResult:
     statistics: BuildStatistics
     provenance: list[dict[str, Any]]
     structures: pa.Table  # material_id, cif: each row's structure as read, sorted by id
+    literature: pd.DataFrame | None = None  # the recipe's literature table, read once
 
 
 def expected_inputs(recipe: Recipe, summary: dict | None) -> int | None:
@@ -109,8 +110,7 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     summary = recipe_summary(recipe)
     licence = table_licence([origin.licence for origin in recipe.structures])
     dft = read_dft_table(recipe.dft.path) if recipe.dft else None  # before any model runs
-    if recipe.literature is not None:
-        read_literature(recipe.literature)
+    literature = read_literature(recipe.literature) if recipe.literature else None  # checked early
     checkpoints = load_models(recipe)
     crosscheck = crosscheck_of(recipe, checkpoints, dft)
     book = Accounting()
@@ -142,7 +142,7 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
         print(f"warning: {recipe.table}: {facts['warning']}", file=sys.stderr)
     return BuildResult(
         recipe.table, frame, book, build_statistics(recipe, book, frame, provenance, facts, start),
-        provenance, sorted_structures(texts),
+        provenance, sorted_structures(texts), literature,
     )  # fmt: skip
 
 

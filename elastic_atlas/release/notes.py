@@ -11,7 +11,7 @@ import pandas as pd
 from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.paths import display_path
-from elastic_atlas.pipeline.run import literature_comparison, read_literature
+from elastic_atlas.pipeline.run import literature_comparison
 from elastic_atlas.release.changes import changes_lines
 from elastic_atlas.release.context import TABLE_TITLES, Release
 from elastic_atlas.release.facts import (
@@ -77,8 +77,8 @@ def release_notes(release: Release, tables: list[str] | None = None) -> str:
             lines += [f"    - `{name}` sha256 `{digest}`" for name, digest in c["sha256"].items()]
         lines.append("")
         lines += trust_section(frame, stats, recipe.dft.source if recipe.dft else "")
-        if recipe.literature:
-            literature = read_literature(recipe.literature)
+        literature = release.built[table].literature
+        if literature is not None:
             comparison = literature_comparison(frame, literature)
             lines += literature_section(comparison, len(literature))
     lines += differences(release, tables)
