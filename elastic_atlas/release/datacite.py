@@ -8,7 +8,6 @@ ScienceDB mints DOIs through DataCite, so this is what a record must carry.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from elastic_atlas.contract.licences import LICENCES
@@ -139,9 +138,3 @@ def datacite_record(
     record["identifiers"] = [{"identifier": doi or "(:tba)", "identifierType": "DOI"}]
     return record
 
-
-def write_datacite(path: Path, record: dict[str, Any]) -> Path:
-    from elastic_atlas.release.descriptor import write_json
-
-    write_json(path, record)
-    return path
