@@ -137,4 +137,3 @@ def datacite_record(
     # mints the record's DOI on submission; the release config's `record_dois` fills it in.
     record["identifiers"] = [{"identifier": doi or "(:tba)", "identifierType": "DOI"}]
     return record
-
