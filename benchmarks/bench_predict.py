@@ -1,6 +1,6 @@
 """Prediction speed and memory on all 36,737 MP 2018 structures with the reference bulk checkpoint.
 
-Usage: .venv/bin/python benchmarks/bench_predict.py [--sample N]
+Usage: .venv/bin/python benchmarks/bench_predict.py [--sample N] [--stages-only] [--json FILE]
 1. Stage costs (parse, graph, inference) on a random sample, one process and one torch thread
    (the cost per core), by atoms per cell.
 2. End to end: `elastic-atlas predict` over the whole zip (2 worker processes), with the peak
@@ -14,10 +14,12 @@ import random
 import time
 import warnings
 import zipfile
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from common import BIN, OUT, machine, measure, today
+from common import BIN, OUT, header, measure, write_report
 
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.inputs.recipe import default_checkpoint
@@ -29,7 +31,8 @@ from elastic_atlas.paths import shared_data
 BUCKETS = [(1, 8), (9, 16), (17, 32), (33, 64), (65, 10_000)]
 
 
-def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[str]:
+def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> dict[str, Any]:
+    """Parse, graph and inference ms per structure by atoms per cell, and the batch sweep."""
     texts = [archive.read(n).decode() for n in names]
     rows = []
     with warnings.catch_warnings():
@@ -51,7 +54,7 @@ def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[
             infer[j] = per_atom * graphs[j].n_atoms  # batch cost shared by atoms
     own = load_checkpoint(default_checkpoint())
     members = len(own.members)
-    lines_sweep = batch_sweep(
+    sweep = batch_sweep(
         graphs,
         {
             "reference bulk (4 conv, 1 member)": checkpoint,
@@ -61,37 +64,31 @@ def stage_costs(names: list[str], archive: zipfile.ZipFile, checkpoint) -> list[
     atoms = np.array([r[0] for r in rows])
     parse = np.array([r[1] for r in rows])
     graph = np.array([r[2] for r in rows])
-    lines = [
-        "| atoms per cell | structures | parse (ms) | graph (ms) | inference (ms) |",
-        "|---|---:|---:|---:|---:|",
-    ]
+
+    def costs(mask: np.ndarray) -> dict[str, float]:
+        return {
+            "structures": int(mask.sum()),
+            "parse_ms": float(parse[mask].mean() * 1e3),
+            "graph_ms": float(graph[mask].mean() * 1e3),
+            "inference_ms": float(infer[mask].mean() * 1e3),
+        }
+
+    buckets = {}
     for low, high in BUCKETS:
         mask = (atoms >= low) & (atoms <= high)
         if mask.any():
-            lines.append(
-                f"| {low}-{high if high < 10_000 else 'max'} | {mask.sum()} | "
-                f"{parse[mask].mean() * 1e3:.2f} | {graph[mask].mean() * 1e3:.2f} | "
-                f"{infer[mask].mean() * 1e3:.2f} |"
-            )
-    lines.append(
-        f"| all (mean {atoms.mean():.1f} atoms) | {len(atoms)} | "
-        f"{parse.mean() * 1e3:.2f} ({1 / parse.mean():.0f}/s) | "
-        f"{graph.mean() * 1e3:.2f} ({1 / graph.mean():.0f}/s) | "
-        f"{infer.mean() * 1e3:.2f} ({1 / infer.mean():.0f}/s) |"
-    )
-    return [*lines, "", *lines_sweep]
+            buckets[f"{low}-{high if high < 10_000 else 'max'}"] = costs(mask)
+    everything = {**costs(atoms > 0), "mean_atoms": float(atoms.mean())}
+    return {"by_atoms": buckets, "all": everything, "batch_sweep": sweep}
 
 
-def batch_sweep(graphs: list, checkpoints: dict[str, Checkpoint]) -> list[str]:
+def batch_sweep(graphs: list, checkpoints: dict[str, Checkpoint]) -> dict[str, dict[str, float]]:
     """Inference structures/s by batch size: the folded model vs the ordinary module forward
     (every member of each checkpoint, as a release evaluates them)."""
     from elastic_atlas.model.cgcnn import collate
 
     sizes = [16, 32, 64, 128, 256, 1024]
-    lines = [
-        "| inference, structures/s | " + " | ".join(f"batch {n}" for n in sizes) + " |",
-        "|---|" + "---:|" * len(sizes),
-    ]
+    out = {}
     for label, checkpoint in checkpoints.items():
         inference = checkpoint.inference()
         modules = [m.eval() for m in checkpoint.members]
@@ -103,20 +100,21 @@ def batch_sweep(graphs: list, checkpoints: dict[str, Checkpoint]) -> list[str]:
                     module(batch)
 
         for kind, predict in (("folded", inference.predict_graphs), ("module", forward)):
-            rates = []
+            rates = {}
             for size in sizes:
                 start = time.perf_counter()
                 for i in range(0, len(graphs), size):
                     predict(graphs[i : i + size])
-                rates.append(len(graphs) / (time.perf_counter() - start))
-            lines.append(f"| {label}, {kind} | " + " | ".join(f"{r:.0f}" for r in rates) + " |")
-    return lines
+                rates[str(size)] = len(graphs) / (time.perf_counter() - start)
+            out[f"{label}, {kind}"] = rates
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sample", type=int, default=3000)
     parser.add_argument("--stages-only", action="store_true", help="skip the end-to-end run")
+    parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as in each worker process of `elastic-atlas predict`
     data = shared_data()
@@ -126,10 +124,21 @@ def main() -> None:
     with zipfile.ZipFile(zip_path) as archive:
         names = sorted(archive.namelist())
         random.Random(0).shuffle(names)
-        lines = stage_costs(names[: args.sample], archive, checkpoint)
-    if args.stages_only:
-        print(f"{today()}, {machine()}\n\n" + "\n".join(lines))
-        return
+        report = {
+            **header(),
+            "sample": args.sample,
+            **stage_costs(names[: args.sample], archive, checkpoint),
+        }
+    print(f"stages: {report['all']}")
+    if not args.stages_only:
+        report["end_to_end"] = end_to_end(zip_path, reference, len(names))
+        print(f"end to end: {report['end_to_end']}")
+    if args.json:
+        write_report(args.json, report)
+
+
+def end_to_end(zip_path: Path, reference: Path, structures: int) -> dict[str, Any]:
+    """`elastic-atlas predict` over the whole zip: seconds, structures/s, peak memory."""
     OUT.mkdir(parents=True, exist_ok=True)
     command = [
         str(BIN / "elastic-atlas"),
@@ -142,17 +151,9 @@ def main() -> None:
         "-o",
         str(OUT / "bulk.csv"),
     ]
+    (OUT / "bulk.csv").unlink(missing_ok=True)  # predict refuses to overwrite
     result = measure(command, OUT / "bench_predict.log")
-    print(f"{today()}, {machine()}\n")
-    print(f"Stage costs, one process, random sample of {args.sample} structures:\n")
-    print("\n".join(lines))
-    rate = len(names) / result["seconds"]
-    print(
-        f"\nEnd to end (`elastic-atlas predict`, 2 workers), {len(names):,} structures: "
-        f"{result['seconds']:.1f} s, {rate:.0f} structures/s, peak memory of the process tree "
-        f"{result['peak_rss_mib']:.0f} MiB RSS / {result['peak_pss_mib']:.0f} MiB PSS, "
-        f"exit {result['exit']}"
-    )
+    return {**result, "structures": structures, "per_second": structures / result["seconds"]}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """A full release on the shared real data (MPED: 36,737 MP inputs; NED: 35,996 GNoME inputs).
 
 Usage: .venv/bin/python benchmarks/bench_release.py [--sample N] [--stages-only] [--former DIR...]
+                                                  [--json FILE]
 1. Stage costs per table: N random structures that pass the summary screen, each stage timed in one
    process with one torch thread (the cost per core), and the rate two cores could reach if
    they did nothing else; also the CGCNN stage with the plain exponential distance basis
@@ -18,9 +19,10 @@ import shutil
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
-from common import BIN, OUT, ROOT, machine, measure, today
+from common import BIN, OUT, ROOT, header, measure, write_report
 
 import elastic_atlas.model.cgcnn as cgcnn
 from elastic_atlas.inputs.cif import parse_cif
@@ -61,18 +63,13 @@ def plain_basis_seconds(checkpoints: list, graphs: list) -> float:
         cgcnn.gaussian_basis = fast
 
 
-def stage_costs(sample: int, former: list[Path]) -> list[str]:
+def stage_costs(sample: int, former: list[Path]) -> dict[str, dict[str, Any]]:
     """Mean ms per structure of each stage, single core, for each table of the release; with
     `former` checkpoints, their CGCNN cost on the same graphs in the same run (a ratio that
     holds on any machine)."""
     torch.set_num_threads(1)
     _, recipes = load_config(ROOT / "build" / "release.toml")
-    extra = " | former CGCNN | ratio" if former else ""
-    lines = [
-        f"| table | structures | atoms | {' | '.join(STAGES)} | total | 2-core ceiling | "
-        f"CGCNN, plain basis | ratio{extra} |",
-        "|---|---:|---:|" + "---:|" * (len(STAGES) + 4 + (2 if former else 0)),
-    ]
+    out = {}
     for table, recipe in recipes.items():
         checkpoints = load_models(recipe)  # one network for K and G, or one per modulus
         everything = list(candidates(recipe, Accounting(), recipe_summary(recipe)))
@@ -97,37 +94,20 @@ def stage_costs(sample: int, former: list[Path]) -> list[str]:
                     seconds[stage] += b - a
                 atoms += len(structure)
         seconds["CGCNN"] = model_seconds(checkpoints, graphs)
-        plain = 1e3 * plain_basis_seconds(checkpoints, graphs) / len(raws)
         per = {stage: 1e3 * value / len(raws) for stage, value in seconds.items()}
-        total = sum(per.values())
-        compared = ""
+        row: dict[str, Any] = {"structures": len(raws), "atoms": atoms / len(raws), "ms": per}
+        row["total_ms"] = sum(per.values())
+        row["plain_basis_ms"] = 1e3 * plain_basis_seconds(checkpoints, graphs) / len(raws)
         if former:
-            old = 1e3 * model_seconds([load_checkpoint(p) for p in former], graphs) / len(raws)
-            compared = f" {old:.2f} | {per['CGCNN'] / old:.2f} |"
-        lines.append(
-            f"| {table} | {len(raws)} | {atoms / len(raws):.1f} | "
-            + " | ".join(f"{per[stage]:.2f}" for stage in STAGES)
-            + f" | {total:.2f} | {2e3 / total:.0f}/s | {plain:.2f} | {per['CGCNN'] / plain:.2f} |"
-            + compared
-        )
-    return lines
+            old = [load_checkpoint(p) for p in former]
+            row["former_ms"] = 1e3 * model_seconds(old, graphs) / len(raws)
+        out[table] = row
+        print(f"{table}: {row['total_ms']:.2f} ms per accepted structure", flush=True)
+    return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sample", type=int, default=1000)
-    parser.add_argument("--stages-only", action="store_true")
-    parser.add_argument(
-        "--former", type=Path, nargs="*", default=[],
-        help="checkpoints whose CGCNN cost to set beside the current one (e.g. the per-target "
-        "pair of an earlier version, from `git archive`)",
-    )  # fmt: skip
-    args = parser.parse_args()
-    print(f"{today()}, {machine()}\n")
-    print(f"Stage costs (ms per structure, one core), {args.sample} random candidates per table:\n")
-    print("\n".join(stage_costs(args.sample, args.former)) + "\n", flush=True)
-    if args.stages_only:
-        return
+def end_to_end() -> dict[str, Any]:
+    """`elastic-atlas release` of build/release.toml: seconds, inputs/s, peak memory."""
     releases = OUT / "releases"
     shutil.rmtree(releases, ignore_errors=True)
     command = [
@@ -142,20 +122,26 @@ def main() -> None:
     ]
     result = measure(command, OUT / "bench_release.log")
     inputs = 36_737 + 35_996
-    notes = (releases / "0.0.0-bench" / "RELEASE.md").read_text() if result["exit"] == 0 else ""
-    print(
-        f"`elastic-atlas release --config build/release.toml --version 0.0.0-bench`: "
-        f"{result['seconds']:.0f} s for {inputs:,} inputs ({inputs / result['seconds']:.0f} "
-        f"inputs/s), peak memory of the process tree {result['peak_rss_mib']:.0f} MiB RSS / "
-        f"{result['peak_pss_mib']:.0f} MiB PSS, exit {result['exit']}\n"
-    )
-    print(
-        "\n".join(
-            line
-            for line in notes.splitlines()
-            if line.startswith(("## ", "- rows", "- screened", "- rejected", "- gap"))
-        )
-    )
+    return {**result, "inputs": inputs, "inputs_per_second": inputs / result["seconds"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sample", type=int, default=1000)
+    parser.add_argument("--stages-only", action="store_true")
+    parser.add_argument(
+        "--former", type=Path, nargs="*", default=[],
+        help="checkpoints whose CGCNN cost to set beside the current one (e.g. the per-target "
+        "pair of an earlier version, from `git archive`)",
+    )  # fmt: skip
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    report = {**header(), "sample": args.sample, "stages": stage_costs(args.sample, args.former)}
+    if not args.stages_only:
+        report["end_to_end"] = end_to_end()
+        print(f"end to end: {report['end_to_end']}")
+    if args.json:
+        write_report(args.json, report)
 
 
 if __name__ == "__main__":

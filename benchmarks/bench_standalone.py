@@ -1,10 +1,12 @@
 """A real release checked as a downloader would: the numbers of BENCHMARKS.md's issue-12 table.
 
-Usage: .venv/bin/python benchmarks/bench_standalone.py [--release DIR]
+Usage: .venv/bin/python benchmarks/bench_standalone.py [--release DIR] [--json FILE]
 Without --release, builds build/release.toml (../shared data) as 0.9.0-rc1 into
 benchmarks/out/standalone (never committed), capturing the build's stderr; then checks the
 release folder with frictionless (package, and the checklist per table resource), mlcroissant
-and the DataCite schema, and reports the largest SVG and the spglib lines on stderr.
+and the DataCite schema, and reports what the files say per table (DFT statuses, rows without a
+band gap, predicted vs DFT on rows not in training), the largest SVG and the spglib lines on
+stderr.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
-from common import BIN, OUT, ROOT, machine, today
+from common import BIN, OUT, ROOT, header, write_report
 
 VERSION = "0.9.0-rc1"
 
@@ -59,7 +62,7 @@ def datacite_licences(folder: Path) -> list[str]:
     return licences
 
 
-def own_validation(folder: Path) -> list[str]:
+def own_validation(folder: Path) -> dict[str, Any]:
     """`elastic-atlas validate` on the package: the table rules and the release checked
     against itself (CSV vs Parquet, checksums, checkpoints, Croissant, Parquet metadata)."""
     start = time.perf_counter()
@@ -67,60 +70,68 @@ def own_validation(folder: Path) -> list[str]:
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
     verdict = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
     counts = next((line for line in done.stdout.splitlines() if "error(s)" in line), "")
-    return [f"| `elastic-atlas validate datapackage.json` | {verdict} ({counts.strip()}), "
-            f"{time.perf_counter() - start:.0f} s |"]  # fmt: skip
+    return {"exit": done.returncode, "verdict": verdict.strip(), "counts": counts.strip(),
+            "seconds": time.perf_counter() - start}  # fmt: skip
 
 
-def table_facts(folder: Path, tables: list[str]) -> list[str]:
-    """What the release states per table, read back from its files: DFT statuses and rows
-    without a band gap (the counts its descriptions give)."""
+def table_facts(folder: Path, table: str) -> dict[str, Any]:
+    """What the release states of a table, read back from its files: DFT statuses, rows
+    without a band gap, and predicted vs DFT on the rows not in training (with the coverage
+    of u and of the card's k95·u there)."""
     import pandas as pd
 
-    rows = []
-    for table in tables:
-        frame = pd.read_parquet(folder / f"{table}.parquet", columns=["band_gap", "dft_status"])
-        statuses = frame["dft_status"].value_counts().sort_index().to_dict()
-        rows.append(f"| `{table}` dft_status | {statuses or 'null (no DFT table)'} |")
-        rows.append(f"| `{table}` rows without band gap | {int(frame.band_gap.isna().sum()):,} "
-                    f"of {len(frame):,} |")  # fmt: skip
-    return rows
+    from elastic_atlas.release.trust import dft_comparison, flag_counts
+
+    frame = pd.read_parquet(folder / f"{table}.parquet")
+    statuses = frame["dft_status"].value_counts().sort_index().to_dict()
+    k95 = {}
+    for card in folder.glob("models/*/model.json"):
+        for target in json.loads(card.read_text()).get("targets", []):
+            if "calibration" in target:
+                k95[target["name"]] = target["calibration"]["k95"]
+    return {
+        "rows": len(frame),
+        "dft_status": {str(k): int(v) for k, v in statuses.items()},
+        "rows_without_band_gap": int(frame.band_gap.isna().sum()),
+        "in_training": int(frame.in_training.fillna(False).astype(bool).sum()),
+        "vs_dft": dft_comparison(frame, k95),
+        "flags": flag_counts(frame),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--release", type=Path, default=None, help="check this folder instead")
+    parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     log = ""
     folder = args.release
     if folder is None:
         folder, log = build(OUT / "standalone")
-    rows = []
-    for line in log.splitlines():
-        if line.strip().startswith(("mped:", "ned:")):
-            rows.append(f"| build | {line.strip()} |")
+    report: dict[str, Any] = {**header(), "built_here": args.release is None}
+    report["build"] = [line.strip() for line in log.splitlines()
+                       if line.strip().startswith(("mped:", "ned:"))]  # fmt: skip
     valid, seconds = frictionless(folder)
-    rows.append(f"| `frictionless validate datapackage.json` | {'VALID' if valid else 'INVALID'}, "
-                f"{seconds:.0f} s |")  # fmt: skip
+    report["frictionless"] = {"package": {"valid": valid, "seconds": seconds}}
     descriptor = json.loads((folder / "datapackage.json").read_text())
     # the physics checklist is for the MPED/NED tables (not rejects, structures or changes)
-    tables = [r["name"] for r in descriptor["resources"] if "elastic_atlas:table" in r]
-    for name in tables:
+    resources = [r["name"] for r in descriptor["resources"] if "elastic_atlas:table" in r]
+    for name in resources:
         ok, seconds = frictionless(folder, "--checklist", "checklist.json", "--resource-name", name)
-        rows.append(f"| frictionless with the checklist, `{name}` | {'VALID' if ok else 'INVALID'},"
-                    f" {seconds:.0f} s |")  # fmt: skip
-    for table in sorted({t.split("-")[0] for t in tables}):
-        rows.append(f"| mlcroissant records of `{table}` | {croissant_records(folder, table):,} |")
-    rows.append(
-        f"| DataCite 4.3 schema, upload records | valid ({', '.join(datacite_licences(folder))}) |"
-    )
-    rows += own_validation(folder) + table_facts(folder, sorted({t.split("-")[0] for t in tables}))
+        report["frictionless"][name] = {"valid": ok, "seconds": seconds}
+        print(f"frictionless {name}: {ok}", flush=True)
+    tables = sorted({t.split("-")[0] for t in resources})
+    report["croissant_records"] = {t: croissant_records(folder, t) for t in tables}
+    report["datacite_licences"] = datacite_licences(folder)
+    report["validate"] = own_validation(folder)
+    report["tables"] = {t: table_facts(folder, t) for t in tables}
     largest = max((p.stat().st_size, p.name) for p in folder.glob("figures/*/*.svg"))
-    rows.append(f"| largest SVG | {largest[1]}, {largest[0] / 1000:.0f} kB |")
+    report["largest_svg"] = {"name": largest[1], "bytes": largest[0]}
     if log:
-        rows.append(f"| spglib lines on the build's stderr | {log.count('spglib:')} |")
-    print(f"{today()}, {machine()}, release {folder}")
-    print("| check | result |\n|---|---|")
-    print("\n".join(rows))
+        report["spglib_lines"] = log.count("spglib:")
+    print(json.dumps({k: report[k] for k in ("frictionless", "croissant_records", "validate")}))
+    if args.json:
+        write_report(args.json, report)
 
 
 if __name__ == "__main__":

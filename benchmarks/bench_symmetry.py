@@ -1,7 +1,7 @@
 """The symmetry step three ways, on the shared structures: pymatgen's SpacegroupAnalyzer (what
 the pipeline uses), spglib called directly, and moyopy; agreement and ms per structure.
 
-Usage: .venv/bin/python benchmarks/bench_symmetry.py [--sample N]
+Usage: .venv/bin/python benchmarks/bench_symmetry.py [--sample N] [--json FILE]
 All at symprec 0.1 on N random structures of MP 2018 and of GNoME (one process, one core).
 """
 
@@ -14,9 +14,10 @@ import time
 import warnings
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
-from common import machine, today
+from common import header, write_report
 
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.paths import shared_data
@@ -71,12 +72,10 @@ def timed(method: Callable, items: list) -> tuple[list[int], float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     os.environ.setdefault("SPGLIB_WARNING", "OFF")
-    print(f"# {today()}, {machine()}, symprec {SYMPREC}")
-    header = "| structures | n | analyzer ms | spglib ms | agree | moyopy ms | agree | differs |"
-    print(header)
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    report = {**header(), "symprec": SYMPREC, "sample": args.sample, "sets": {}}
     sources = {"MP 2018": shared_data() / "mp2018" / "structures.zip",
                "GNoME": shared_data() / "gnome" / "by_id.zip"}  # fmt: skip
     for label, path in sources.items():
@@ -84,13 +83,20 @@ def main() -> None:
         reference, t_analyzer = timed(by_analyzer, items)
         direct, t_spglib = timed(by_spglib, items)
         fast, t_moyopy = timed(by_moyopy, items)
-        differs = [f"{items[i][0]} ({reference[i]} vs {fast[i]})"
+        differs = [{"member": items[i][0], "analyzer": reference[i], "moyopy": fast[i]}
                    for i in range(len(items)) if fast[i] != reference[i]]  # fmt: skip
-        print(
-            f"| {label} | {len(items)} | {t_analyzer:.2f} | {t_spglib:.2f} | "
-            f"{sum(a == b for a, b in zip(reference, direct, strict=True))} | {t_moyopy:.2f} | "
-            f"{len(items) - len(differs)} | {', '.join(differs[:5])} |"
-        )
+        report["sets"][label] = {
+            "n": len(items),
+            "analyzer_ms": t_analyzer,
+            "spglib_ms": t_spglib,
+            "spglib_agrees": sum(a == b for a, b in zip(reference, direct, strict=True)),
+            "moyopy_ms": t_moyopy,
+            "moyopy_agrees": len(items) - len(differs),
+            "moyopy_differs": differs,
+        }
+        print(f"{label}: SpacegroupAnalyzer {t_analyzer:.2f} ms per structure")
+    if args.json:
+        write_report(args.json, report)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,29 @@ def write_report(path: Path, report: dict) -> None:
     print(f"wrote {path}")
 
 
+def header() -> dict[str, str]:
+    """What every results file starts with: when, where, and the command that wrote it (relative
+    to the repository, so no machine path lands in a committed file)."""
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else Path(script.name)
+    arguments = [_relative(a) for a in sys.argv[1:]]
+    return {
+        "date": today(),
+        "machine": machine(),
+        "command": " ".join([".venv/bin/python", str(shown), *arguments]),
+    }
+
+
+def _relative(argument: str) -> str:
+    """A path argument inside the repository as a relative path; others by their last part."""
+    if "/" not in argument:
+        return argument
+    path = Path(argument).resolve()
+    if path.is_relative_to(ROOT):
+        return str(path.relative_to(ROOT))
+    return "<" + path.name + ">"
+
+
 def checkpoint_fold(checkpoint: Any) -> tuple[Any, dict[str, list[str]]]:
     """The training configuration of a frozen checkpoint's fold (Matbench files from
     ../shared/data) and its train/validation/test ids, from its model card."""

@@ -1,10 +1,11 @@
 """Regenerate the tables of BENCHMARKS.md that come from benchmarks/results/*.json.
 
-Usage: .venv/bin/python benchmarks/render.py [--check]
+Usage: .venv/bin/python benchmarks/render.py [--check]   (or: make benchmarks-md)
 Each generated table sits between `<!-- generated: NAME -->` and `<!-- /generated -->` in
 BENCHMARKS.md and is rewritten from its results file by the renderer of that NAME, so a figure
 there cannot drift from the file the benchmark wrote. `--check` changes nothing and exits 1 if
-any generated table differs from its results (the test suite runs it).
+any generated table differs from its results, or a table stands outside the generated blocks
+above the History section (the test suite runs it).
 """
 
 from __future__ import annotations
@@ -154,6 +155,396 @@ def page() -> list[str]:
     return lines
 
 
+K, G = "log10_k_vrh", "log10_g_vrh"
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.1f} %"
+
+
+def _source(data: dict[str, Any]) -> str:
+    """The line under a table that says which command wrote its figures, when and where."""
+    return f"Results: `{data['command']}`, {data['date']}, {data['machine']}."
+
+
+def _adopted_card() -> dict[str, Any]:
+    """The adopted checkpoint's model.json (the model trust.json measured)."""
+    name = _load("trust")["model"]
+    return json.loads((ROOT / "models" / name / "model.json").read_text(encoding="utf-8"))
+
+
+def adopted() -> list[str]:
+    """The adopted checkpoint on the fold-0 test (its model.json, written by `freeze`)."""
+    metrics = _adopted_card()["metrics"]["targets"]
+    k, g = metrics[K], metrics[G]
+    lines = [
+        "| model | K test | G test | K R² | G R² | K without duplicated materials | G without |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| **one network for K and G, {len(k['members_test_mae'])} members (adopted)** | "
+        f"**{k['test']['mae']:.4f}** | **{g['test']['mae']:.4f}** | {k['test']['r2']:.3f} | "
+        f"{g['test']['r2']:.3f} | {k['test_without_duplicate_materials']['mae']:.4f} | "
+        f"{g['test_without_duplicate_materials']['mae']:.4f} |",
+        f"| single members | {min(k['members_test_mae']):.4f}-{max(k['members_test_mae']):.4f} | "
+        f"{min(g['members_test_mae']):.4f}-{max(g['members_test_mae']):.4f} | | | | |",
+    ]
+    v2019 = k["cgcnn_v2019_same_test_entries"], g["cgcnn_v2019_same_test_entries"]
+    lines.append(
+        f"| Matbench CGCNN v2019, same {v2019[0]['n']:,} entries | {v2019[0]['mae']:.4f} | "
+        f"{v2019[1]['mae']:.4f} | {v2019[0]['r2']:.3f} | {v2019[1]['r2']:.3f} | | |"
+    )
+    left_out = k["test_without_duplicate_materials"]["left_out"]
+    lines += ["", f"Duplicated materials left out: {', '.join(left_out)}."]
+    return lines
+
+
+def trials() -> list[str]:
+    """Each configuration's fold-0 test MAE and inference cost (trials.json, bench_trials.py)."""
+    data = _load("trials")
+    lines = [
+        "| configuration | runs | K ensemble | G ensemble | K runs alone | G runs alone | "
+        "inference, ms per structure (ratio) |",
+        "|---|---:|---:|---:|---|---|---:|",
+    ]
+    for name, c in data["configurations"].items():
+        runs = c["each_run_mae"]
+        alone = [
+            f"{min(r[i] for r in runs):.4f}-{max(r[i] for r in runs):.4f}"
+            if len(runs) > 1
+            else f"{runs[0][i]:.4f}"
+            for i in (0, 1)
+        ]
+        ensemble = [f"{c['ensemble_mae'][i]:.4f}" if len(runs) > 1 else "" for i in (0, 1)]
+        if name.startswith("adopted"):
+            name, ensemble = f"**{name}**", [f"**{e}**" for e in ensemble]
+        lines.append(
+            f"| {name} | {len(runs)} | {ensemble[0]} | {ensemble[1]} | {alone[0]} | {alone[1]} | "
+            f"{c['inference_ms_per_structure']:.2f} ({c['inference_vs_first']:.2f}) |"
+        )
+    lines += ["", f"Results: `benchmarks/results/trials.json`, {data['date']}, {data['machine']}."]
+    return lines
+
+
+def baselines() -> list[str]:
+    """The descriptor baselines beside CGCNN (baselines.csv, `elastic-atlas baselines`)."""
+    import csv
+
+    with (RESULTS / "baselines.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    table: dict[tuple[str, str], dict[str, float]] = {}
+    for row in rows:
+        table.setdefault((row["target"], row["model"]), {})[row["split"]] = float(row["mae"])
+    lines = ["| target | model | train | validation | test |", "|---|---|---:|---:|---:|"]
+    for target in (K, G):
+        models = sorted(
+            (m for t, m in table if t == target), key=lambda m: table[target, m]["test"]
+        )
+        for model in models:
+            mae = table[target, model]
+            best = model.startswith("CGCNN")
+            test = f"**{mae['test']:.4f}**" if best else f"{mae['test']:.4f}"
+            lines.append(
+                f"| {target} | {model} | {mae['train']:.4f} | {mae['validation']:.4f} | {test} |"
+            )
+    return lines
+
+
+def reference() -> list[str]:
+    """Agreement with the reference implementation (reference.json, bench_reference.py)."""
+    data = _load("reference")
+    lines = [
+        "| target | within 1e-4 | largest difference within | "
+        "beyond 1e-4 (difference, ties at the cut) |",
+        "|---|---:|---:|---|",
+    ]
+    for target, d in data["targets"].items():
+        beyond = ", ".join(
+            f"{b['material_id']} ({b['difference']:.4f}, {b['ties_at_cut']})" for b in d["beyond"]
+        )
+        lines.append(
+            f"| {target} | {d['within']} of {d['n']} | {d['largest_within']:.1e} | "
+            f"{beyond or 'none'} |"
+        )
+    return [*lines, "", _source(data) + f" pymatgen {data['pymatgen']}."]
+
+
+def calibration() -> list[str]:
+    """σ's coefficients and coverage on validation, test and MP-2023 (model.json)."""
+    metrics = _adopted_card()
+    card = {t["name"]: t["calibration"] for t in metrics["targets"]}
+    metrics = metrics["metrics"]
+    lines = [
+        "| target | a | b | k95 | set | n | within σ | within 2σ | within k95·σ | 2σ ceiling |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    sets = (
+        ("validation", "validation (fitted)"),
+        ("test", "**test**"),
+        ("heldout", "MP-2023 unseen (never tuned on)"),
+    )
+    for target in (K, G):
+        for key, label in sets:
+            if key == "heldout":
+                c = metrics["heldout"][target]["coverage"]
+            else:
+                c = metrics["targets"][target]["uncertainty_coverage"][key]
+            coefficients = (
+                f"{card[target]['a']:.4f} | {card[target]['b']:.2f} | {card[target]['k95']:.2f}"
+                if key == "validation"
+                else " |  | "
+            )
+            first = f"{_pct(c['within_1_sigma'])} | {_pct(c['within_2_sigma'])}"
+            if key == "test":
+                first = f"**{_pct(c['within_1_sigma'])}** | **{_pct(c['within_2_sigma'])}**"
+            lines.append(
+                f"| {target} | {coefficients} | {label} | {c['n']} | {first} | "
+                f"{_pct(c['within_k95_sigma'])} | {_pct(c['two_sigma_ceiling'])} |"
+            )
+    return lines
+
+
+def uncertainty_limit() -> list[str]:
+    """Three σ models fitted on validation, scored on test (uncertainty_limit.json)."""
+    data = _load("uncertainty_limit")
+    forms = {
+        "spread": "a² + (b·s)² (**adopted**)",
+        "spread + error memory": "a² + (b·s)² + (c·r)² (error memory)",
+        "gradient-boosted error model": "a² + (b·s)² + (c·g)² (boosted)",
+    }
+    lines = [
+        "| target | σ² = | validation within 2σ | test within σ | test within 2σ | "
+        "test 2σ ceiling | Spearman(σ, \\|error\\|) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for target, symbol in ((K, "K"), (G, "G")):
+        for key, label in forms.items():
+            f = data["targets"][target][key]
+            lines.append(
+                f"| {symbol} | {label} | {_pct(f['validation']['within_2_sigma'])} | "
+                f"{_pct(f['test']['within_1_sigma'])} | {_pct(f['test']['within_2_sigma'])} | "
+                f"{_pct(f['test']['two_sigma_ceiling'])} | {f['test_spearman']:.2f} |"
+            )
+    return lines
+
+
+def flags() -> list[str]:
+    """What each risk flag marks and catches (trust.json, bench_trust.py)."""
+    data = _load("trust")["flags"]
+    lines = [
+        "| flag | set | rows marked | worst 5 % K caught | worst 5 % G caught | "
+        "MAE K flagged / not | MAE G flagged / not |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    shown = {"validation": "validation", "test": "test", "mp2023_unseen": "MP-2023 unseen"}
+    for split, label in shown.items():
+        for flag, f in data[split].items():
+            if split == "validation" and flag != "risk_high_uncertainty":
+                continue  # the threshold was set on validation; the other rules need no fit
+            if split == "mp2023_unseen" and flag != "any flag":
+                continue  # 80 entries: 4 are "the worst 5 %", too few to split by flag
+            caught = [f"{100 * f[f'{t} worst 5% caught']:.0f} %" for t in (K, G)]
+            lines.append(
+                f"| {flag} | {label} | {_pct(f['rows_marked'])} | {caught[0]} | {caught[1]} | "
+                f"{f[f'{K} MAE flagged']:.3f} / {f[f'{K} MAE unflagged']:.3f} | "
+                f"{f[f'{G} MAE flagged']:.3f} / {f[f'{G} MAE unflagged']:.3f} |"
+            )
+    return lines
+
+
+def release_trust() -> list[str]:
+    """The real release read back: DFT cross-check and flags per table (standalone.json)."""
+    data = _load("standalone")
+    lines = [
+        "| table | rows | DFT status ok | in training | rows | K MAE (signed) | "
+        "K within u / k95·u | G MAE (signed) | G within u / k95·u |",
+        "|---|---:|---:|---:|---|---|---|---|---|",
+    ]
+    for table, t in data["tables"].items():
+        for group, label in (
+            ("not_in_training", "not in training"),
+            ("in_training", "in training"),
+        ):
+            vs = t["vs_dft"].get(group)
+            if not vs:
+                continue
+            cells = [
+                f"{vs[s]['mae']:.4f} ({vs[s]['mean_signed']:+.3f}) | "
+                f"{_pct(vs[s]['within_u'])} / {_pct(vs[s]['within_k95u'])}"
+                for s in ("B", "G")
+            ]
+            lines.append(
+                f"| {table} | {t['rows']:,} | {t['dft_status'].get('ok', 0):,} | "
+                f"{t['in_training']:,} | {label}, n = {vs['B']['n']} | {cells[0]} | {cells[1]} |"
+            )
+    lines += ["", "| table | rows | " + " | ".join(_flag_names(data)) + " |",
+              "|---|---:|" + "---:|" * len(_flag_names(data))]  # fmt: skip
+    for table, t in data["tables"].items():
+        counts = [f"{t['flags'][f]:,} ({100 * t['flags'][f] / t['rows']:.0f} %)"
+                  for f in _flag_names(data)]  # fmt: skip
+        lines.append(f"| {table} | {t['rows']:,} | " + " | ".join(counts) + " |")
+    return [*lines, "", _source(data)]
+
+
+def _flag_names(data: dict[str, Any]) -> list[str]:
+    return list(next(iter(data["tables"].values()))["flags"])
+
+
+def release_speed() -> list[str]:
+    """Stage costs per accepted structure, one core (release_speed.json, bench_release.py)."""
+    data = _load("release_speed")
+    stages = list(next(iter(data["stages"].values()))["ms"])
+    former = all("former_ms" in s for s in data["stages"].values())
+    lines = [
+        "| table | atoms | " + " | ".join(stages) + " | total | CGCNN, plain basis | ratio"
+        + (" | former CGCNN (2 × 3 members) | ratio |" if former else " |"),
+        "|---|---:|" + "---:|" * (len(stages) + 3 + (2 if former else 0)),
+    ]  # fmt: skip
+    for table, s in data["stages"].items():
+        model = s["ms"]["CGCNN"]
+        row = (
+            f"| {table} | {s['atoms']:.1f} | " + " | ".join(f"{s['ms'][x]:.2f}" for x in stages)
+            + f" | **{s['total_ms']:.2f}** | {s['plain_basis_ms']:.2f} | "
+            f"**{model / s['plain_basis_ms']:.2f}** |"
+        )  # fmt: skip
+        if former:
+            row += f" {s['former_ms']:.2f} | **{model / s['former_ms']:.2f}** |"
+        lines.append(row)
+    lines += ["", _source(data) + f" {data['sample']:,} random candidates per table."]
+    end = data.get("end_to_end")
+    if end:
+        lines += [
+            "",
+            f"End to end, same run: `elastic-atlas release --config build/release.toml` "
+            f"**{end['seconds']:.0f} s for {end['inputs']:,} inputs = "
+            f"{end['inputs_per_second']:.0f} inputs/s**, peak {end['peak_rss_mib']:,.0f} MiB RSS / "
+            f"{end['peak_pss_mib']:,.0f} MiB PSS, exit {end['exit']}.",
+        ]
+    return lines
+
+
+def symmetry() -> list[str]:
+    """The symmetry step three ways (symmetry.json, bench_symmetry.py)."""
+    data = _load("symmetry")
+    lines = [
+        "| structures | n | SpacegroupAnalyzer | spglib directly | agrees | moyopy | agrees | "
+        "moyopy differs, e.g. (analyzer vs moyopy) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, s in data["sets"].items():
+        examples = ", ".join(
+            f"{d['member'].rsplit('.', 1)[0]} ({d['analyzer']} vs {d['moyopy']})"
+            for d in s["moyopy_differs"][:2]
+        )
+        lines.append(
+            f"| {label} | {s['n']} | {s['analyzer_ms']:.2f} | {s['spglib_ms']:.2f} | "
+            f"{s['spglib_agrees']} | {s['moyopy_ms']:.2f} | {s['moyopy_agrees']} | {examples} |"
+        )
+    return [*lines, "", _source(data) + f" symprec {data['symprec']}, ms per structure."]
+
+
+STAGE_KEYS = ("parse_ms", "graph_ms", "inference_ms")
+
+
+def predict_stages() -> list[str]:
+    """Parse, graph and inference per structure by cell size (predict.json, bench_predict.py)."""
+    data = _load("predict")
+    lines = [
+        "| atoms per cell | structures | parse (ms) | graph (ms) | inference (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for bucket, c in data["by_atoms"].items():
+        lines.append(
+            f"| {bucket} | {c['structures']} | {c['parse_ms']:.2f} | {c['graph_ms']:.2f} | "
+            f"{c['inference_ms']:.2f} |"
+        )
+    a = data["all"]
+    lines.append(
+        f"| all (mean {a['mean_atoms']:.1f} atoms) | {a['structures']} | "
+        + " | ".join(f"{a[k]:.2f} ({1e3 / a[k]:.0f}/s)" for k in STAGE_KEYS)
+        + " |"
+    )  # fmt: skip
+    sweep = data["batch_sweep"]
+    sizes = list(next(iter(sweep.values())))
+    lines += [
+        "",
+        "| inference, structures/s | " + " | ".join(f"batch {n}" for n in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    lines += [f"| {label} | " + " | ".join(f"{r[n]:.0f}" for n in sizes) + " |"
+              for label, r in sweep.items()]  # fmt: skip
+    end = data.get("end_to_end")
+    lines += ["", _source(data) + f" Random sample of {data['sample']:,} structures."]
+    if end:
+        lines += [
+            "",
+            f"End to end (`elastic-atlas predict`, 2 worker processes): {end['structures']:,} "
+            f"structures in {end['seconds']:.1f} s = **{end['per_second']:.0f} structures/s**, "
+            f"peak **{end['peak_rss_mib']:,.0f} MiB RSS / {end['peak_pss_mib']:,.0f} MiB PSS**, "
+            f"exit {end['exit']}.",
+        ]
+    return lines
+
+
+def validate() -> list[str]:
+    """elastic-atlas validate vs frictionless validate (validate.json, bench_validate.py)."""
+    data = _load("validate")
+    lines = ["| command | wall time (s) | exit |", "|---|---:|---:|"]
+    lines += [f"| `{c['command']}` | {c['seconds']:.2f} | {c['exit']} |" for c in data["commands"]]
+    return [*lines, "", _source(data) + f" {data['rows']:,} rows × {data['columns']} columns."]
+
+
+def standalone() -> list[str]:
+    """A real release checked as a downloader would (standalone.json, bench_standalone.py)."""
+    data = _load("standalone")
+    lines = ["| check | result |", "|---|---|"]
+    lines += [f"| build | `{line}` |" for line in data["build"]]
+    for name, f in data["frictionless"].items():
+        label = "`frictionless validate datapackage.json`" if name == "package" else (
+            f"frictionless with the checklist, `{name}`")  # fmt: skip
+        lines.append(f"| {label} | {'VALID' if f['valid'] else 'INVALID'}, {f['seconds']:.0f} s |")
+    lines += [
+        f"| mlcroissant records of `{t}` | {n:,} |" for t, n in data["croissant_records"].items()
+    ]
+    lines.append(
+        f"| DataCite 4.3 schema, upload records | valid ({', '.join(data['datacite_licences'])}) |"
+    )
+    v = data["validate"]
+    lines.append(
+        f"| `elastic-atlas validate datapackage.json` | {v['verdict']} ({v['counts']}), exit "
+        f"{v['exit']}, {v['seconds']:.0f} s |"
+    )
+    for table, t in data["tables"].items():
+        status = ", ".join(f"{k} {n:,}" for k, n in t["dft_status"].items())
+        lines.append(f"| `{table}` dft_status | {status or 'null (no DFT table)'} |")
+        lines.append(
+            f"| `{table}` rows without band gap | {t['rows_without_band_gap']:,} of {t['rows']:,} |"
+        )
+    svg = data["largest_svg"]
+    lines.append(f"| largest SVG | {svg['name']}, {svg['bytes'] / 1000:.0f} kB |")
+    if "spglib_lines" in data:
+        lines.append(f"| spglib lines on the build's stderr | {data['spglib_lines']} |")
+    return [*lines, "", _source(data)]
+
+
+def heldout() -> list[str]:
+    """Held-out MAE per run of the committed out-of-fold files (heldout.json)."""
+    data = _load("heldout")
+    card = _adopted_card()["metrics"]["targets"]
+    lines = [
+        "| runs | run | entries | K | G | K / adopted test | G / adopted test |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, f in data["files"].items():
+        label = name.replace("_", " ") + f" (`{f['file']}`)"
+        for run, r in [*f["runs"].items(), ("**all**", f["all"])]:
+            ratios = [r[t] / card[t]["test"]["mae"] for t in (K, G)]
+            lines.append(
+                f"| {label} | {run} | {r['n']:,} | {r[K]:.4f} | {r[G]:.4f} | "
+                f"{ratios[0]:.2f} | {ratios[1]:.2f} |"
+            )
+            label = ""
+    return [*lines, "", _source(data)]
+
+
 RENDERERS: dict[str, Callable[[], list[str]]] = {
     "page": page,
     "install_use": install_use,
@@ -161,6 +552,20 @@ RENDERERS: dict[str, Callable[[], list[str]]] = {
     "folds": folds,
     "install": install,
     "ood_calibration": ood_calibration,
+    "adopted": adopted,
+    "trials": trials,
+    "baselines": baselines,
+    "reference": reference,
+    "calibration": calibration,
+    "uncertainty_limit": uncertainty_limit,
+    "flags": flags,
+    "release_trust": release_trust,
+    "release_speed": release_speed,
+    "symmetry": symmetry,
+    "predict_stages": predict_stages,
+    "validate": validate,
+    "standalone": standalone,
+    "heldout": heldout,
 }
 
 
@@ -174,6 +579,16 @@ def render(text: str) -> str:
     return BLOCK.sub(replace, text)
 
 
+HISTORY = "\n## History"
+
+
+def hand_written_tables(text: str) -> list[str]:
+    """Table lines outside the generated blocks, above the History section (which keeps earlier
+    measurements as printed): each would be a figure that no results file backs."""
+    current = BLOCK.sub("", text.split(HISTORY, 1)[0])
+    return [line for line in current.splitlines() if line.startswith("|")]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", action="store_true", help="exit 1 if a table is stale")
@@ -182,6 +597,11 @@ def main() -> int:
     text = path.read_text(encoding="utf-8")
     fresh = render(text)
     if args.check:
+        loose = hand_written_tables(text)
+        if loose:
+            print(f"BENCHMARKS.md has {len(loose)} table line(s) outside generated blocks, e.g.")
+            print(loose[0])
+            return 1
         if fresh != text:
             print("BENCHMARKS.md differs from benchmarks/results: run benchmarks/render.py")
             return 1

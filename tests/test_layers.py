@@ -74,6 +74,18 @@ def test_no_function_is_over_sixty_lines():
     assert long == []
 
 
+def test_a_hand_written_benchmark_table_is_found():
+    """A table outside the generated blocks, above History, is reported; one in History is not."""
+    sys.path.insert(0, str(repo_root() / "benchmarks"))
+    try:
+        from render import hand_written_tables
+    finally:
+        sys.path.pop(0)
+    generated = "<!-- generated: folds -->\n| a |\n<!-- /generated -->\n"
+    assert hand_written_tables(generated + "\n## History\n\n| old | 1 |\n") == []
+    assert hand_written_tables(generated + "| typed | 2 |\n\n## History\n") == ["| typed | 2 |"]
+
+
 def test_the_generated_benchmark_tables_match_their_results():
     """BENCHMARKS.md's generated tables are what benchmarks/render.py makes of the results."""
     render = repo_root() / "benchmarks" / "render.py"
