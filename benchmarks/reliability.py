@@ -681,6 +681,28 @@ def _swap_weights(folder: Path) -> None:
     (model / "member-0.safetensors").write_bytes((model / "member-1.safetensors").read_bytes())
 
 
+def _narrow_intervals(folder: Path) -> None:
+    """Both files' 95 % intervals re-scaled to ±2u: well formed, only the card's k95 differs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def narrowed(frame: pd.DataFrame) -> None:
+        for symbol in ("k_vrh", "g_vrh"):
+            half = 2.0 * frame[f"{symbol}_uncertainty"].to_numpy(dtype=float)
+            frame[f"{symbol}_lower"] = frame[symbol] * 10.0**-half
+            frame[f"{symbol}_upper"] = frame[symbol] * 10.0**half
+
+    _forge_csv(narrowed)(folder)
+    table = pq.read_table(folder / "mped.parquet")
+    frame = table.to_pandas()
+    narrowed(frame)
+    for name in ("k_vrh_lower", "k_vrh_upper", "g_vrh_lower", "g_vrh_upper"):
+        index = table.schema.get_field_index(name)
+        column = pa.array(frame[name].to_numpy(), type=table.schema.field(index).type)
+        table = table.set_column(index, table.schema.field(index), column)
+    pq.write_table(table, folder / "mped.parquet")
+
+
 def _as_file(resources: list[dict]) -> None:
     resources[0].update(type="file", name="notes-csv")
     resources[0].pop("elastic_atlas:table", None)
@@ -702,6 +724,7 @@ def forgery_cases(work: Path, release: Path) -> list[Outcome]:
         "weights-swapped": _swap_weights,
         "table-as-file": _edit_descriptor(_as_file),
         "duplicate-name": _edit_descriptor(lambda r: r[-1].__setitem__("name", r[-2]["name"])),
+        "intervals-at-2u": _narrow_intervals,
     }
     out = []
     for name, forge in forgeries.items():

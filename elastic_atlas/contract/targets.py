@@ -13,16 +13,20 @@ class Target(FactEnum):
     symbol: str
     column: Column
     uncertainty_column: Column
+    lower_column: Column  # bounds of the 95 % interval
+    upper_column: Column
     dft_column: Column
     task: str  # the Matbench task
     stem: str  # the Matbench file stem
 
     LOG10_K_VRH = (
-        "log10_k_vrh", "B", Column.K_VRH, Column.K_VRH_UNCERTAINTY, Column.K_VRH_DFT,
+        "log10_k_vrh", "B", Column.K_VRH, Column.K_VRH_UNCERTAINTY, Column.K_VRH_LOWER,
+        Column.K_VRH_UPPER, Column.K_VRH_DFT,
         "matbench_log_kvrh", "kvrh",
     )  # fmt: skip
     LOG10_G_VRH = (
-        "log10_g_vrh", "G", Column.G_VRH, Column.G_VRH_UNCERTAINTY, Column.G_VRH_DFT,
+        "log10_g_vrh", "G", Column.G_VRH, Column.G_VRH_UNCERTAINTY, Column.G_VRH_LOWER,
+        Column.G_VRH_UPPER, Column.G_VRH_DFT,
         "matbench_log_gvrh", "gvrh",
     )  # fmt: skip
 

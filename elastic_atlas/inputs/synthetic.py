@@ -11,6 +11,8 @@ from elastic_atlas.contract.schema import column_order, crystal_systems
 
 _SYSTEMS = crystal_systems()
 _FIRST_SPACE_GROUP = (1, 3, 16, 75, 143, 168, 195)
+# the coverage factor of the synthetic 95 % intervals (a real table takes its checkpoint's k95)
+SYNTHETIC_K95 = 3.0
 _ELEMENTS = ("Al", "Ba", "Ca", "Cu", "Fe", "Mg", "N", "Na", "O", "S", "Si", "Ti", "Zn")
 
 
@@ -55,6 +57,7 @@ def synthetic_table(rows: int, seed: int = 0, table: str = "mped") -> pd.DataFra
             "in_training": rng.random(rows) < 0.3,
         }
     )
+    set_intervals(frame)
     derived = physics.derive(k_vrh, g_vrh, nsites, volume, mass=mass)
     for name, values in derived.items():
         frame[name] = values
@@ -64,3 +67,12 @@ def synthetic_table(rows: int, seed: int = 0, table: str = "mped") -> pd.DataFra
     for name, values in flags.items():
         frame[str(name)] = values.astype(bool)
     return frame[column_order(table)]
+
+
+def set_intervals(frame: pd.DataFrame, k95: float = SYNTHETIC_K95) -> None:
+    """(Re)write the 95 % interval columns from the moduli and their uncertainties, in place."""
+    for symbol in ("k_vrh", "g_vrh"):
+        half = k95 * frame[f"{symbol}_uncertainty"].to_numpy(dtype=float)
+        values = frame[symbol].to_numpy(dtype=float)
+        frame[f"{symbol}_lower"] = values * 10.0**-half
+        frame[f"{symbol}_upper"] = values * 10.0**half

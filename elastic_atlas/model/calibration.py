@@ -40,6 +40,10 @@ class Calibration:
     def sigma(self, spread: np.ndarray) -> np.ndarray:
         return np.sqrt(self.a**2 + (self.b * np.asarray(spread)) ** 2)
 
+    def expanded(self, spread: np.ndarray) -> np.ndarray:
+        """U = k95·σ, the half-width of the 95 % interval (GUM's expanded uncertainty)."""
+        return self.k95 * self.sigma(spread)
+
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 

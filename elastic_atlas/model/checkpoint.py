@@ -119,6 +119,14 @@ class EnsembleInference:
                 sigma[:, j] = calibration.sigma(spread[:, j])
         return sigma
 
+    def expanded_uncertainty(self, spread: np.ndarray) -> np.ndarray:
+        """Half-width U of the 95 % interval per target (NaN where a target has none)."""
+        expanded = np.full(spread.shape, np.nan)
+        for j, calibration in enumerate(self.calibrations):
+            if calibration is not None:
+                expanded[:, j] = calibration.expanded(spread[:, j])
+        return expanded
+
     @torch.no_grad()
     def predict_graphs(self, graphs: list[CrystalGraph]) -> tuple[np.ndarray, np.ndarray]:
         """(mean, spread) of shape (len(graphs), n_targets) in target units.

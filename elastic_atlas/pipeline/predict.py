@@ -172,21 +172,25 @@ def predict_results(
 
 
 def _predict(results: list[GraphResult], inference: list[EnsembleInference]) -> list[Record]:
-    # (target, mean, spread, calibrated uncertainty) over the batch, for every checkpoint
+    # (target, mean, spread, calibrated uncertainty, 95 % half-width) over the batch, for every
+    # checkpoint
     columns = []
     for model in inference:
         mean, spread = model.predict_graphs([r.graph for r in results])
-        sigma = model.uncertainty(spread)
-        columns += [(name, mean[:, j], spread[:, j], sigma[:, j])
+        sigma, expanded = model.uncertainty(spread), model.expanded_uncertainty(spread)
+        columns += [(name, mean[:, j], spread[:, j], sigma[:, j], expanded[:, j])
                     for j, name in enumerate(model.target_names)]  # fmt: skip
     records: list[Record] = []
     for i, result in enumerate(results):
-        value = {name: float(m[i]) for name, m, _, _ in columns}
-        spread = {name: float(s[i]) for name, _, s, _ in columns}
-        sigma = {name: float(u[i]) for name, _, _, u in columns}
+        value = {c[0]: float(c[1][i]) for c in columns}
+        spread = {c[0]: float(c[2][i]) for c in columns}
+        sigma = {c[0]: float(c[3][i]) for c in columns}
+        expanded = {c[0]: float(c[4][i]) for c in columns}
         if all(math.isfinite(v) for v in (*value.values(), *spread.values())):
             records.append(
-                Predicted(result.material_id, result.source, value, spread, result.info, sigma)
+                Predicted(
+                    result.material_id, result.source, value, spread, result.info, sigma, expanded
+                )
             )
         else:
             detail = f"predictions {value}, spread {spread}"

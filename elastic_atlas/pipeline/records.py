@@ -25,6 +25,8 @@ class Predicted:
     info: dict[str, Any]
     # calibrated standard uncertainty per target (NaN where the checkpoint has no calibration)
     uncertainty: dict[str, float] = field(default_factory=dict)
+    # half-width of the 95 % interval per target, k95·u (NaN likewise)
+    expanded_uncertainty: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -64,6 +64,8 @@ def table_frame(
         frame[column_name] = np.array(
             [r.uncertainty.get(target, np.nan) for r in records], dtype=np.float64
         )
+    for name, values in interval_columns(records).items():
+        frame[name] = values
     derived = physics.derive(
         k, g, frame[Column.NSITES], frame[Column.VOLUME], mass=frame[Column.MASS]
     )
@@ -82,6 +84,20 @@ def table_frame(
     for name, values in flags.items():
         frame[name] = [None if v != v else bool(v) for v in values]
     return conform(frame, schema)
+
+
+def interval_columns(records: list[Predicted]) -> dict[Column, np.ndarray]:
+    """The 95 % interval of each modulus, 10^(log10 value ∓ U) with U = k95·u: symmetric in
+    log10 like u itself (NaN where the checkpoint has no calibration)."""
+    out = {}
+    for target in Target:
+        log10 = np.array([r.values[target] for r in records], dtype=np.float64)
+        half = np.array(
+            [r.expanded_uncertainty.get(target, np.nan) for r in records], dtype=np.float64
+        )
+        out[target.lower_column] = 10.0 ** (log10 - half)
+        out[target.upper_column] = 10.0 ** (log10 + half)
+    return out
 
 
 def conform(frame: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:

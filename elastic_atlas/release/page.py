@@ -25,7 +25,8 @@ from elastic_atlas.release.context import TABLE_TITLES, Release
 
 COLUMNS = (
     "material_id", "formula", "elements", "crystal_system", "nsites", "density", "k_vrh",
-    "g_vrh", "k_vrh_uncertainty", "g_vrh_uncertainty", "v_mean", "poisson_ratio",
+    "g_vrh", "k_vrh_uncertainty", "g_vrh_uncertainty", "k_vrh_lower", "k_vrh_upper",
+    "g_vrh_lower", "g_vrh_upper", "v_mean", "poisson_ratio",
     "debye_temperature", "k_vrh_dft", "g_vrh_dft", "in_training", "risk_high_uncertainty",
     "risk_soft", "risk_low_density",
 )  # fmt: skip

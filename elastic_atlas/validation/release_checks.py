@@ -36,6 +36,7 @@ def release_findings(descriptor: dict[str, Any], base: Path) -> list[Finding]:
         found += csv_matches_parquet(base, table, resources)
         found += parquet_metadata(base, table, descriptor)
         found += structures_match(base, table, resources)
+        found += intervals_use_the_cards(base, table, resources)
     found += checksums(base, resources)
     found += checkpoints(base, resources)
     found += croissant(base, descriptor)
@@ -276,6 +277,61 @@ def _checkpoint_problem(folder: Path) -> str | None:
     except CheckpointError as error:
         return str(error)
     return None
+
+
+def intervals_use_the_cards(
+    base: Path, table: str, resources: list[dict[str, Any]]
+) -> list[Finding]:
+    """Each row's 95 % interval is ±k95·u with the k95 of the model card of the checkpoint
+    the table's resource names (a forged or re-scaled interval is caught even where the
+    descriptor's hashes were updated)."""
+    from elastic_atlas.contract.schema import field_map, load_table_schema
+    from elastic_atlas.validation.interval_rules import check_intervals
+    from elastic_atlas.validation.tableio import type_table
+
+    rows = _table_paths(base, table, resources).get("parquet")
+    factors = _card_factors(base, table, resources)
+    if rows is None or not factors:
+        return []
+    schema = load_table_schema(table)
+    try:
+        typed = type_table(rows, read_arrow(rows), field_map(schema))
+    except (TableReadError, OSError, pa.ArrowException):
+        return []  # the table checks report an unreadable table
+    found = check_intervals(typed, schema, factors)
+    if not found:
+        return []
+    first = found[0]
+    message = (
+        f"{len(found)} row(s) whose 95 % interval is not ±k95·u of the model card, e.g. "
+        f"{first.material_id}: {first.message}"
+    )
+    return [_finding("intervals", rows.name, message)]
+
+
+def _card_factors(base: Path, table: str, resources: list[dict[str, Any]]) -> dict[str, float]:
+    """Target -> k95 from the model cards of the checkpoints a table's resources name."""
+    factors: dict[str, float] = {}
+    for resource in resources:
+        if resource.get("elastic_atlas:table") != table:
+            continue
+        for checkpoint in _listed_checkpoints(resource.get("elastic_atlas:checkpoints")):
+            card = (base / str(checkpoint.get("path", "")) / "model.json").resolve()
+            if not card.is_relative_to(base.resolve()) or not card.is_file():
+                continue
+            try:
+                targets = json.loads(card.read_text()).get("targets", [])
+                for target in targets:
+                    if isinstance(target, dict) and isinstance(target.get("calibration"), dict):
+                        factors[str(target["name"])] = float(target["calibration"]["k95"])
+            except (ValueError, KeyError, TypeError, RecursionError):
+                continue  # `checkpoints` reports a card that is not valid
+    return factors
+
+
+def _listed_checkpoints(listed: Any) -> list[dict[str, Any]]:
+    """The checkpoints a resource names (anything else there is ignored)."""
+    return [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
 
 
 def structures_match(base: Path, table: str, resources: list[dict[str, Any]]) -> list[Finding]:

@@ -16,6 +16,7 @@ from elastic_atlas.contract import physics
 from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.validation.dft_rules import check_dft_status
 from elastic_atlas.validation.findings import Finding, findings_where
+from elastic_atlas.validation.interval_rules import check_intervals
 from elastic_atlas.validation.risk_rules import check_risk_flags
 from elastic_atlas.validation.schema_rules import check_schema
 from elastic_atlas.validation.tableio import TypedTable
@@ -254,6 +255,7 @@ def validate_typed_table(
             + check_velocity_bounds(table)
             + check_consistency(table, tolerance, settings)
             + check_risk_flags(table, schema)
+            + check_intervals(table, schema)
             + check_dft_status(table)
             + check_plausibility(table, settings)
         )

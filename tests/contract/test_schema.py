@@ -28,6 +28,10 @@ CONTRACT = [
     "g_vrh",
     "k_vrh_uncertainty",
     "g_vrh_uncertainty",
+    "k_vrh_lower",
+    "k_vrh_upper",
+    "g_vrh_lower",
+    "g_vrh_upper",
     "v_longitudinal",
     "v_transverse",
     "v_mean",
@@ -139,7 +143,9 @@ def test_column_contract(table):
         "maximum": 230,
     }
     assert len(fields["crystal_system"]["constraints"]["enum"]) == 7
-    for optional in ("band_gap", "k_vrh_uncertainty", "g_vrh_uncertainty"):
+    optional_columns = ("band_gap", "k_vrh_uncertainty", "g_vrh_uncertainty", "k_vrh_lower",
+                        "k_vrh_upper", "g_vrh_lower", "g_vrh_upper")  # fmt: skip
+    for optional in optional_columns:
         assert "required" not in fields[optional]["constraints"]
     for name, symbol in SYMBOLS.items():
         assert fields[name]["title"] == symbol

@@ -66,4 +66,8 @@ def test_a_search_shows_the_row_with_its_moduli(released, tmp_path):
     assert float(row["g_vrh"]) == pytest.approx(table.loc["mp-2534", "g_vrh"], rel=1e-4)
     assert "k_vrh (GPa)" in seen["headers"]  # units with the columns
     assert "mp-2534 GaAs" in seen["detail"]
+    bounds = re.findall(r"95 %: ([0-9.]+)–([0-9.]+) GPa", seen["detail"])  # B's, then G's
+    assert [float(v) for v in bounds[0]] == pytest.approx(
+        list(table.loc["mp-2534", ["k_vrh_lower", "k_vrh_upper"]]), rel=1e-4
+    )
     assert shot.stat().st_size > 10_000

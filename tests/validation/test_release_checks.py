@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -94,6 +95,30 @@ def croissant_unit(folder: Path) -> None:
     path.write_text(json.dumps(data))
 
 
+def narrow_intervals(folder: Path) -> None:
+    """Every interval re-scaled to ±2u in both files: well formed, symmetric and wider than u,
+    so only the model card's k95 can tell it is not the release's 95 % interval."""
+    import numpy as np
+
+    for path, write in ((folder / "mped.parquet", "parquet"), (folder / "mped.csv", "csv")):
+        frame = pd.read_parquet(path) if write == "parquet" else pd.read_csv(
+            path, dtype={"dft_status": str})  # fmt: skip
+        for symbol in ("k_vrh", "g_vrh"):
+            half = 2.0 * frame[f"{symbol}_uncertainty"].to_numpy(dtype=float)
+            frame[f"{symbol}_lower"] = frame[symbol] * 10.0**-half
+            frame[f"{symbol}_upper"] = frame[symbol] * 10.0**half
+        assert np.isfinite(frame["k_vrh_upper"]).all()
+        if write == "parquet":
+            table = pq.read_table(path)
+            for name in ("k_vrh_lower", "k_vrh_upper", "g_vrh_lower", "g_vrh_upper"):
+                index = table.schema.get_field_index(name)
+                column = pa.array(frame[name].to_numpy(), type=table.schema.field(index).type)
+                table = table.set_column(index, table.schema.field(index), column)
+            pq.write_table(table, path)
+        else:
+            frame.to_csv(path, index=False, lineterminator="\n")
+
+
 FORGERIES = {
     "csv in_training flipped": (edit_csv(flip_in_training), "release.csv_parquet"),
     "csv k_vrh doubled, derived recomputed": (
@@ -105,6 +130,7 @@ FORGERIES = {
     "table declared a file": (declare_as_file, "release.escaped_table"),
     "duplicate resource name": (duplicate_name, "release.duplicate_name"),
     "croissant unit and licence": (croissant_unit, "release.croissant"),
+    "95 % intervals narrowed to ±2u": (narrow_intervals, "release.intervals"),
 }  # fmt: skip
 
 

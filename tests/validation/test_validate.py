@@ -14,7 +14,7 @@ from elastic_atlas.cli import main
 from elastic_atlas.contract import physics
 from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.contract.settings import ValidationSettings
-from elastic_atlas.inputs.synthetic import synthetic_table
+from elastic_atlas.inputs.synthetic import SYNTHETIC_K95, set_intervals, synthetic_table
 from elastic_atlas.validation.package import validate_table_file
 
 SETTINGS = ValidationSettings.load()
@@ -206,6 +206,7 @@ def test_negative_poisson_and_pugh_warnings(tmp_path):
     for name, values in derived.items():
         frame[name] = values
     frame["risk_soft"] = True  # both moduli are below 32 GPa now
+    set_intervals(frame)
     found = findings_of(frame, tmp_path)
     assert errors(found) == []
     assert sorted((f.row, f.check) for f in found) == [
@@ -318,6 +319,8 @@ def test_the_uncertainty_flag_is_null_exactly_when_there_is_no_uncertainty(table
     table.loc[3, "risk_high_uncertainty"] = None  # right: nothing to judge
     table.loc[4, "risk_high_uncertainty"] = None  # wrong: the rule gives a value
     table.loc[5, ["k_vrh_uncertainty", "g_vrh_uncertainty"]] = None  # wrong: flag still set
+    bounds = ["k_vrh_lower", "k_vrh_upper", "g_vrh_lower", "g_vrh_upper"]
+    table.loc[[3, 5], bounds] = None  # no uncertainty, no interval
     frame = table.copy()
     path = tmp_path / "table.csv"
     frame.to_csv(path, index=False, na_rep="")
@@ -351,3 +354,64 @@ def test_a_flag_at_its_threshold_is_judged_exactly_in_parquet_and_leniently_in_c
     table.loc[2, "risk_high_uncertainty"] = False  # wrong, and Parquet keeps the exact value
     found = errors(findings_of(table, tmp_path, "parquet"))
     assert [(f.check, f.row) for f in found] == [("consistency.risk_high_uncertainty", 3)]
+
+
+INTERVAL = ["k_vrh_lower", "k_vrh_upper", "g_vrh_lower", "g_vrh_upper"]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_the_95_percent_interval_is_recomputed(tmp_path, suffix):
+    """B = 100 GPa, u = 0.05, k = 3: the interval is 100·10^(∓0.15) = 70.79… to 141.25… GPa
+    (by hand: 10^0.15 = 1.41254). Rows 2-6 break it one way each and must each be an error."""
+    frame = synthetic_table(7, seed=3)
+    frame.loc[0, ["k_vrh_uncertainty"]] = 0.05
+    set_intervals(frame)
+    k0 = frame.loc[0, "k_vrh"]
+    assert frame.loc[0, "k_vrh_upper"] / k0 == pytest.approx(1.4125375, rel=1e-7)
+    assert frame.loc[0, "k_vrh_lower"] * frame.loc[0, "k_vrh_upper"] == pytest.approx(k0**2)
+    frame.loc[1, "k_vrh_upper"] = frame.loc[1, "k_vrh"] * 0.99  # value above its upper bound
+    frame.loc[2, "g_vrh_lower"] *= 1.01  # not symmetric in log10
+    frame.loc[3, "k_vrh_lower"] = None  # half an interval
+    frame.loc[4, INTERVAL[2:]] = None  # an uncertainty without its interval
+    u = frame.loc[5, "k_vrh_uncertainty"]  # narrower than the 68 % interval: k = 0.5
+    frame.loc[5, "k_vrh_lower"] = frame.loc[5, "k_vrh"] * 10 ** (-0.5 * u)
+    frame.loc[5, "k_vrh_upper"] = frame.loc[5, "k_vrh"] * 10 ** (0.5 * u)
+    frame.loc[6, ["k_vrh_uncertainty", "g_vrh_uncertainty"]] = None  # interval without u
+    frame["risk_high_uncertainty"] = frame["risk_high_uncertainty"].astype(object)
+    frame.loc[6, "risk_high_uncertainty"] = None
+    path = tmp_path / f"table.{suffix}"
+    if suffix == "csv":
+        frame.to_csv(path, index=False, na_rep="")
+    else:
+        frame.to_parquet(path, index=False)
+    found = validate_table_file(
+        path, tolerance=STRICT, settings=SETTINGS, schema=load_table_schema("mped")
+    )
+    assert sorted({(f.check, f.row) for f in errors(found)}) == [
+        ("consistency.g_vrh_interval", 3),
+        ("consistency.g_vrh_interval", 5),
+        ("consistency.g_vrh_interval", 7),
+        ("consistency.k_vrh_interval", 2),
+        ("consistency.k_vrh_interval", 4),
+        ("consistency.k_vrh_interval", 6),
+        ("consistency.k_vrh_interval", 7),
+    ]
+
+
+def test_the_interval_must_use_the_cards_k95(tmp_path):
+    """With the model card's k95 at hand, an interval at another coverage factor is an error
+    even when it is otherwise well formed; the card's own factor passes."""
+    from elastic_atlas.contract.schema import field_map
+    from elastic_atlas.validation.interval_rules import check_intervals
+    from elastic_atlas.validation.tableio import read_arrow, type_table
+
+    frame = synthetic_table(5, seed=4)
+    path = tmp_path / "table.parquet"
+    frame.to_parquet(path, index=False)
+    schema = load_table_schema("mped")
+    typed = type_table(path, read_arrow(path), field_map(schema))
+    right = {"log10_k_vrh": SYNTHETIC_K95, "log10_g_vrh": SYNTHETIC_K95}
+    assert check_intervals(typed, schema, right) == []
+    wrong = {"log10_k_vrh": SYNTHETIC_K95 * 1.1, "log10_g_vrh": SYNTHETIC_K95}
+    found = check_intervals(typed, schema, wrong)
+    assert {f.check for f in found} == {"consistency.k_vrh_interval"} and len(found) == 5
