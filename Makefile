@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 VERSION ?=
 ATLAS := $(BIN)/elastic-atlas
 
-.PHONY: help venv browser test lint format release models folds inner loco benchmarks benchmarks-md clean
+.PHONY: help venv browser test lint format release models folds inner loco calibrate benchmarks benchmarks-md clean
 
 help:
 	@echo "make release     build a release into releases/<version>/ (embedded sample by default)"
@@ -18,6 +18,7 @@ help:
 	@echo "make folds       one run per Matbench fold and the 5-fold figure (-j2: 2 runs)"
 	@echo "make inner       nested cross-validation runs inside fold 0 (uncertainty benchmark)"
 	@echo "make loco        leave-chemical-system-out runs inside fold 0 (calibration for new materials)"
+	@echo "make calibrate   the frozen checkpoint re-calibrated on them (models/...-kg-loco)"
 	@echo "make benchmarks  run the measurements of benchmarks/ (needs ../shared/data), then render"
 	@echo "make benchmarks-md  rewrite BENCHMARKS.md's tables from benchmarks/results"
 
@@ -84,6 +85,12 @@ inner: $(addsuffix /done,$(INNER_RUNS))
 LOCO_RUNS := $(foreach i,0 1 2 3 4,runs/kg-f0-c$(i)-s0)
 
 loco: $(addsuffix /done,$(LOCO_RUNS))
+	$(BIN)/python benchmarks/export_heldout.py $(LOCO_RUNS) -o benchmarks/results/loco_heldout.csv
+
+# The shipped checkpoint: the frozen one re-calibrated for new materials on the leave-out
+# errors (`make models loco calibrate`; the shipped one is `make calibrate DATE=2026-11-25`).
+calibrate: $(STAMP)
+	$(ATLAS) calibrate $(MODEL) --leave-out benchmarks/results/loco_heldout.csv -o $(MODEL)-loco
 
 runs/kg-f0-c%-s0/done: | $(STAMP)
 	$(ATLAS) train --fold 0 --inner-fold $* --inner-split chemsys --seed 0 --run-dir runs/kg-f0-c$*-s0 --quiet

@@ -1,6 +1,6 @@
 """Can an uncertainty calibrated on leave-chemical-system-out errors hold for new materials?
 
-Usage: .venv/bin/python benchmarks/bench_ood_calibration.py [--json OUT]
+Usage: .venv/bin/python benchmarks/bench_ood_calibration.py [--json OUT] [--release DIR]
 (needs ../shared/data and benchmarks/results/loco_heldout.csv from `make loco` +
 benchmarks/export_heldout.py). For the packaged checkpoint (3 members, fold 0):
 
@@ -13,8 +13,12 @@ benchmarks/export_heldout.py). For the packaged checkpoint (3 members, fold 0):
 - σ² = a² + (b·s)² + (c·d)², a in closed form for 68.27 % within σ, (b, c) on a grid for the
   2σ share closest to 95.45 %, k95 for 95 % within k95·σ — all on the calibration data;
 - scored on the fold-0 test and on the Materials Project 2023 entries outside the subset
-  (report-only), next to the adopted σ = √(a² + (b·s)²): within σ, within k95·σ, per tercile
-  of σ, on the rows each risk flag marks, Spearman(σ, |error|).
+  (report-only), next to the base σ = √(a² + (b·s)²) (the form adopted before) and the adopted,
+  grouped σ of the checkpoint (`elastic-atlas calibrate`, model/calibration.py): within σ, within
+  the 95 % interval, per tercile of σ, on the rows each risk flag marks and on the rows of new
+  and of known chemical systems, Spearman(σ, |error|);
+- with --release DIR: per table, the share of rows beyond the test set's 95th percentile of u and
+  of rows of chemical systems absent from training.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from bench_uncertainty_limit import fit_three_terms, latent
-from common import ROOT, checkpoint_fold, machine, today
+from common import ROOT, checkpoint_fold, header, write_report
 from scipy.stats import spearmanr
 
-from elastic_atlas.contract.risk import SOFT_BULK_MODULUS, risk_flags
+from elastic_atlas.contract.risk import risk_flags
 from elastic_atlas.inputs.recipe import default_checkpoint
-from elastic_atlas.model.calibration import ONE_SIGMA
+from elastic_atlas.model.calibration import TWO_SIGMA
 from elastic_atlas.model.loading import load_checkpoint
 from elastic_atlas.paths import shared_data
 from elastic_atlas.training.evaluate import evaluation_entries
@@ -65,42 +69,6 @@ def fit(error: np.ndarray, spread: np.ndarray, d: np.ndarray) -> dict[str, float
     return {"a": a, "b": b, "c": c, "k95": k95}
 
 
-LOCO_WEIGHT = 0.35  # share of the leave-out errors in the Mondrian calibration
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order])
-    at = min(int(np.searchsorted(cumulative / cumulative[-1], q)), len(values) - 1)
-    return float(values[order][at])
-
-
-class Mondrian:
-    """σ = m_g · σ_adopted with one multiplier per group g (tercile of σ_adopted × predicted
-    B below the soft threshold), each the weighted 68.27 % quantile of |error| / σ_adopted of
-    the group's calibration entries (leave-out errors weighted LOCO_WEIGHT, validation errors
-    the rest); the group's 95 % quantile gives its k95."""
-
-    def __init__(self, error, base, soft, weights) -> None:
-        self.edges = np.quantile(base, [1 / 3, 2 / 3])
-        groups = self.group(base, soft)
-        ratio = np.abs(error) / base
-        self.m68, self.k95 = {}, {}
-        for g in np.unique(groups):
-            chosen = groups == g
-            m68 = weighted_quantile(ratio[chosen], weights[chosen], ONE_SIGMA)
-            self.m68[int(g)] = m68
-            self.k95[int(g)] = weighted_quantile(ratio[chosen], weights[chosen], 0.95) / m68
-
-    def group(self, base: np.ndarray, soft: np.ndarray) -> np.ndarray:
-        return np.digitize(base, self.edges) * 2 + soft.astype(int)
-
-    def sigma(self, base: np.ndarray, soft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        groups = self.group(base, soft)
-        return (base * np.array([self.m68[int(g)] for g in groups]),
-                np.array([self.k95[int(g)] for g in groups]))  # fmt: skip
-
-
 def scores(error: np.ndarray, sigma: np.ndarray, k95, flags: dict) -> dict:
     within = np.abs(error) <= sigma
     terciles = np.quantile(sigma, [1 / 3, 2 / 3])
@@ -117,11 +85,60 @@ def scores(error: np.ndarray, sigma: np.ndarray, k95, flags: dict) -> dict:
     }
 
 
+def held_systems(ids: list[str]) -> list[str]:
+    """Chemical systems of MP-2023 entries, from their structures."""
+    import warnings
+    import zipfile
+
+    from pymatgen.core import Structure
+
+    out = []
+    path = shared_data() / "mp_elastic" / "mp2023_elastic" / "structures.zip"
+    with zipfile.ZipFile(path) as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for material_id in ids:
+            text = archive.read(f"{material_id}.cif").decode()
+            out.append(Structure.from_str(text, "cif").composition.chemical_system)
+    return out
+
+
+def table_evidence(release: Path, trained: set[str], sets: dict, calibrations: list) -> dict:
+    """Per table of a release: the share of rows whose u lies beyond the test set's 95th
+    percentile (the calibration's own measure of distance from the training data: the
+    members' disagreement) and of rows of chemical systems absent from training; and how
+    the MP-2023 entries beyond that percentile are covered (report-only, few)."""
+    mu, s = sets["fold0_test"][0], sets["fold0_test"][1]
+    u_test = np.stack([c.sigma(s[:, i], 10.0 ** mu[:, 0]) for i, c in enumerate(calibrations)], 1)
+    limits = np.quantile(u_test, 0.95, axis=0)
+    mu_h, s_h, observed_h = sets["mp2023_outside"][:3]
+    u_held = np.stack([c.sigma(s_h[:, i], 10.0 ** mu_h[:, 0]) for i, c in enumerate(calibrations)],
+                      1)  # fmt: skip
+    beyond = (u_held > limits).any(axis=1)
+    within = np.abs(mu_h - observed_h) <= u_held
+    out: dict = {"test_u_95th_percentile": limits.tolist(),
+                 "mp2023_beyond": {"n": int(beyond.sum()),
+                                   "within_u": within[beyond].mean(axis=0).tolist()
+                                   if beyond.any() else None}}  # fmt: skip
+    for path in sorted(release.glob("*.parquet")):
+        if path.stem.endswith(("-structures", "-rejects", "-changes")):
+            continue
+        frame = pd.read_parquet(path, columns=["chemsys", "k_vrh_uncertainty",
+                                               "g_vrh_uncertainty"])  # fmt: skip
+        u = frame[["k_vrh_uncertainty", "g_vrh_uncertainty"]].to_numpy(dtype=float)
+        out[path.stem] = {
+            "rows": len(frame),
+            "beyond_test_95th_percentile": float((u > limits).any(axis=1).mean()),
+            "new_chemical_system": float((~frame.chemsys.isin(trained)).mean()),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--json", type=Path, default=ROOT / "benchmarks/results/ood_calibration.json"
     )
+    parser.add_argument("--release", type=Path, help="a release folder to give evidence for")
     args = parser.parse_args()
     checkpoint = load_checkpoint(default_checkpoint())
     config, split = checkpoint_fold(checkpoint)
@@ -150,7 +167,7 @@ def main() -> None:
     z_held = (latent(checkpoint, held.graphs) - centre) / scale
     d_held = distances(z_held, z_pool, None)
     mu_held, s_held = checkpoint.predict_graphs(held.graphs)
-    report = {"date": today(), "machine": machine(), "model": checkpoint.path.name,
+    report = {**header(), "model": checkpoint.path.name,
               "calibration_entries": len(pool),
               # d of the training entries, each without its own chemical system
               "median_d_training_left_out": float(np.median(d_pool[:-n_val])),
@@ -170,39 +187,49 @@ def main() -> None:
         d_held=d_held, s_held=s_held, mu_held=mu_held, observed_held=held.observed,
         density_held=held.density, loco=loco_all,
     )  # fmt: skip
+    # the rows each flag marks, as the release publishes them (the adopted u), and the rows of
+    # chemical systems the checkpoint's training entries do not have (new compositions)
     flags_of = {
         name: {str(f): np.asarray(v, dtype=float) == 1 for f, v in risk_flags(
-            10.0 ** mu[:, 0], density, *(c.sigma(s[:, i]) for i, c in enumerate(calibrations))
+            10.0 ** mu[:, 0], density,
+            *(c.sigma(s[:, i], 10.0 ** mu[:, 0]) for i, c in enumerate(calibrations))
         ).items()}
         for name, (mu, s, _, _, density) in sets.items()
     }  # fmt: skip
-    loco_pred_k = np.array([loco.loc[m, "log10_k_vrh_predicted"] for m in pool])
+    trained = {chemical_system(dataset[m][0]) for m in split["train"]}
+    systems_of = {"fold0_test": [chemical_system(dataset[m][0]) for m in split["test"]],
+                  "mp2023_outside": held_systems(held.ids)}  # fmt: skip
+    for name, found in systems_of.items():
+        new = np.array([system not in trained for system in found])
+        flags_of[name] |= {"new chemical system": new, "known chemical system": ~new}
+    report["new_chemical_system_share"] = {
+        name: float(flags_of[name]["new chemical system"].mean()) for name in sets
+    }
+    if args.release is not None:
+        report["tables"] = table_evidence(args.release, trained, sets, calibrations)
     for j, target in enumerate(config.targets):
         loco_pred = np.array([loco.loc[m, f"{target}_predicted"] for m in pool])
         error = np.concatenate([loco_pred[:-n_val], mu_pool[-n_val:, j]]) - observed_pool[:, j]
         model = fit(error, s_pool[:, j], d_pool)
         adopted = calibrations[j]
-        k_pool = 10.0 ** np.concatenate([loco_pred_k[:-n_val], mu_pool[-n_val:, 0]])
-        n_out = len(pool) - n_val
-        weights = np.concatenate([np.full(n_out, LOCO_WEIGHT / n_out),
-                                  np.full(n_val, (1 - LOCO_WEIGHT) / n_val)])  # fmt: skip
-        mondrian = Mondrian(error, adopted.sigma(s_pool[:, j]), k_pool < SOFT_BULK_MODULUS,
-                            weights)  # fmt: skip
-        result = {"fit": model, "mondrian": {"m68": mondrian.m68, "k95": mondrian.k95}}
+        # the base form's own 95 % factor, as `freeze` fitted it on the validation entries
+        ratio_val = np.abs(error[-n_val:]) / adopted.base(s_pool[-n_val:, j])
+        k95_base = float(np.quantile(ratio_val, TWO_SIGMA))
+        result = {"fit": model, "adopted": adopted.as_dict(), "k95_base": k95_base}
         for name, (mu, s, observed, d, _) in sets.items():
             err = mu[:, j] - observed[:, j]
             new = np.sqrt(model["a"] ** 2 + (model["b"] * s[:, j]) ** 2 + (model["c"] * d) ** 2)
-            soft = 10.0 ** mu[:, 0] < SOFT_BULK_MODULUS
-            grouped, grouped_k95 = mondrian.sigma(adopted.sigma(s[:, j]), soft)
+            bulk = 10.0 ** mu[:, 0]
             result[name] = {
-                "adopted": scores(err, adopted.sigma(s[:, j]), adopted.k95, flags_of[name]),
+                "base": scores(err, adopted.base(s[:, j]), k95_base, flags_of[name]),
                 "loco_calibrated": scores(err, new, model["k95"], flags_of[name]),
-                "mondrian": scores(err, grouped, grouped_k95, flags_of[name]),
+                "adopted": scores(err, adopted.sigma(s[:, j], bulk),
+                                  adopted.factor(s[:, j], bulk), flags_of[name]),
                 "median_d": float(np.median(d)),
-            }
+            }  # fmt: skip
         report["targets"][target] = result
         print(target, json.dumps(result, indent=1))
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.json, report)
 
 
 if __name__ == "__main__":

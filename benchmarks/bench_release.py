@@ -47,7 +47,8 @@ def model_seconds(checkpoints: list, graphs: list) -> float:
     for checkpoint in checkpoints:
         inference = checkpoint.inference()
         for i in range(0, len(graphs), 32):
-            inference.uncertainty(inference.predict_graphs(graphs[i : i + 32])[1])
+            mean, spread = inference.predict_graphs(graphs[i : i + 32])
+            inference.expanded_uncertainty(spread, mean)
     return time.perf_counter() - start
 
 

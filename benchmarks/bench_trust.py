@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import ROOT, checkpoint_fold, machine, today, write_report
+from common import ROOT, checkpoint_fold, header, write_report
 from pymatgen.core import Structure
 
 from elastic_atlas.contract.risk import (
@@ -44,18 +44,19 @@ TARGETS = ("log10_k_vrh", "log10_g_vrh")
 WORST = 0.05
 
 
-def predict(checkpoint: Checkpoint, graphs: list) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, calibrated u) of graphs, in chunks."""
+def predict(checkpoint: Checkpoint, graphs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, calibrated u, 95 % factor k) of graphs, in chunks."""
     inference = checkpoint.inference()
-    means, sigmas = [], []
+    means, sigmas, factors = [], [], []
     for i in range(0, len(graphs), 256):
         mean, spread = inference.predict_graphs(graphs[i : i + 256])
         means.append(mean)
-        sigmas.append(inference.uncertainty(spread))
-    return np.concatenate(means), np.concatenate(sigmas)
+        sigmas.append(inference.uncertainty(spread, mean))
+        factors.append(inference.coverage_factors(spread, mean))
+    return np.concatenate(means), np.concatenate(sigmas), np.concatenate(factors)
 
 
-def shares(error: np.ndarray, sigma: np.ndarray, k95: float) -> dict[str, float]:
+def shares(error: np.ndarray, sigma: np.ndarray, k95: np.ndarray) -> dict[str, float]:
     """The library's coverage, under the names of this report (u = the row's uncertainty)."""
     c = coverage(error, sigma, k95)
     return {"within_u": c["within_1_sigma"], "within_2u": c["within_2_sigma"],
@@ -69,8 +70,8 @@ def mp2023_unseen(checkpoint: Checkpoint) -> dict[str, np.ndarray]:
         shared_data() / "matbench" / "matbench_elastic_subset_provenance.csv",
         checkpoint.graph,
     )
-    mean, sigma = predict(checkpoint, held.graphs)
-    return {"ids": np.array(held.ids), "mean": mean, "sigma": sigma,
+    mean, sigma, k = predict(checkpoint, held.graphs)
+    return {"ids": np.array(held.ids), "mean": mean, "sigma": sigma, "k": k,
             "observed": held.observed, "density": held.density}  # fmt: skip
 
 
@@ -79,10 +80,10 @@ def matbench_split(checkpoint: Checkpoint, name: str) -> dict[str, np.ndarray]:
     config, split = checkpoint_fold(checkpoint)
     entries = evaluation_entries(config, split)
     graphs = [entries.graphs[m] for m in split[name]]
-    mean, sigma = predict(checkpoint, graphs)
+    mean, sigma, k = predict(checkpoint, graphs)
     dataset = load_joint_dataset(config.datasets)
     density = np.array([Structure.from_dict(dataset[m][0]).density for m in split[name]])
-    return {"ids": np.array(split[name]), "mean": mean, "sigma": sigma,
+    return {"ids": np.array(split[name]), "mean": mean, "sigma": sigma, "k": k,
             "observed": entries.observed[name], "density": density}  # fmt: skip
 
 
@@ -104,13 +105,13 @@ def flag_table(data: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     return out
 
 
-def summarise(data: dict[str, np.ndarray], k95: dict[str, float]) -> dict[str, dict]:
+def summarise(data: dict[str, np.ndarray]) -> dict[str, dict]:
     out = {}
     for j, target in enumerate(TARGETS):
         error = data["mean"][:, j] - data["observed"][:, j]
         out[target] = {"n": len(error), "mae": float(np.mean(np.abs(error))),
                        "mean_signed": float(np.mean(error)),
-                       **shares(error, data["sigma"][:, j], k95[target])}  # fmt: skip
+                       **shares(error, data["sigma"][:, j], data["k"][:, j])}  # fmt: skip
     return out
 
 
@@ -153,13 +154,11 @@ def main() -> None:
     args = parser.parse_args()
     checkpoint = load_checkpoint(args.model)
     card = checkpoint.card
-    k95 = {t.name: t.calibration.k95 for t in checkpoint.targets if t.calibration}
     validation = matbench_split(checkpoint, "validation")
     test = matbench_split(checkpoint, "test")
     unseen = mp2023_unseen(checkpoint)
     report = {
-        "date": today(),
-        "machine": machine(),
+        **header(),
         "model": args.model.name,
         "thresholds": {
             "soft_bulk_modulus": SOFT_BULK_MODULUS,
@@ -178,8 +177,8 @@ def main() -> None:
             }
             for target, m in card["metrics"]["targets"].items()
         },
-        "fold0_test": summarise(test, k95),
-        "mp2023_unseen": summarise(unseen, k95),
+        "fold0_test": summarise(test),
+        "mp2023_unseen": summarise(unseen),
         "mp2023_unseen_ids": list(map(str, unseen["ids"])),
         "flags": {
             "validation": flag_table(validation),

@@ -200,7 +200,7 @@ def main() -> None:
     for j, target in enumerate(config.targets):
         (ev, sv), (et, st) = (entries.errors(n, j, checkpoint) for n in ("validation", "test"))
         calibration = checkpoint.targets[j].calibration
-        adopted = score(ev, calibration.sigma(sv), et, calibration.sigma(st))
+        adopted = score(ev, calibration.base(sv), et, calibration.base(st))
         result = {"spread": {"a": calibration.a, "b": calibration.b, **adopted}}
         rv, rt = (memory.rms(near[n][0], MEMORY_K)[:, j] for n in ("validation", "test"))
         result["spread + error memory"] = three_term_model((ev, sv, rv), (et, st, rt))

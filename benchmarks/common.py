@@ -129,17 +129,7 @@ def _relative(argument: str) -> str:
 def checkpoint_fold(checkpoint: Any) -> tuple[Any, dict[str, list[str]]]:
     """The training configuration of a frozen checkpoint's fold (Matbench files from
     ../shared/data) and its train/validation/test ids, from its model card."""
-    import pandas as pd
-
     from elastic_atlas.paths import shared_data
-    from elastic_atlas.training.train import TrainConfig
+    from elastic_atlas.training.evaluate import checkpoint_fold as fold_of
 
-    card = checkpoint.card["training"]
-    matbench = shared_data() / "matbench"
-    config = TrainConfig(
-        datasets=[matbench / d for d in card["datasets"]],
-        folds=matbench / card["folds"],
-        fold=card["fold"],
-    )
-    ids = pd.read_csv(checkpoint.path / card["ids"]["file"])
-    return config, {s: list(ids.mbid[ids.split == s]) for s in ("train", "validation", "test")}
+    return fold_of(checkpoint, shared_data() / "matbench")

@@ -225,6 +225,54 @@ def freeze(
     click.echo(f"wrote {output}")
 
 
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "--leave-out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Leave-chemical-system-out predictions of the checkpoint's training entries "
+    "(benchmarks/results/loco_heldout.csv: `make loco`, then benchmarks/export_heldout.py).",
+)
+@click.option(
+    "--weight",
+    type=float,
+    default=0.35,
+    show_default=True,
+    help="Share of the leave-out errors in the calibration (the rest: validation errors).",
+)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path),
+    help="New model folder to write (never an existing one).",
+)  # fmt: skip
+@handle_errors
+def calibrate(checkpoint: Path, leave_out: Path, weight: float, output: Path) -> None:
+    """Re-calibrate a frozen checkpoint for new materials: same weights, σ and 95 % factor
+    per group of rows, fitted on validation and leave-chemical-system-out errors."""
+    from elastic_atlas.errors import OutputError, TrainingError
+    from elastic_atlas.training.recalibrate import recalibrate
+
+    if output.exists() or output.is_symlink():
+        raise OutputError(f"{output} exists: give a new folder for the re-calibrated checkpoint")
+    matbench = shared_file("matbench")
+    if matbench is None:
+        raise TrainingError("calibrate needs the Matbench files of ../shared/data/matbench")
+    heldout = shared_file("mp_elastic", "mp2023_elastic")
+    if heldout is not None and not (heldout / "elastic.csv").exists():
+        heldout = None
+    try:
+        metrics = recalibrate(checkpoint, output, leave_out, weight, matbench, heldout)
+    except ValueError as error:
+        raise TrainingError(str(error)) from None
+    for target, m in metrics["targets"].items():
+        cov = m["uncertainty_coverage"]["test"]
+        click.echo(
+            f"{target} test |error| within sigma {cov['within_1_sigma']:.1%}, within the 95 % "
+            f"interval {cov['within_k95_sigma']:.1%}"
+        )
+    click.echo(f"wrote {output}")
+
+
 def _v2019(m: dict) -> str:
     return f", CGCNN v2019 {m['cgcnn_v2019_mae']:.4f}" if "cgcnn_v2019_mae" in m else ""
 

@@ -9,6 +9,7 @@ training-ids file, which must be a plain name inside the folder.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -61,10 +62,31 @@ class FeatureEntry(FileEntry):
     layout: list[dict[str, Any]] | None = None  # what each block of the features encodes
 
 
+class GroupsEntry(Strict):
+    edges: list[float] = Field(max_length=16)
+    soft_bulk_modulus: float | None = Field(gt=0, allow_inf_nan=False)
+    multipliers: list[float] = Field(min_length=1, max_length=64)
+    coverage_factors: list[float] = Field(min_length=1, max_length=64)
+    leave_out_weight: float = Field(ge=0, le=1, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GroupsEntry:
+        count = (len(self.edges) + 1) * (2 if self.soft_bulk_modulus is not None else 1)
+        if len(self.multipliers) != count or len(self.coverage_factors) != count:
+            raise ValueError(f"{count} groups need {count} multipliers and coverage factors")
+        values = [*self.edges, *self.multipliers, *self.coverage_factors]
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            raise ValueError("band edges, multipliers and coverage factors must be positive")
+        if self.edges != sorted(self.edges):
+            raise ValueError("the band edges must ascend")
+        return self
+
+
 class CalibrationEntry(Strict):
     a: float = Field(ge=0, allow_inf_nan=False)
     b: float = Field(ge=0, allow_inf_nan=False)
     k95: float = Field(gt=0, allow_inf_nan=False)
+    groups: GroupsEntry | None = None
 
 
 def known_target(name: str) -> str:

@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from elastic_atlas import __version__
 from elastic_atlas.clock import created_timestamp
 from elastic_atlas.contract.targets import TARGET_UNIT
+from elastic_atlas.contract.targets import Target as TargetName
 from elastic_atlas.digest import file_digest
 from elastic_atlas.errors import CheckpointError
 from elastic_atlas.model.calibration import Calibration
@@ -98,6 +99,9 @@ class Checkpoint:
         return self.inference().predict_graphs(graphs)
 
 
+BULK_TARGET = TargetName.LOG10_K_VRH.value
+
+
 @dataclass
 class EnsembleInference:
     """Everything a process needs to predict with one checkpoint (ensemble mean and spread)."""
@@ -111,21 +115,36 @@ class EnsembleInference:
     device: torch.device
     name: str  # the checkpoint's file or folder name, for messages
 
-    def uncertainty(self, spread: np.ndarray) -> np.ndarray:
-        """Calibrated standard uncertainty per target (NaN where a target has none)."""
+    def uncertainty(self, spread: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated standard uncertainty per target (NaN where a target has none); `mean`,
+        the predictions, for calibrations whose groups depend on the predicted bulk modulus."""
         sigma = np.full(spread.shape, np.nan)
+        bulk = self._bulk(mean)
         for j, calibration in enumerate(self.calibrations):
             if calibration is not None:
-                sigma[:, j] = calibration.sigma(spread[:, j])
+                sigma[:, j] = calibration.sigma(spread[:, j], bulk)
         return sigma
 
-    def expanded_uncertainty(self, spread: np.ndarray) -> np.ndarray:
-        """Half-width U of the 95 % interval per target (NaN where a target has none)."""
-        expanded = np.full(spread.shape, np.nan)
+    def coverage_factors(self, spread: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+        """The factor k of each row's 95 % interval ±k·σ per target (NaN where none)."""
+        factors = np.full(spread.shape, np.nan)
+        bulk = self._bulk(mean)
         for j, calibration in enumerate(self.calibrations):
             if calibration is not None:
-                expanded[:, j] = calibration.expanded(spread[:, j])
-        return expanded
+                factors[:, j] = calibration.factor(spread[:, j], bulk)
+        return factors
+
+    def expanded_uncertainty(
+        self, spread: np.ndarray, mean: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Half-width U = k·σ of the 95 % interval per target (NaN where a target has none)."""
+        return self.coverage_factors(spread, mean) * self.uncertainty(spread, mean)
+
+    def _bulk(self, mean: np.ndarray | None) -> np.ndarray | None:
+        """Predicted B in GPa, where this checkpoint predicts it and `mean` is given."""
+        if mean is None or BULK_TARGET not in self.target_names:
+            return None
+        return 10.0 ** np.asarray(mean)[:, self.target_names.index(BULK_TARGET)]
 
     @torch.no_grad()
     def predict_graphs(self, graphs: list[CrystalGraph]) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +239,7 @@ def load_own(folder: Path) -> Checkpoint:
             t["mean"],
             t["std"],
             t["unit"],
-            Calibration(**t["calibration"]) if "calibration" in t else None,
+            Calibration.from_dict(t["calibration"]) if "calibration" in t else None,
         )
         for t in card["targets"]
     ]

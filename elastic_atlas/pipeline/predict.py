@@ -177,7 +177,8 @@ def _predict(results: list[GraphResult], inference: list[EnsembleInference]) -> 
     columns = []
     for model in inference:
         mean, spread = model.predict_graphs([r.graph for r in results])
-        sigma, expanded = model.uncertainty(spread), model.expanded_uncertainty(spread)
+        sigma = model.uncertainty(spread, mean)
+        expanded = model.expanded_uncertainty(spread, mean)
         columns += [(name, mean[:, j], spread[:, j], sigma[:, j], expanded[:, j])
                     for j, name in enumerate(model.target_names)]  # fmt: skip
     records: list[Record] = []

@@ -57,6 +57,23 @@ class Entries:
         return mean[:, j] - self.observed[name][:, j], spread[:, j]
 
 
+def checkpoint_fold(checkpoint: Checkpoint, matbench: Path) -> tuple[Any, dict[str, list[str]]]:
+    """The training configuration of a frozen checkpoint's fold (its Matbench files in
+    `matbench`) and its train/validation/test ids, from its model card."""
+    import pandas as pd
+
+    from elastic_atlas.training.train import TrainConfig
+
+    card = checkpoint.card["training"]
+    config = TrainConfig(
+        datasets=[matbench / d for d in card["datasets"]],
+        folds=matbench / card["folds"],
+        fold=card["fold"],
+    )
+    ids = pd.read_csv(checkpoint.path / card["ids"]["file"])
+    return config, {s: list(ids.mbid[ids.split == s]) for s in SPLITS}
+
+
 def evaluation_entries(config: Any, split: dict[str, list[str]]) -> Entries:
     dataset = load_joint_dataset(config.datasets)
     graphs = cached_graphs(dataset, config.graph, config.cache)
@@ -88,12 +105,10 @@ def evaluate(
             **metrics(mean[clean, j], entries.observed["test"][clean, j]),
             "left_out": sorted(duplicates),
         }
-        calibration = checkpoint.targets[j].calibration
-        if calibration is not None:
+        if checkpoint.targets[j].calibration is not None:
             per_target["uncertainty_coverage"] = {
-                name: coverage(error, calibration.sigma(spread), calibration.k95)
+                name: split_coverage(checkpoint, entries, name, j)
                 for name in ("validation", "test")
-                for error, spread in [entries.errors(name, j, checkpoint)]
             }
         if len(checkpoint.members) > 1:  # what the ensemble adds over its members
             per_target["members_test_mae"] = member_test_maes(checkpoint, entries, j)
@@ -117,11 +132,20 @@ def evaluate(
     return result
 
 
+def split_coverage(checkpoint: Checkpoint, entries: Entries, name: str, j: int) -> dict[str, float]:
+    """Coverage of target j's calibrated σ and 95 % interval on one split."""
+    inference = checkpoint.inference()
+    mean, spread = entries.predict(name, checkpoint)
+    sigma = inference.uncertainty(spread, mean)[:, j]
+    factors = inference.coverage_factors(spread, mean)[:, j]
+    return coverage(mean[:, j] - entries.observed[name][:, j], sigma, factors)
+
+
 def flag_rates(checkpoint: Checkpoint, entries: Entries) -> dict[str, dict[str, float]]:
     """Per risk flag on the test entries: rows it marks and, per target, the share of the worst
     5 % of |errors| it catches (contract/risk.py; BENCHMARKS.md has the other sets)."""
     mean, spread = entries.predict("test", checkpoint)
-    sigma = checkpoint.inference().uncertainty(spread)
+    sigma = checkpoint.inference().uncertainty(spread, mean)
     k, g = (entries.targets.index(t) for t in (Target.LOG10_K_VRH, Target.LOG10_G_VRH))
     flags = risk_flags(10 ** mean[:, k], entries.test_density, sigma[:, k], sigma[:, g])
     marks = {str(name): values == 1 for name, values in flags.items()}
@@ -151,7 +175,8 @@ def evaluate_heldout(checkpoint: Checkpoint, folder: Path, provenance: Path) -> 
     held = unseen_entries(folder, provenance, checkpoint.graph)
     inference = checkpoint.inference()
     mean, spread = inference.predict_graphs(held.graphs)
-    sigma = inference.uncertainty(spread)
+    sigma = inference.uncertainty(spread, mean)
+    factors = inference.coverage_factors(spread, mean)
     result: dict[str, Any] = {
         "source": f"{folder.name}: sane DFT entries outside the training subset",
         "ids": held.ids,
@@ -164,7 +189,7 @@ def evaluate_heldout(checkpoint: Checkpoint, folder: Path, provenance: Path) -> 
             "mean_signed": float(np.mean(error)),
             "n": len(error),
             **(
-                {"coverage": coverage(error, sigma[:, j], calibration.k95)}
+                {"coverage": coverage(error, sigma[:, j], factors[:, j])}
                 if calibration is not None
                 else {}
             ),

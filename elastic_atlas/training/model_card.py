@@ -149,16 +149,18 @@ def _uncertainty(card: dict[str, Any]) -> list[str]:
         "",
         "## Uncertainty",
         "",
-        "The standard uncertainty of a prediction is σ = √(a² + (b·s)²) in log10 GPa, with s the "
-        "members' standard deviation; a and b were fitted on the validation entries (which no "
-        "member trained on) so that 68.27 % of their |errors| are ≤ σ, with b bringing the "
-        "share within 2σ as close to 95.45 % as it goes. The errors have heavier tails than a "
-        "normal distribution, so 2σ covers less than 95 %: ±k95·σ is the 95 % interval. The "
+        "The standard uncertainty of a prediction starts from σ = √(a² + (b·s)²) in log10 GPa, "
+        "with s the members' standard deviation; a and b were fitted on the validation entries "
+        "(which no member trained on) so that 68.27 % of their |errors| are ≤ σ, with b bringing "
+        "the share within 2σ as close to 95.45 % as it goes. The errors have heavier tails than "
+        "a normal distribution, so 2σ covers less than 95 %: ±k95·σ is the 95 % interval. The "
         "test entries measure it. The 2σ ceiling is the most 2σ could hold were σ stretched "
         "until it holds 73 % (the top of 68 ± 5 %): below 92 %, no rescaling of σ meets "
         "68 ± 5 % and 95 ± 3 % together on those entries.",
+        *_groups_text(card),
         "",
-        "| target | a | b | k95 | split | within σ | within 2σ | within k95·σ | 2σ ceiling | n |",
+        "| target | a | b | k95 | split | within σ | within 2σ | within the 95 % interval | "
+        "2σ ceiling | n |",
         "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for target in card["targets"]:
@@ -169,6 +171,50 @@ def _uncertainty(card: dict[str, Any]) -> list[str]:
                 f"{cov['within_1_sigma']:.1%} | {cov['within_2_sigma']:.1%} | "
                 f"{cov['within_k95_sigma']:.1%} | "
                 f"{cov.get('two_sigma_ceiling', float('nan')):.1%} | {cov['n']} |"
+            )
+    return lines
+
+
+def _groups_text(card: dict[str, Any]) -> list[str]:
+    """The grouped (Mondrian) calibration, where the card has one: how it was fitted and each
+    group's multiplier and 95 % factor."""
+    grouped = [t for t in card["targets"] if t.get("calibration", {}).get("groups")]
+    if not grouped:
+        return []
+    source = card.get("training", {}).get("calibration", {})
+    weight = grouped[0]["calibration"]["groups"]["leave_out_weight"]
+    lines = [
+        "",
+        "This checkpoint's σ is that base σ times a multiplier per group of rows — the tercile "
+        "band of the base σ on the validation entries, crossed with a predicted bulk modulus "
+        "below the soft threshold — and each group has its own 95 % factor k "
+        "(`model/calibration.py`). Both are the group's weighted 68.27 % and 95.45 % quantiles of "
+        "|error| / base σ over a mixture of the validation entries' errors and of "
+        f"leave-chemical-system-out errors of the training entries (weight {weight:.0%}; "
+        f"{source.get('leave_out_entries', '?')} entries predicted by "
+        f"{len(source.get('leave_out_runs', []))} runs that never saw their chemical system), so "
+        "that the coverage holds per group and for crystals of new chemical systems. The k95 "
+        "column below is the one factor that would hold 95.45 % of that mixture; the release's "
+        "95 % interval columns use each row's group factor.",
+        "",
+        "| target | base σ band (log10 GPa) | predicted soft | multiplier | 95 % factor |",
+        "|---|---|---|---:|---:|",
+    ]
+    for target in grouped:
+        g = target["calibration"]["groups"]
+        bounds = [0.0, *g["edges"], float("inf")]
+        soft = [False, True] if g["soft_bulk_modulus"] is not None else [False]
+        for index, (m, k) in enumerate(zip(g["multipliers"], g["coverage_factors"], strict=True)):
+            band = index // len(soft)
+            low, high = bounds[band], bounds[band + 1]
+            shown = f"{low:.4f}–{high:.4f}"
+            if band == 0:
+                shown = f"< {high:.4f}"
+            elif high == float("inf"):
+                shown = f"≥ {low:.4f}"
+            lines.append(
+                f"| {target['name']} | {shown} | {'yes' if soft[index % len(soft)] else 'no'} | "
+                f"{m:.3f} | {k:.2f} |"
             )
     return lines
 

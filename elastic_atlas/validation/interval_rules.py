@@ -2,8 +2,9 @@
 
 A row's interval is value·10^(∓U) with U = k·u: it contains the value, is symmetric in log10
 (lower·upper = value²), is at least as wide as the 68 % interval (k ≥ 1), and exists exactly
-where u does. With the checkpoints' model cards at hand (`validate` of a release) k must also be
-the card's `k95` for that target (`interval_factors`).
+where u does. With the checkpoints' calibrations at hand (`validate` of a release reads them
+from its model cards) k must also be the card's: its `k95`, or for a grouped calibration the
+factor of the row's group, found again from the row's u and predicted B.
 """
 
 from __future__ import annotations
@@ -15,18 +16,24 @@ import numpy as np
 
 from elastic_atlas.contract.schema import SIGNIFICANT_DIGITS
 from elastic_atlas.contract.targets import Target
+from elastic_atlas.model.calibration import Calibration
 from elastic_atlas.validation.findings import Finding, findings_where
 from elastic_atlas.validation.tableio import TypedTable, table_format
 
 # float64 round trips through Parquet: only the arithmetic's own rounding
 EXACT_LOG10_TOLERANCE = 1e-9
+# relative rounding of u as a CSV keeps it (4 significant digits), with room to spare
+U_ROUNDING = 1e-3
 
 
 def check_intervals(
-    table: TypedTable, schema: dict[str, Any], factors: Mapping[str, float] | None = None
+    table: TypedTable,
+    schema: dict[str, Any],
+    calibrations: Mapping[str, Calibration] | None = None,
 ) -> list[Finding]:
-    """Each target's bounds against its value and u (see the module docstring); `factors`:
-    target name -> the k95 the bounds must use (none given: any k ≥ 1)."""
+    """Each target's bounds against its value and u (see the module docstring);
+    `calibrations`: target name -> the calibration whose factors the bounds must use (none
+    given: any k ≥ 1)."""
     found: list[Finding] = []
     for target in Target:
         names = (target.column, target.uncertainty_column, target.lower_column,
@@ -34,12 +41,40 @@ def check_intervals(
         if not all(name in table.columns for name in names):
             continue
         tolerance = _log10_tolerance(table, schema, names)
-        found += _check_target(table, target, tolerance, (factors or {}).get(target.value))
+        calibration = (calibrations or {}).get(target.value)
+        found += _check_target(table, target, tolerance, calibration)
     return found
 
 
+def allowed_factor(
+    calibration: Calibration, u: np.ndarray, bulk: np.ndarray | None, width: np.ndarray,
+    tolerance: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Rows whose half-width is k·u for the k the calibration gives them. A grouped
+    calibration's group is found again from u and B: group g is the row's when u / m_g falls
+    in g's band (within u's rounding) and B's softness matches."""
+    if calibration.groups is None:
+        return np.abs(width - calibration.k95 * u) <= tolerance
+    groups = calibration.groups
+    soft_axis = groups.soft_bulk_modulus is not None
+    edges = [0.0, *groups.edges, np.inf]
+    ok = np.zeros(len(u), dtype=bool)
+    for index, (m, k) in enumerate(zip(groups.multipliers, groups.coverage_factors, strict=True)):
+        band = index // 2 if soft_axis else index
+        base = u / m
+        inside = (base >= edges[band] * (1 - U_ROUNDING)) & (
+            base <= edges[band + 1] * (1 + U_ROUNDING)
+        )
+        if soft_axis:
+            if bulk is None:
+                continue
+            inside &= (bulk < groups.soft_bulk_modulus) == bool(index % 2)
+        ok |= inside & (np.abs(width - k * u) <= tolerance)
+    return ok
+
+
 def _check_target(
-    table: TypedTable, target: Target, tolerance: float, factor: float | None
+    table: TypedTable, target: Target, tolerance: float, calibration: Calibration | None
 ) -> list[Finding]:
     value, u, lower, upper = (
         table.numbers(n)
@@ -58,11 +93,14 @@ def _check_target(
     mask_symmetry = judged & ~mask_order & (np.abs(above - below) > tolerance)
     width = 0.5 * (above + below)
     with np.errstate(invalid="ignore"):
-        if factor is None:
+        if calibration is None:
             mask_width = judged & ~mask_order & (width < u - tolerance)
         else:  # u is rounded too: its relative rounding scales into k·u
-            allowed = tolerance + 1e-3 * width
-            mask_width = judged & ~mask_order & (np.abs(width - factor * u) > allowed)
+            bulk = (
+                table.numbers(Target.LOG10_K_VRH.column) if target.column in table.columns else None
+            )
+            fits = allowed_factor(calibration, u, bulk, width, tolerance + 2 * U_ROUNDING * width)
+            mask_width = judged & ~mask_order & ~fits
     return (
         findings_where(table, mask_presence, check=check, severity="error", columns=columns,
                        message=lambda i: "the 95 % interval must be given exactly where the "
@@ -76,8 +114,8 @@ def _check_target(
         + findings_where(table, mask_width, check=check, severity="error", columns=columns,
                          message=lambda i: f"the 95 % interval of {target.column} spans "
                          f"±{width[i]:.6f} in log10, "
-                         + (f"narrower than u = {u[i]:.4g}" if factor is None
-                            else f"not k95·u = {factor:.4g}·{u[i]:.4g}"))
+                         + (f"narrower than u = {u[i]:.4g}" if calibration is None
+                            else f"not k·u with the model card's k for this row (u = {u[i]:.4g})"))
     )  # fmt: skip
 
 

@@ -290,7 +290,7 @@ def intervals_use_the_cards(
     from elastic_atlas.validation.tableio import type_table
 
     rows = _table_paths(base, table, resources).get("parquet")
-    factors = _card_factors(base, table, resources)
+    factors = _card_calibrations(base, table, resources)
     if rows is None or not factors:
         return []
     schema = load_table_schema(table)
@@ -303,15 +303,17 @@ def intervals_use_the_cards(
         return []
     first = found[0]
     message = (
-        f"{len(found)} row(s) whose 95 % interval is not ±k95·u of the model card, e.g. "
+        f"{len(found)} row(s) whose 95 % interval is not ±k·u with the model card's k, e.g. "
         f"{first.material_id}: {first.message}"
     )
     return [_finding("intervals", rows.name, message)]
 
 
-def _card_factors(base: Path, table: str, resources: list[dict[str, Any]]) -> dict[str, float]:
-    """Target -> k95 from the model cards of the checkpoints a table's resources name."""
-    factors: dict[str, float] = {}
+def _card_calibrations(base: Path, table: str, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """Target -> calibration from the model cards of the checkpoints a table's resources name."""
+    from elastic_atlas.model.calibration import Calibration
+
+    factors: dict[str, Any] = {}
     for resource in resources:
         if resource.get("elastic_atlas:table") != table:
             continue
@@ -323,8 +325,9 @@ def _card_factors(base: Path, table: str, resources: list[dict[str, Any]]) -> di
                 targets = json.loads(card.read_text()).get("targets", [])
                 for target in targets:
                     if isinstance(target, dict) and isinstance(target.get("calibration"), dict):
-                        factors[str(target["name"])] = float(target["calibration"]["k95"])
-            except (ValueError, KeyError, TypeError, RecursionError):
+                        calibration = Calibration.from_dict(target["calibration"])
+                        factors[str(target["name"])] = calibration
+            except (ValueError, KeyError, TypeError, RecursionError, AttributeError):
                 continue  # `checkpoints` reports a card that is not valid
     return factors
 

@@ -89,3 +89,66 @@ def test_too_few_or_all_zero_errors_are_refused():
         fit_calibration(np.ones(5), np.ones(5))
     with pytest.raises(ValueError, match="exactly 0"):
         fit_calibration(np.zeros(100), np.ones(100))
+
+
+def grouped() -> Calibration:
+    """Two bands of the base σ (edge 0.05) × predicted soft (B < 32 GPa): four groups."""
+    from elastic_atlas.model.calibration import Groups
+
+    groups = Groups(edges=(0.05,), soft_bulk_modulus=32.0, multipliers=(1.0, 2.0, 1.5, 3.0),
+                    coverage_factors=(3.0, 2.5, 2.8, 2.2), leave_out_weight=0.35)  # fmt: skip
+    return Calibration(a=0.03, b=2.0, k95=3.1, groups=groups)
+
+
+def test_a_grouped_calibration_scales_each_row_by_its_groups_multiplier():
+    calibration = grouped()
+    spread = np.array([0.0, 0.0, 0.02, 0.02])  # base σ 0.03, 0.03, 0.05, 0.05 (by hand)
+    bulk = np.array([100.0, 10.0, 100.0, 10.0])
+    # groups: band 0 hard, band 0 soft, band 1 hard (0.05 is the edge: band 1), band 1 soft
+    assert calibration.groups.index(calibration.base(spread), bulk).tolist() == [0, 1, 2, 3]
+    assert calibration.sigma(spread, bulk) == pytest.approx([0.03, 0.06, 0.075, 0.15])
+    assert calibration.factor(spread, bulk) == pytest.approx([3.0, 2.5, 2.8, 2.2])
+    assert calibration.expanded(spread, bulk) == pytest.approx([0.09, 0.15, 0.21, 0.33])
+    with pytest.raises(ValueError, match="predicted B"):
+        calibration.sigma(spread)  # the soft groups need the bulk moduli
+
+
+def test_a_grouped_calibration_survives_the_model_card():
+    calibration = grouped()
+    entry = calibration.as_dict()
+    assert entry["groups"]["multipliers"] == (1.0, 2.0, 1.5, 3.0)
+    import json
+
+    assert Calibration.from_dict(json.loads(json.dumps(entry))) == calibration
+    assert "groups" not in Calibration(0.03, 2.0, 3.0).as_dict()  # plain cards stay as they were
+
+
+def test_groups_must_match_their_count_and_ascend():
+    from elastic_atlas.model.calibration import Groups
+
+    with pytest.raises(ValueError, match="4 groups"):
+        Groups((0.05,), 32.0, (1.0, 2.0), (3.0, 3.0), 0.35)
+    with pytest.raises(ValueError, match="ascend"):
+        Groups((0.06, 0.05), None, (1.0, 1.0, 1.0), (3.0, 3.0, 3.0), 0.35)
+
+
+def test_fit_groups_takes_the_weighted_quantiles_of_each_group():
+    from elastic_atlas.model.calibration import fit_groups
+
+    rng = np.random.default_rng(1)
+    # band 0 (base σ 0.03): |error|/σ uniform on (0, 1); band 1 (0.06): uniform on (0, 2) —
+    # no soft axis. 68.27 % quantiles: 0.68 and 1.37; 95.45 % / 68.27 %: 1.40 in both.
+    n = 20_000
+    ratio = np.concatenate([rng.uniform(0, 1, n), rng.uniform(0, 2, n)])
+    base = np.concatenate([np.full(n, 0.03), np.full(n, 0.06)])
+    weights = np.full(2 * n, 1.0)
+    fitted = fit_groups(Calibration(0.03, 1.0), ratio, base, None, weights, (0.045,), None, 0.3)
+    assert fitted.groups.multipliers == pytest.approx((0.6827, 1.3654), rel=0.02)
+    assert fitted.groups.coverage_factors == pytest.approx((1.398, 1.398), rel=0.02)
+    # weights count, not entries: band 1's ratios above 1 weighted ×0 leave uniform(0, 1)
+    heavy = np.where((base == 0.06) & (ratio > 1), 0.0, 1.0)
+    refit = fit_groups(Calibration(0.03, 1.0), ratio, base, None, heavy, (0.045,), None, 0.3)
+    assert refit.groups.multipliers[1] == pytest.approx(0.6827, rel=0.03)
+    with pytest.raises(ValueError, match="< 20"):
+        fit_groups(Calibration(0.03, 1.0), ratio[:30], base[:30], None, weights[:30], (0.045,),
+                   None, 0.3)  # fmt: skip

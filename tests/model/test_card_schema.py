@@ -37,6 +37,16 @@ def edit(card: dict, change: str) -> None:
         card["training"]["ids"] = {"file": "../../etc/hostname"}
     elif change == "member outside":
         card["members"][0]["file"] = "../member-0.safetensors"
+    elif change.startswith("groups"):
+        groups = {"edges": [0.05], "soft_bulk_modulus": 32.0, "multipliers": [1.0, 2.0, 1.5, 3.0],
+                  "coverage_factors": [3.0, 2.5, 2.8, 2.2], "leave_out_weight": 0.35}  # fmt: skip
+        if change == "groups of the wrong count":
+            groups["multipliers"] = [1.0]
+        elif change == "groups with a negative multiplier":
+            groups["multipliers"][2] = -1.5
+        elif change == "groups with a weight above 1":
+            groups["leave_out_weight"] = 1.5
+        card["targets"][0]["calibration"] = {"a": 0.03, "b": 1.0, "k95": 3.0, "groups": groups}
 
 
 CASES = {
@@ -50,6 +60,9 @@ CASES = {
     "swapped targets": "targets swapped",
     "training ids outside": "not a plain file name",
     "member outside": "members.0.file",
+    "groups of the wrong count": "4 groups need 4 multipliers",
+    "groups with a negative multiplier": "must be positive",
+    "groups with a weight above 1": "leave_out_weight",
 }
 
 

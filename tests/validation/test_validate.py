@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from elastic_atlas.cli import main
 from elastic_atlas.contract import physics
+from elastic_atlas.contract.risk import HIGH_UNCERTAINTY
 from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.inputs.synthetic import SYNTHETIC_K95, set_intervals, synthetic_table
@@ -345,9 +346,11 @@ def test_a_flag_at_its_threshold_is_judged_exactly_in_parquet_and_leniently_in_c
 
     table = synthetic_table(10, seed=4)
     table["k_vrh_uncertainty"], table["g_vrh_uncertainty"] = 0.03, 0.03
-    table.loc[2, "k_vrh_uncertainty"] = 0.0620004  # above 0.062; the CSV keeps 4 digits: 0.06200
+    threshold = HIGH_UNCERTAINTY["k_vrh"]
+    table.loc[2, "k_vrh_uncertainty"] = threshold + 4e-7  # the CSV keeps 4 digits: at it
     table["risk_high_uncertainty"] = False
     table.loc[2, "risk_high_uncertainty"] = True  # right, from the exact value
+    set_intervals(table)
     write_csv(table, tmp_path / "table.csv", "mped")
     settings = {"tolerance": STRICT, "settings": SETTINGS, "schema": load_table_schema("mped")}
     assert errors(validate_table_file(tmp_path / "table.csv", **settings)) == []
@@ -402,6 +405,7 @@ def test_the_interval_must_use_the_cards_k95(tmp_path):
     """With the model card's k95 at hand, an interval at another coverage factor is an error
     even when it is otherwise well formed; the card's own factor passes."""
     from elastic_atlas.contract.schema import field_map
+    from elastic_atlas.model.calibration import Calibration
     from elastic_atlas.validation.interval_rules import check_intervals
     from elastic_atlas.validation.tableio import read_arrow, type_table
 
@@ -410,8 +414,8 @@ def test_the_interval_must_use_the_cards_k95(tmp_path):
     frame.to_parquet(path, index=False)
     schema = load_table_schema("mped")
     typed = type_table(path, read_arrow(path), field_map(schema))
-    right = {"log10_k_vrh": SYNTHETIC_K95, "log10_g_vrh": SYNTHETIC_K95}
+    right = {t: Calibration(0.03, 1.0, SYNTHETIC_K95) for t in ("log10_k_vrh", "log10_g_vrh")}
     assert check_intervals(typed, schema, right) == []
-    wrong = {"log10_k_vrh": SYNTHETIC_K95 * 1.1, "log10_g_vrh": SYNTHETIC_K95}
+    wrong = {**right, "log10_k_vrh": Calibration(0.03, 1.0, SYNTHETIC_K95 * 1.1)}
     found = check_intervals(typed, schema, wrong)
     assert {f.check for f in found} == {"consistency.k_vrh_interval"} and len(found) == 5
