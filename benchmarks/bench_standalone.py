@@ -77,24 +77,19 @@ def own_validation(folder: Path) -> dict[str, Any]:
 def table_facts(folder: Path, table: str) -> dict[str, Any]:
     """What the release states of a table, read back from its files: DFT statuses, rows
     without a band gap, and predicted vs DFT on the rows not in training (with the coverage
-    of u and of the card's k95·u there)."""
+    of u and of the rows' own 95 % intervals there)."""
     import pandas as pd
 
     from elastic_atlas.release.trust import dft_comparison, flag_counts
 
     frame = pd.read_parquet(folder / f"{table}.parquet")
     statuses = frame["dft_status"].value_counts().sort_index().to_dict()
-    k95 = {}
-    for card in folder.glob("models/*/model.json"):
-        for target in json.loads(card.read_text()).get("targets", []):
-            if "calibration" in target:
-                k95[target["name"]] = target["calibration"]["k95"]
     return {
         "rows": len(frame),
         "dft_status": {str(k): int(v) for k, v in statuses.items()},
         "rows_without_band_gap": int(frame.band_gap.isna().sum()),
         "in_training": int(frame.in_training.fillna(False).astype(bool).sum()),
-        "vs_dft": dft_comparison(frame, k95),
+        "vs_dft": dft_comparison(frame),
         "flags": flag_counts(frame),
     }
 

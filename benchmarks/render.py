@@ -92,34 +92,64 @@ def install_use() -> list[str]:
 
 def ood_calibration() -> list[str]:
     """The σ forms scored on the test and MP-2023 (ood_calibration.json)."""
-    data = _load("ood_calibration")["targets"]
-    k, g = data["log10_k_vrh"], data["log10_g_vrh"]
+    data = _load("ood_calibration")
     forms = {
-        "adopted": "adopted √(a²+(b·s)²)",
-        "loco_calibrated": "leave-out fit √(a²+(b·s)²+(c·d)²)",
-        "mondrian": "Mondrian (σ tercile × soft), 35 % leave-out",
+        "base": "base √(a²+(b·s)²), adopted before",
+        "loco_calibrated": "leave-out fit √(a²+(b·s)²+(c·d)²), tried",
+        "adopted": "**grouped (Mondrian), adopted**",
     }
     lines = [
-        "| σ | set | K within σ (k95·σ) | K terciles | K flags | K ρ | G within σ (k95·σ) | "
-        "G terciles | G flags | G ρ |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| σ | set | modulus | within u (95 % interval) | u terciles | flags | new / known "
+        "chemical system | Spearman(u, \\|error\\|) |",
+        "|---|---|---|---|---|---|---|---:|",
     ]
-
-    def cells(x: dict[str, Any], detail: bool) -> str:
-        shares = f"{100 * x['within_sigma']:.1f} ({100 * x['within_k95_sigma']:.1f})"
-        terciles = "/".join(f"{100 * v:.0f}" for v in x["within_sigma_per_tercile"])
-        flags = "/".join(f"{100 * v:.0f}" for v in x["within_sigma_per_flag"].values())
-        if not detail:
-            terciles = flags = ""
-        return f"{shares} | {terciles} | {flags} | {x['spearman']:.3f}"
-
+    risk = ("risk_high_uncertainty", "risk_soft", "risk_low_density")
     for form, label in forms.items():
         for name, shown in (("fold0_test", "test"), ("mp2023_outside", "MP-2023")):
-            detail = name == "fold0_test"
-            lines.append(
-                f"| {label if detail else label.split(' ')[0]} | {shown} | "
-                f"{cells(k[name][form], detail)} | {cells(g[name][form], detail)} |"
-            )
+            for target, symbol in ((K, "K"), (G, "G")):
+                x = data["targets"][target][name][form]
+                per = x["within_sigma_per_flag"]
+                lines.append(
+                    f"| {label} | {shown} | {symbol} | {100 * x['within_sigma']:.1f} "
+                    f"({100 * x['within_k95_sigma']:.1f}) | "
+                    + "/".join(f"{100 * v:.0f}" for v in x["within_sigma_per_tercile"]) + " | "
+                    + "/".join(f"{100 * per[f]:.0f}" if f in per else "–" for f in risk) + " | "
+                    + "/".join(f"{100 * per[f]:.0f}" if f in per else "–"
+                               for f in ("new chemical system", "known chemical system"))
+                    + f" | {x['spearman']:.3f} |"
+                )  # fmt: skip
+    shares = data["new_chemical_system_share"]
+    lines += [
+        "",
+        f"Rows of chemical systems absent from the checkpoint's training entries: "
+        f"{100 * shares['fold0_test']:.0f} % of the test, {100 * shares['mp2023_outside']:.0f} % "
+        "of the MP-2023 entries. " + _source(data),
+    ]
+    return lines
+
+
+def table_evidence() -> list[str]:
+    """How far each release table's rows sit from the training data (ood_calibration.json)."""
+    data = _load("ood_calibration")["tables"]
+    limits = data["test_u_95th_percentile"]
+    lines = [
+        f"| table | rows | u beyond the test's 95th percentile (u_K > {limits[0]:.3f} or "
+        f"u_G > {limits[1]:.3f}) | chemical system absent from training |",
+        "|---|---:|---:|---:|",
+    ]
+    for table, t in data.items():
+        if not isinstance(t, dict) or "rows" not in t:
+            continue
+        lines.append(
+            f"| {table} | {t['rows']:,} | {100 * t['beyond_test_95th_percentile']:.1f} % | "
+            f"{100 * t['new_chemical_system']:.1f} % |"
+        )
+    beyond = data["mp2023_beyond"]
+    covered = (
+        "K " + " / G ".join(f"{100 * v:.0f} %" for v in beyond["within_u"])
+        if beyond["within_u"] else "none to measure"
+    )  # fmt: skip
+    lines += ["", f"MP-2023 entries beyond that percentile: {beyond['n']} (within u: {covered})."]
     return lines
 
 
@@ -306,7 +336,7 @@ def uncertainty_limit() -> list[str]:
     """Three σ models fitted on validation, scored on test (uncertainty_limit.json)."""
     data = _load("uncertainty_limit")
     forms = {
-        "spread": "a² + (b·s)² (**adopted**)",
+        "spread": "a² + (b·s)² (base)",
         "spread + error memory": "a² + (b·s)² + (c·r)² (error memory)",
         "gradient-boosted error model": "a² + (b·s)² + (c·g)² (boosted)",
     }
@@ -347,7 +377,8 @@ def flags() -> list[str]:
                 f"{f[f'{K} MAE flagged']:.3f} / {f[f'{K} MAE unflagged']:.3f} | "
                 f"{f[f'{G} MAE flagged']:.3f} / {f[f'{G} MAE unflagged']:.3f} |"
             )
-    return lines
+    trust = _load("trust")
+    return [*lines, "", _source(trust) + f" Model {trust['model']}."]
 
 
 def release_trust() -> list[str]:
@@ -355,7 +386,7 @@ def release_trust() -> list[str]:
     data = _load("standalone")
     lines = [
         "| table | rows | DFT status ok | in training | rows | K MAE (signed) | "
-        "K within u / k95·u | G MAE (signed) | G within u / k95·u |",
+        "K within u / inside the 95 % interval | G MAE (signed) | G within u / inside |",
         "|---|---:|---:|---:|---|---|---|---|---|",
     ]
     for table, t in data["tables"].items():
@@ -368,7 +399,7 @@ def release_trust() -> list[str]:
                 continue
             cells = [
                 f"{vs[s]['mae']:.4f} ({vs[s]['mean_signed']:+.3f}) | "
-                f"{_pct(vs[s]['within_u'])} / {_pct(vs[s]['within_k95u'])}"
+                f"{_pct(vs[s]['within_u'])} / {_pct(vs[s]['within_interval'])}"
                 for s in ("B", "G")
             ]
             lines.append(
@@ -566,6 +597,7 @@ RENDERERS: dict[str, Callable[[], list[str]]] = {
     "validate": validate,
     "standalone": standalone,
     "heldout": heldout,
+    "table_evidence": table_evidence,
 }
 
 
