@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from common import machine, today
+from common import header
 
 FLAGS = [
     "--no-sandbox",
@@ -67,10 +67,10 @@ def main() -> None:
     parser.add_argument("--query", default="AsGa")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    args.release = args.release.resolve()  # a file URI needs an absolute path
     sizes = {p.name: p.stat().st_size for p in sorted(args.release.glob("*-structures.parquet"))}
     report = {
-        "date": today(),
-        "machine": machine(),
+        **header(),
         "release": args.release.name,
         "index_html_bytes": (args.release / "index.html").stat().st_size,
         "structures_bytes": sizes,

@@ -303,7 +303,8 @@ def calibration() -> list[str]:
     card = {t["name"]: t["calibration"] for t in metrics["targets"]}
     metrics = metrics["metrics"]
     lines = [
-        "| target | a | b | k95 | set | n | within σ | within 2σ | within k95·σ | 2σ ceiling |",
+        "| target | a | b | k95 | set | n | within σ | within 2σ | within the 95 % interval | "
+        "2σ ceiling |",
         "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     sets = (
