@@ -111,6 +111,7 @@ def checkpoint_facts(checkpoint: dict[str, Any], card: dict[str, Any]) -> list[s
         lines.append(
             f"- Never-seen Materials Project 2023 entries ({len(held['ids'])}): MAE "
             + listed({t: held[t]["mae"] for t in targets if t in held})
+            + held_coverage(held, targets, short)
         )
     coverage = {t: m["uncertainty_coverage"]["test"] for t, m in targets.items()
                 if "uncertainty_coverage" in m}  # fmt: skip
@@ -124,6 +125,17 @@ def checkpoint_facts(checkpoint: dict[str, Any], card: dict[str, Any]) -> list[s
             )
         )
     return lines
+
+
+def held_coverage(held: dict[str, Any], targets: dict[str, Any], short: dict[str, str]) -> str:
+    """ "; within u / the 95 % interval: …" for the never-seen entries, where the card has it."""
+    shares = [
+        f"{short.get(t, t)} {held[t]['coverage']['within_1_sigma']:.0%} / "
+        f"{held[t]['coverage']['within_k95_sigma']:.0%}"
+        for t in targets
+        if t in held and "coverage" in held[t]
+    ]
+    return "; within u / the 95 % interval: " + ", ".join(shares) if shares else ""
 
 
 def trust_section(frame: pd.DataFrame, stats: BuildStatistics, dft_source: str) -> list[str]:

@@ -130,8 +130,8 @@ def _heldout(m: dict[str, Any], names: list[str]) -> list[str]:
         return []
     h = m["heldout"]
     lines = ["", f"## Never seen: {h['source']}", ""]
-    lines += ["| target | n | MAE | mean signed error | within σ | within 2σ | within k95·σ |",
-              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += ["| target | n | MAE | mean signed error | within σ | within 2σ | "
+              "within the 95 % interval |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name in names:
         v, c = h[name], h[name].get("coverage", {})
         lines.append(
