@@ -149,8 +149,9 @@ def about(release: Release, tables: list[str]) -> list[str]:
             "- `k_vrh_uncertainty` / `g_vrh_uncertainty` are calibrated standard uncertainties",
             "  in log10 GPa: about 68 % of held-out errors lie within u. The errors have heavier",
             "  tails than a normal distribution, so 2u holds fewer than 95 %; the 95 % interval,",
-            "  ±k95·u in log10 with the model card's `k95`, is published in GPa as",
-            "  `k_vrh_lower` … `k_vrh_upper` and `g_vrh_lower` … `g_vrh_upper`.",
+            "  ±k·u in log10 with k from the model card (per group of rows where the card's",
+            "  calibration has groups), is published in GPa as `k_vrh_lower` … `k_vrh_upper`",
+            "  and `g_vrh_lower` … `g_vrh_upper`.",
         ]
         if calibrated
         else [
