@@ -82,3 +82,5 @@ class BuildStatistics(BaseModel):
     seconds: float
     inputs_per_second: float | None
     peak_rss_mib: float
+    code_version: str = ""  # elastic-atlas's version string
+    code_sha256: str = ""  # digest of the package's sources (digest.source_digest)

@@ -17,9 +17,10 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from elastic_atlas import __version__
 from elastic_atlas.contract.licences import table_licence
 from elastic_atlas.contract.reasons import REJECT_COLUMNS, Rejected
-from elastic_atlas.digest import file_digest
+from elastic_atlas.digest import file_digest, source_digest
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.inputs.sources import SourceError, count_cif_inputs
 from elastic_atlas.model.checkpoint import (
@@ -157,6 +158,8 @@ def build_statistics(
     screened, rejected = book.counts()
     elapsed = time.perf_counter() - start
     return BuildStatistics(
+        code_version=__version__,
+        code_sha256=source_digest(),
         table=recipe.table,
         recipe=display_path(recipe.path) if recipe.path else None,
         inputs=book.inputs,

@@ -22,7 +22,7 @@ from elastic_atlas.contract.checklist import checklist_text
 from elastic_atlas.contract.reasons import rejects_schema
 from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.contract.settings import ValidationSettings
-from elastic_atlas.digest import file_digest
+from elastic_atlas.digest import file_digest, source_digest
 from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.outputs import OutputError, check_writable, release_holding
 from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
@@ -302,5 +302,6 @@ def _descriptor(release: Release) -> dict[str, Any]:
         "contributors": contributors(config),
         "sources": sources(release.references()),
         "elastic_atlas:code_version": __version__,
+        "elastic_atlas:code_sha256": source_digest(),
         "resources": resources,
     }
