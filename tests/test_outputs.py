@@ -116,3 +116,32 @@ def test_a_linked_releases_descriptor_is_not_written_through(tmp_path):
     assert precious.read_text() == "{}" and sorted(p.name for p in releases.iterdir()) == [
         "datapackage.json"
     ]
+
+
+def test_a_second_build_into_a_folder_in_use_is_refused(tmp_path):
+    from elastic_atlas.pipeline.outputs import LOCK_NAME, folder_lock
+
+    out = tmp_path / "out"
+    build = ["build", "-o", str(out), "--workers", "0", "--quiet"]
+    with folder_lock(out):  # another run holds the folder (the kernel's lock, as a process)
+        result = CliRunner().invoke(main, build)
+        assert result.exit_code == 2 and "being written by another run" in result.output
+        assert f"pid {os.getpid()}" in result.output and not (out / "mped.csv").exists()
+    assert not (out / LOCK_NAME).exists()  # the holder leaves no file behind
+    (out / LOCK_NAME).write_text("424242\n")  # left by a killed run: no lock is held on it
+    result = CliRunner().invoke(main, build)
+    assert result.exit_code == 0, result.output
+    assert (out / "mped.csv").exists() and not (out / LOCK_NAME).exists()
+
+
+def test_a_lock_that_is_a_link_is_not_followed(tmp_path):
+    from elastic_atlas.pipeline.outputs import LOCK_NAME
+
+    out = tmp_path / "out"
+    out.mkdir()
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    (out / LOCK_NAME).symlink_to(target)
+    result = CliRunner().invoke(main, ["build", "-o", str(out), "--workers", "0", "--quiet"])
+    assert result.exit_code == 2 and "cannot hold the output folder" in result.output
+    assert target.read_text() == "keep me\n"

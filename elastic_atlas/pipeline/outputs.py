@@ -8,12 +8,16 @@ lie inside a published release, whose files are pinned by checksums and a DOI.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from elastic_atlas.errors import OutputError
 
 STDOUT = Path("-")
+LOCK_NAME = ".elastic-atlas.lock"  # held by the run writing a folder, removed when it ends
 
 
 def release_holding(path: Path) -> Path | None:
@@ -57,3 +61,36 @@ def _read_from(folder: Path, path: Path) -> bool:
         return True
     name = path.name.lower()
     return name.endswith((".cif", ".cif.gz"))
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold `folder` for one run: a second run on it is refused while this one lives.
+
+    The lock is the kernel's (flock) on a file in the folder, so it dies with the process even
+    when that is killed; the file itself is removed when the run ends, and a file left by a
+    killed run is simply taken over.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot hold the output folder ({error.strerror})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(handle, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(handle)
+        raise OutputError(
+            f"{folder} is being written by another run (pid {holder}); wait for it to end or "
+            "give another folder"
+        ) from None
+    try:
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)

@@ -30,7 +30,12 @@ from elastic_atlas.paths import default_releases, display_path
 from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
 from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
 from elastic_atlas.pipeline.driver import RunOptions, counted, stream  # noqa: F401 (re-exported)
-from elastic_atlas.pipeline.outputs import OutputError, check_writable, release_holding
+from elastic_atlas.pipeline.outputs import (
+    OutputError,
+    check_writable,
+    folder_lock,
+    release_holding,
+)
 from elastic_atlas.pipeline.records import Accounting, BuildStatistics
 from elastic_atlas.pipeline.shards import (
     ShardSpec,
@@ -199,9 +204,10 @@ def build_table(recipe: Recipe, out_dir: Path, options: RunOptions | None = None
              "rejects.csv", "summary.json")  # fmt: skip
     for name in names:  # checked before any work: no input, link or FIFO is written over
         check_writable(out_dir / name, recipe_inputs(recipe))
-    result = run_build(recipe, options or RunOptions())
-    write_table_files(result, out_dir, "rejects.csv")
-    (out_dir / "summary.json").write_text(result.statistics.model_dump_json(indent=2) + "\n")
+    with folder_lock(out_dir):  # two builds into one folder would interleave their files
+        result = run_build(recipe, options or RunOptions())
+        write_table_files(result, out_dir, "rejects.csv")
+        (out_dir / "summary.json").write_text(result.statistics.model_dump_json(indent=2) + "\n")
     return result
 
 
