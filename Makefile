@@ -115,6 +115,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_release.py --json benchmarks/results/release_speed.json \
 	  --former $(FORMER)/cgcnn3x64-matbench-2026-11-25-kvrh $(FORMER)/cgcnn3x64-matbench-2026-11-25-gvrh
 	$(BIN)/python benchmarks/bench_standalone.py --json benchmarks/results/standalone.json
+	$(BIN)/python benchmarks/bench_plan.py --members 100000 1000000 --zip ../shared/data/mp2018/structures.zip ../shared/data/gnome/by_id.zip --json benchmarks/results/plan.json
 	$(BIN)/python benchmarks/render.py
 
 # BENCHMARKS.md's tables from benchmarks/results/*.json, nothing measured

@@ -577,6 +577,24 @@ def heldout() -> list[str]:
     return [*lines, "", _source(data)]
 
 
+def plan() -> list[str]:
+    """The plan of a zip vs zipfile's member list (plan.json, bench_plan.py)."""
+    data = _load("plan")
+    lines = [
+        "| archive | members | `infolist()` s | `infolist()` RSS rise | plan → Parquet s | "
+        "plan RSS rise |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for a in data["archives"]:
+        i, p = a["infolist"], a["plan"]
+        lines.append(
+            f"| {a['archive']} | {i['members']:,} | {i['seconds']:.2f} | "
+            f"{i['peak_above_start_mib']:.0f} MiB | {p['seconds']:.2f} | "
+            f"{p['peak_above_start_mib']:.0f} MiB |"
+        )
+    return [*lines, "", _source(data)]
+
+
 RENDERERS: dict[str, Callable[[], list[str]]] = {
     "page": page,
     "install_use": install_use,
@@ -599,6 +617,7 @@ RENDERERS: dict[str, Callable[[], list[str]]] = {
     "standalone": standalone,
     "heldout": heldout,
     "table_evidence": table_evidence,
+    "plan": plan,
 }
 
 
