@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from elastic_atlas.contract.reasons import Reason, Rejected
-from elastic_atlas.inputs.recipe import Recipe
+from elastic_atlas.inputs.recipe import Models, Recipe
 from elastic_atlas.inputs.sources import RawStructure, iter_cif_source, load_summary
 from elastic_atlas.model.checkpoint import (
     Checkpoint,
@@ -103,8 +103,12 @@ def _join(raw: RawStructure, summary: dict | None, seen: set[str]) -> tuple[Reas
 
 def load_models(recipe: Recipe) -> list[Checkpoint]:
     """The recipe's checkpoints on this machine's device; together they predict K and G."""
+    return load_models_of(recipe.models)
+
+
+def load_models_of(models: Models) -> list[Checkpoint]:
+    """A recipe's [models] on this machine's device; together they predict K and G."""
     device = default_device()
-    models = recipe.models
     if models.checkpoint is not None:
         checkpoints = [load_checkpoint(models.checkpoint, models.atom_init).to(device)]
         roles = [(checkpoints[0], name) for name in (BULK, SHEAR)]

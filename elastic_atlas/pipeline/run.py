@@ -30,6 +30,7 @@ from elastic_atlas.paths import default_releases, display_path
 from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
 from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
 from elastic_atlas.pipeline.driver import RunOptions, counted, stream  # noqa: F401 (re-exported)
+from elastic_atlas.pipeline.model_refs import model_ref
 from elastic_atlas.pipeline.outputs import (
     OutputError,
     check_writable,
@@ -121,7 +122,8 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     crosscheck = crosscheck_of(recipe, checkpoints, dft)
     book = Accounting()
     check_every = recipe.summary.symmetry_check_every if recipe.summary else 0
-    spec = ShardSpec(recipe.table, checkpoints, recipe.screen, check_every, crosscheck=crosscheck)
+    models = model_ref(recipe.models, checkpoints)
+    spec = ShardSpec(recipe.table, models, recipe.screen, check_every, crosscheck=crosscheck)
     keeper = TextKeeper()  # each row's CIF, shipped beside the table
     records = stream(
         keeper.watch(candidates(recipe, book, summary)), checkpoints, book, options,

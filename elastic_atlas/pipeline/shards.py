@@ -26,6 +26,7 @@ from elastic_atlas.model.checkpoint import Checkpoint
 from elastic_atlas.pipeline.candidates import SYMMETRY_CHECK, add_symmetry, screen_structure
 from elastic_atlas.pipeline.crosscheck import CrossCheck
 from elastic_atlas.pipeline.driver import RunOptions, stream
+from elastic_atlas.pipeline.model_refs import ModelRef, checkpoints_of
 from elastic_atlas.pipeline.records import Accounting, Predicted
 from elastic_atlas.pipeline.tables import arrow_table, table_frame
 
@@ -59,11 +60,15 @@ class ShardSpec:
     """What every shard of one table needs (sent once to each worker)."""
 
     table: str
-    checkpoints: list[Checkpoint]
+    models: ModelRef  # the checkpoints by reference: each process loads them once, itself
     screen: ScreenSettings
     check_every: int = 16
     batch_size: int | None = None  # inference batch; None: the default of the device
     crosscheck: CrossCheck | None = None  # DFT moduli and training ids for the rows
+
+    @property
+    def checkpoints(self) -> list[Checkpoint]:
+        return checkpoints_of(self.models)
 
     def hooks(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ from elastic_atlas.inputs.recipe import load_recipe
 from elastic_atlas.paths import repo_root
 from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
 from elastic_atlas.pipeline.crosscheck import crosscheck_of
+from elastic_atlas.pipeline.model_refs import model_ref
 from elastic_atlas.pipeline.records import Accounting
 from elastic_atlas.pipeline.run import RunOptions, run_build
 from elastic_atlas.pipeline.shards import ShardSpec, SymmetryTally, process_shard
@@ -21,7 +22,7 @@ def test_shards_merge_to_the_table_and_accounting_of_one_build():
     raws = list(candidates(recipe, joined, recipe_summary(recipe)))
     models = load_models(recipe)
     spec = ShardSpec(
-        recipe.table, models, recipe.screen, 1, batch_size=8,
+        recipe.table, model_ref(recipe.models, models), recipe.screen, 1, batch_size=8,
         crosscheck=crosscheck_of(recipe, models),
     )  # fmt: skip
     # Contiguous shards of whole inference batches (8 inputs here) form the very same batches as
