@@ -270,8 +270,9 @@ def predict_stream(
     may leave a parsed structure out (stage "screen") before any inference is spent on it.
     Both must be picklable (module-level functions or partials) when `workers` > 1.
     `inference_in_workers` (default: when every checkpoint is on the CPU) chooses where the
-    models run. With inference in the workers the results do not depend on `workers`: batches
-    are the same chunks of the input either way.
+    models run. Either way a batch is the predictable inputs of a fixed window of `batch_size`
+    inputs, so the results do not depend on `workers`, and a stream cut at window boundaries
+    (a shard) gives every input the bits one stream would.
     """
     inference = [c.inference() for c in checkpoints]
     if inference_in_workers is None:
@@ -285,15 +286,16 @@ def predict_stream(
             assert not isinstance(item, GraphResult)
             yield item
         return
-    # Accelerator: workers make graphs, this process batches them for the device.
+    # Accelerator: workers make graphs, this process batches them for the device. A batch is
+    # the graphs of a fixed window of `size` inputs, never "the next `size` graphs": which
+    # inputs share a batch then depends only on their positions, so a stream cut at window
+    # boundaries (a shard) batches every input as one stream would.
     waiting: list[Record | GraphResult] = []
-    n_graphs = 0
     for item in iter_chunks(raws, setup, workers, CHUNK):
         waiting.append(item)
-        n_graphs += isinstance(item, GraphResult)
-        if n_graphs >= size:
+        if len(waiting) == size:
             yield from _records(predict_results(waiting, inference))
-            waiting, n_graphs = [], 0
+            waiting = []
     yield from _records(predict_results(waiting, inference))
 
 

@@ -90,7 +90,14 @@ def table_rows(records: list[Predicted], spec: ShardSpec) -> pa.Table:
 
 
 def process_shard(raws: list[RawStructure], spec: ShardSpec) -> ShardResult:
-    """One shard of joined candidates → its rows, accounting and symmetry tally (in-process)."""
+    """One shard of joined candidates → its rows, accounting and symmetry tally (in-process).
+
+    Torch runs one thread here, as in the build's workers: with more, a matrix product may sum
+    in another order and change the last bits of a prediction.
+    """
+    import torch
+
+    torch.set_num_threads(1)
     book = Accounting(inputs=len(raws))
     quiet = RunOptions(workers=0, batch_size=spec.batch_size, quiet=True)
     records = list(stream(raws, spec.checkpoints, book, quiet, **spec.hooks()))
