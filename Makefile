@@ -116,6 +116,7 @@ benchmarks: $(STAMP)
 	  --former $(FORMER)/cgcnn3x64-matbench-2026-11-25-kvrh $(FORMER)/cgcnn3x64-matbench-2026-11-25-gvrh
 	$(BIN)/python benchmarks/bench_standalone.py --json benchmarks/results/standalone.json
 	$(BIN)/python benchmarks/bench_plan.py --members 100000 1000000 --zip ../shared/data/mp2018/structures.zip ../shared/data/gnome/by_id.zip --json benchmarks/results/plan.json
+	$(BIN)/python benchmarks/bench_merge.py --json benchmarks/results/merge.json
 	$(BIN)/python benchmarks/render.py
 
 # BENCHMARKS.md's tables from benchmarks/results/*.json, nothing measured

@@ -595,6 +595,24 @@ def plan() -> list[str]:
     return [*lines, "", _source(data)]
 
 
+def merge() -> list[str]:
+    """The streaming merge vs writing the whole table (merge.json, bench_merge.py)."""
+    data = _load("merge")
+    lines = [
+        "| rows + rejects | parts | merge s | merge RSS rise | whole table s | whole RSS rise | "
+        "CSV and rejects identical |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in data["runs"]:
+        m, w = r["merge"], r["whole"]
+        lines.append(
+            f"| {r['rows']:,} + {r['rejects']:,} | {r['row_parts']} + {r['reject_parts']} | "
+            f"{m['seconds']:.1f} | {m['peak_above_start_mib']:,.0f} MiB | {w['seconds']:.1f} | "
+            f"{w['peak_above_start_mib']:,.0f} MiB | {r['csv_and_rejects_identical']} |"
+        )
+    return [*lines, "", _source(data)]
+
+
 RENDERERS: dict[str, Callable[[], list[str]]] = {
     "page": page,
     "install_use": install_use,
@@ -618,6 +636,7 @@ RENDERERS: dict[str, Callable[[], list[str]]] = {
     "heldout": heldout,
     "table_evidence": table_evidence,
     "plan": plan,
+    "merge": merge,
 }
 
 

@@ -123,8 +123,8 @@ def field_metadata(field: dict[str, Any]) -> dict[str, str]:
     return {key: str(field[key]) for key in ("unit", "title", "description") if key in field}
 
 
-def arrow_table(frame: pd.DataFrame, table: str) -> pa.Table:
-    schema = load_table_schema(table)
+def arrow_schema(table: str) -> pa.Schema:
+    """The Arrow schema of a table: the schema's types, nullability and field metadata."""
     fields = [
         pa.field(
             f["name"],
@@ -132,29 +132,40 @@ def arrow_table(frame: pd.DataFrame, table: str) -> pa.Table:
             nullable=not f.get("constraints", {}).get("required", False),
             metadata=field_metadata(f),
         )
-        for f in schema["fields"]
+        for f in load_table_schema(table)["fields"]
     ]
-    return pa.Table.from_pandas(frame, schema=pa.schema(fields), preserve_index=False)
+    return pa.schema(fields)
+
+
+def arrow_table(frame: pd.DataFrame, table: str) -> pa.Table:
+    return pa.Table.from_pandas(frame, schema=arrow_schema(table), preserve_index=False)
+
+
+PARQUET_OPTIONS = {
+    "compression": "zstd",
+    "compression_level": 9,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "version": "2.6",
+}
 
 
 def write_parquet(frame: pd.DataFrame, table: str, path: Path, metadata: dict[str, str]) -> None:
     arrow = arrow_table(frame, table)
     arrow = arrow.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
-    pq.write_table(
-        arrow,
-        path,
-        compression="zstd",
-        compression_level=9,
-        use_dictionary=True,
-        write_statistics=True,
-        version="2.6",
-    )
+    pq.write_table(arrow, path, **PARQUET_OPTIONS)
 
 
 def write_csv(frame: pd.DataFrame, path: Path, table: str | None = None) -> None:
     """CSV with each number column rounded to the significant digits its schema field states
     (the Parquet file keeps float64 and is the authoritative copy); nulls are empty cells.
     Without a table, floats are written exactly (shortest round-trip repr)."""
+    path.write_text(csv_text(frame, table), encoding="utf-8")
+
+
+def csv_text(frame: pd.DataFrame, table: str | None = None, header: bool = True) -> str:
+    """The CSV text of `write_csv`; without the header line for a chunk that continues a file
+    (the text of a table is the same whether written whole or chunk by chunk)."""
     if table is not None:
         frame = frame.copy()
         for field in load_table_schema(table)["fields"]:
@@ -167,4 +178,4 @@ def write_csv(frame: pd.DataFrame, path: Path, table: str | None = None) -> None
                 frame[field["name"]] = [
                     "" if v != v else f"{v:.{digits}g}" for v in frame[field["name"]]
                 ]
-    frame.to_csv(path, index=False, lineterminator="\n", na_rep="")
+    return frame.to_csv(index=False, header=header, lineterminator="\n", na_rep="")
