@@ -102,7 +102,7 @@ runs/kg-f0-i%-s0/done: | $(STAMP)
 runs/kg-f%/done: | $(STAMP)
 	stem=$*; $(ATLAS) train --fold $${stem%%-s*} --seed $${stem##*-s} --run-dir runs/kg-f$* --quiet
 
-# Every figure of BENCHMARKS.md: measure (about 25 min on 2 cores, needs ../shared), then render.
+# Every figure of BENCHMARKS.md: measure (about 40 min on 2 cores, needs ../shared), then render.
 # The training-based results (folds, trials, trust, uncertainty limit, leave-out calibration)
 # come from their own targets and scripts, named in BENCHMARKS.md.
 FORMER := benchmarks/out/former/models
@@ -115,6 +115,11 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_release.py --json benchmarks/results/release_speed.json \
 	  --former $(FORMER)/cgcnn3x64-matbench-2026-11-25-kvrh $(FORMER)/cgcnn3x64-matbench-2026-11-25-gvrh
 	$(BIN)/python benchmarks/bench_standalone.py --json benchmarks/results/standalone.json
+	$(BIN)/python benchmarks/bench_page.py benchmarks/out/standalone/0.9.0-rc1 --json benchmarks/results/page.json
+	$(BIN)/python benchmarks/bench_trust.py
+	$(BIN)/python benchmarks/bench_ood_calibration.py --release benchmarks/out/standalone/0.9.0-rc1
+	$(BIN)/python benchmarks/bench_heldout.py --json benchmarks/results/heldout.json
+	$(BIN)/python benchmarks/reliability.py --quiet --json benchmarks/results/reliability.json
 	$(BIN)/python benchmarks/bench_plan.py --members 100000 1000000 --zip ../shared/data/mp2018/structures.zip ../shared/data/gnome/by_id.zip --json benchmarks/results/plan.json
 	$(BIN)/python benchmarks/bench_merge.py --json benchmarks/results/merge.json
 	$(BIN)/python benchmarks/render.py
