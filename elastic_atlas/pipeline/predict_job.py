@@ -39,10 +39,12 @@ def _partial(path: Path) -> Path:
 def header_of(checkpoints: list[Checkpoint]) -> list[str]:
     targets = [t for c in checkpoints for t in c.target_names]
     spreads = [f"{t}_spread" for c in checkpoints if len(c.members) > 1 for t in c.target_names]
-    uncertainties = [
-        f"{t.name}_uncertainty" for c in checkpoints for t in c.targets if t.calibration is not None
-    ]
-    return ["material_id", *targets, *spreads, *uncertainties]
+    calibrated = [t.name for c in checkpoints for t in c.targets if t.calibration is not None]
+    uncertainties = [f"{name}_uncertainty" for name in calibrated]
+    # the half-width of the 95 % interval, k·u with the row's own factor k (the card's k95, or
+    # its group's where the calibration has groups): value ± it is the 95 % interval in log10
+    expanded = [f"{name}_expanded_uncertainty" for name in calibrated]
+    return ["material_id", *targets, *spreads, *uncertainties, *expanded]
 
 
 def run_predict(
@@ -104,6 +106,7 @@ def _write(
                 **record.values,
                 **{f"{t}_spread": v for t, v in record.spread.items()},
                 **{f"{t}_uncertainty": v for t, v in record.uncertainty.items()},
+                **{f"{t}_expanded_uncertainty": v for t, v in record.expanded_uncertainty.items()},
             }
             predictions.writerow([record.material_id, *(repr(values[c]) for c in columns)])
     book.check()

@@ -71,6 +71,8 @@ def test_predict_cli_accounts_for_every_input(tmp_path, layout):
         "log10_g_vrh_spread",
         "log10_k_vrh_uncertainty",
         "log10_g_vrh_uncertainty",
+        "log10_k_vrh_expanded_uncertainty",
+        "log10_g_vrh_expanded_uncertainty",
     ]
     assert sorted(predicted.material_id) == sorted(GOOD)
     expected = expected_reasons()
@@ -206,3 +208,35 @@ def test_broken_sources_raise_a_clear_error(tmp_path):
         ["predict", "--checkpoint", str(tmp_path), str(truncated), "-o", str(tmp_path / "x.csv")],
     )
     assert result.exit_code == 2
+
+
+def test_predict_gives_each_row_its_groups_95_percent_half_width(tmp_path):
+    """With the shipped (grouped) checkpoint, u and k·u of every row are what the model card's
+    calibration gives for the row's spread and predicted B."""
+    import json
+
+    import numpy as np
+
+    from elastic_atlas.inputs.recipe import default_checkpoint
+    from elastic_atlas.model.calibration import Calibration
+    from elastic_atlas.paths import repo_root
+
+    out = tmp_path / "pred.csv"
+    source = repo_root() / "build" / "sample" / "structures"
+    args = ["predict", "--checkpoint", str(default_checkpoint()), str(source), "-o", str(out)]
+    result = CliRunner().invoke(main, [*args, "--quiet", "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out)
+    card = json.loads((default_checkpoint() / "model.json").read_text())
+    bulk = 10.0 ** rows["log10_k_vrh"].to_numpy()
+    factors = set()
+    for target in card["targets"]:
+        calibration, name = Calibration.from_dict(target["calibration"]), target["name"]
+        spread = rows[f"{name}_spread"].to_numpy()
+        assert rows[f"{name}_uncertainty"].to_numpy() == pytest.approx(
+            calibration.sigma(spread, bulk), rel=1e-6
+        )
+        half = rows[f"{name}_expanded_uncertainty"].to_numpy()
+        assert half == pytest.approx(calibration.expanded(spread, bulk), rel=1e-6)
+        factors |= set(np.round(half / rows[f"{name}_uncertainty"].to_numpy(), 6))
+    assert len(factors) > 1  # grouped: not one factor for every row
