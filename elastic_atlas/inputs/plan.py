@@ -111,7 +111,9 @@ def _zip64_directory(handle, record: int, path: Path) -> tuple[int, int, int, in
     if record < _ZIP64_LOCATOR.size:
         raise SourceError(f"{path}: ZIP64 archive without its locator (damaged)")
     handle.seek(record - _ZIP64_LOCATOR.size)
-    signature, _, where, _ = _ZIP64_LOCATOR.unpack(handle.read(_ZIP64_LOCATOR.size))
+    # the locator states where the record is; it is read right before the locator instead, as
+    # zipfile does, so an archive with data prepended still opens
+    signature = _ZIP64_LOCATOR.unpack(handle.read(_ZIP64_LOCATOR.size))[0]
     if signature != b"PK\x06\x07":
         raise SourceError(f"{path}: ZIP64 archive without its locator (damaged)")
     zip64_record = record - _ZIP64_LOCATOR.size - _ZIP64_EOCD.size
@@ -121,7 +123,6 @@ def _zip64_directory(handle, record: int, path: Path) -> tuple[int, int, int, in
         raise SourceError(f"{path}: ZIP64 end of central directory record missing (damaged)")
     fields = _ZIP64_EOCD.unpack(data)
     entries, length, start = fields[7], fields[8], fields[9]
-    del where  # the stated position; the record is found right before the locator instead
     return zip64_record, entries, length, start
 
 

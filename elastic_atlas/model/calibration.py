@@ -41,6 +41,17 @@ ONE_SIGMA_AT_MOST = 0.73  # the top of the 68 ± 5 % a 1σ share may have
 B_GRID = np.linspace(0.0, 20.0, 2001)  # spread multipliers tried; 0: spread says nothing
 
 
+def group_count(edges: int, soft: bool) -> int:
+    """How many groups `edges` band edges (× soft or not) make."""
+    return (edges + 1) * (2 if soft else 1)
+
+
+def group_index(base: np.ndarray, edges: tuple[float, ...], soft: np.ndarray | None) -> np.ndarray:
+    """Each row's group: its band of the base σ, times two plus 1 if predicted soft."""
+    band = np.digitize(np.asarray(base), edges)
+    return band if soft is None else band * 2 + np.asarray(soft, dtype=int)
+
+
 @dataclass(frozen=True)
 class Groups:
     """Per-group multipliers of the base σ (see the module docstring)."""
@@ -52,7 +63,7 @@ class Groups:
     leave_out_weight: float  # share of the leave-out entries in the calibration mixture
 
     def __post_init__(self) -> None:
-        count = (len(self.edges) + 1) * (2 if self.soft_bulk_modulus is not None else 1)
+        count = group_count(len(self.edges), self.soft_bulk_modulus is not None)
         if len(self.multipliers) != count or len(self.coverage_factors) != count:
             raise ValueError(f"{count} groups need {count} multipliers and coverage factors")
         if list(self.edges) != sorted(self.edges):
@@ -60,12 +71,11 @@ class Groups:
 
     def index(self, base: np.ndarray, bulk: np.ndarray | None) -> np.ndarray:
         """The group of each row from its base σ and predicted bulk modulus (GPa)."""
-        band = np.digitize(np.asarray(base), self.edges)
         if self.soft_bulk_modulus is None:
-            return band
+            return group_index(base, self.edges, None)
         if bulk is None:
             raise ValueError("this calibration groups rows by predicted B: give the bulk moduli")
-        return band * 2 + (np.asarray(bulk) < self.soft_bulk_modulus)
+        return group_index(base, self.edges, np.asarray(bulk) < self.soft_bulk_modulus)
 
 
 @dataclass(frozen=True)
@@ -185,12 +195,9 @@ def fit_groups(
 ) -> Calibration:
     """`base` with Mondrian groups fitted on calibration entries: `ratio` = |error| / base σ,
     `band_of` their base σ, `soft` whether each is predicted soft, `weights` their weights."""
-    groups = np.digitize(band_of, edges)
-    if soft is not None:
-        groups = groups * 2 + soft.astype(int)
-    count = (len(edges) + 1) * (2 if soft is not None else 1)
+    groups = group_index(band_of, edges, soft)
     multipliers, factors = [], []
-    for group in range(count):
+    for group in range(group_count(len(edges), soft is not None)):
         chosen = groups == group
         if chosen.sum() < 20:
             raise ValueError(f"group {group} has {chosen.sum()} calibration entries (< 20)")

@@ -24,6 +24,7 @@ from pydantic import (
 
 from elastic_atlas.contract.targets import TARGET_NAMES, Target
 from elastic_atlas.model.architecture import Architecture
+from elastic_atlas.model.calibration import group_count
 from elastic_atlas.model.graph import GraphParameters
 
 FORMAT_NAME = "elastic-atlas-cgcnn"
@@ -71,7 +72,7 @@ class GroupsEntry(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> GroupsEntry:
-        count = (len(self.edges) + 1) * (2 if self.soft_bulk_modulus is not None else 1)
+        count = group_count(len(self.edges), self.soft_bulk_modulus is not None)
         if len(self.multipliers) != count or len(self.coverage_factors) != count:
             raise ValueError(f"{count} groups need {count} multipliers and coverage factors")
         values = [*self.edges, *self.multipliers, *self.coverage_factors]

@@ -118,27 +118,26 @@ class EnsembleInference:
     def uncertainty(self, spread: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
         """Calibrated standard uncertainty per target (NaN where a target has none); `mean`,
         the predictions, for calibrations whose groups depend on the predicted bulk modulus."""
-        sigma = np.full(spread.shape, np.nan)
-        bulk = self._bulk(mean)
-        for j, calibration in enumerate(self.calibrations):
-            if calibration is not None:
-                sigma[:, j] = calibration.sigma(spread[:, j], bulk)
-        return sigma
+        return self._per_target(Calibration.sigma, spread, mean)
 
     def coverage_factors(self, spread: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
         """The factor k of each row's 95 % interval ±k·σ per target (NaN where none)."""
-        factors = np.full(spread.shape, np.nan)
-        bulk = self._bulk(mean)
-        for j, calibration in enumerate(self.calibrations):
-            if calibration is not None:
-                factors[:, j] = calibration.factor(spread[:, j], bulk)
-        return factors
+        return self._per_target(Calibration.factor, spread, mean)
 
     def expanded_uncertainty(
         self, spread: np.ndarray, mean: np.ndarray | None = None
     ) -> np.ndarray:
         """Half-width U = k·σ of the 95 % interval per target (NaN where a target has none)."""
-        return self.coverage_factors(spread, mean) * self.uncertainty(spread, mean)
+        return self._per_target(Calibration.expanded, spread, mean)
+
+    def _per_target(self, method, spread: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+        """`method` of each target's calibration on its spreads (NaN where it has none)."""
+        out = np.full(spread.shape, np.nan)
+        bulk = self._bulk(mean)
+        for j, calibration in enumerate(self.calibrations):
+            if calibration is not None:
+                out[:, j] = method(calibration, spread[:, j], bulk)
+        return out
 
     def _bulk(self, mean: np.ndarray | None) -> np.ndarray | None:
         """Predicted B in GPa, where this checkpoint predicts it and `mean` is given."""

@@ -178,7 +178,7 @@ def _predict(results: list[GraphResult], inference: list[EnsembleInference]) -> 
     for model in inference:
         mean, spread = model.predict_graphs([r.graph for r in results])
         sigma = model.uncertainty(spread, mean)
-        expanded = model.expanded_uncertainty(spread, mean)
+        expanded = model.coverage_factors(spread, mean) * sigma  # σ once, not twice
         columns += [(name, mean[:, j], spread[:, j], sigma[:, j], expanded[:, j])
                     for j, name in enumerate(model.target_names)]  # fmt: skip
     records: list[Record] = []

@@ -13,7 +13,7 @@ import numpy as np
 from elastic_atlas.contract.risk import risk_flags
 from elastic_atlas.contract.targets import TARGET_NAMES, Target
 from elastic_atlas.model.calibration import coverage
-from elastic_atlas.model.checkpoint import Checkpoint
+from elastic_atlas.model.checkpoint import Checkpoint, EnsembleInference
 from elastic_atlas.training.graphs import cached_graphs
 from elastic_atlas.training.heldout import unseen_entries
 from elastic_atlas.training.matbench import (
@@ -94,6 +94,7 @@ def evaluate(
     points = {}
     test_ids = entries.split["test"]
     clean = np.array([m not in duplicates for m in test_ids])
+    inference = checkpoint.inference()
     for j, target in enumerate(entries.targets):
         per_target: dict[str, Any] = {}
         for name in SPLITS:
@@ -107,7 +108,7 @@ def evaluate(
         }
         if checkpoint.targets[j].calibration is not None:
             per_target["uncertainty_coverage"] = {
-                name: split_coverage(checkpoint, entries, name, j)
+                name: split_coverage(checkpoint, inference, entries, name, j)
                 for name in ("validation", "test")
             }
         if len(checkpoint.members) > 1:  # what the ensemble adds over its members
@@ -132,9 +133,11 @@ def evaluate(
     return result
 
 
-def split_coverage(checkpoint: Checkpoint, entries: Entries, name: str, j: int) -> dict[str, float]:
-    """Coverage of target j's calibrated σ and 95 % interval on one split."""
-    inference = checkpoint.inference()
+def split_coverage(
+    checkpoint: Checkpoint, inference: EnsembleInference, entries: Entries, name: str, j: int
+) -> dict[str, float]:
+    """Coverage of target j's calibrated σ and 95 % interval on one split (`inference`: the
+    checkpoint's, made once by the caller)."""
     mean, spread = entries.predict(name, checkpoint)
     sigma = inference.uncertainty(spread, mean)[:, j]
     factors = inference.coverage_factors(spread, mean)[:, j]

@@ -73,8 +73,7 @@ def grouped_calibrations(
                                  leave_out[:, j] - entries.observed["train"][:, j]])  # fmt: skip
         sigma = np.concatenate([base_v, base_t])
         edges = tuple(float(e) for e in np.quantile(base_v, BANDS))
-        plain = Calibration(base.a, base.b, base.k95)
-        out[target] = fit_groups(plain, np.abs(errors) / sigma, sigma,
+        out[target] = fit_groups(base, np.abs(errors) / sigma, sigma,
                                  bulk < SOFT_BULK_MODULUS, weights, edges, SOFT_BULK_MODULUS,
                                  weight)  # fmt: skip
     return out
