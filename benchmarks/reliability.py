@@ -570,6 +570,25 @@ def output_cases(work: Path, model: Path, release: Path) -> list[Outcome]:
         clobbered = guarded is not None and not _unchanged(guarded, before)
         wrong = result.exit_code != 2 or clobbered or (name == "fifo" and not fifo.is_fifo())
         out.append(Outcome("outputs", name, crashed(result), wrong=wrong))
+    return out + held_output_cases(folder, own, precious)
+
+
+def held_output_cases(folder: Path, own: Path, precious: Path) -> list[Outcome]:
+    """A build into a folder another run is writing, and a re-calibration onto an existing
+    model folder: both refused (exit 2) before anything is written."""
+    from elastic_atlas.pipeline.outputs import folder_lock
+
+    busy = _mkdir(folder / "busy")
+    with folder_lock(busy):  # another run holds it
+        result = run("build", "-o", busy, "--quiet", "--workers", 0)
+    wrote = (busy / "mped.csv").exists()
+    out = [Outcome("outputs", "build-folder-in-use", crashed(result),
+                   wrong=result.exit_code != 2 or wrote)]  # fmt: skip
+    before = (own / "model.json").read_bytes()
+    result = run("calibrate", own, "--leave-out", precious, "-o", own)
+    clobbered = not _unchanged(own / "model.json", before)
+    out.append(Outcome("outputs", "calibrate-onto-a-model", crashed(result),
+                       wrong=result.exit_code != 2 or clobbered))  # fmt: skip
     return out
 
 
