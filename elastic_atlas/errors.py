@@ -67,6 +67,11 @@ class TableReadError(InputError):
     """The file is not a readable CSV or Parquet table."""
 
 
+class EngineError(InputError):
+    """A scaled-out run that cannot start or go on: a scheduler that cannot be reached, a run
+    folder the workers cannot see, a worker that died on a shard."""
+
+
 class ReleaseError(AtlasError):
     """The release cannot be made from valid input (validation errors, 0 rows, an existing
     version that differs): exit 1."""

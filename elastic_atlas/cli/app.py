@@ -8,6 +8,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,7 +23,47 @@ EXTRA_OF = {
     "torch": "build", "safetensors": "build", "requests": "build", "urllib3": "build",
     "sklearn": "train", "xgboost": "train",
     "matplotlib": "release", "mlcroissant": "release", "pybtex": "release",
+    "dask": "scale", "distributed": "scale",
 }  # fmt: skip
+
+
+def engine_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--engine, --scheduler, --scheduler-file and --shard-size of `build` and `release`."""
+    options = [
+        click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
+                     show_default=True,
+                     help="local: this machine's processes; dask: the workers of a Dask "
+                     "cluster (needs elastic-atlas[scale]). Both give the same files."),
+        click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="dask: the scheduler's address, e.g. tcp://node1:8786 [default: a "
+                     "local cluster of --workers processes]."),
+        click.option("--scheduler-file", type=click.Path(path_type=Path, dir_okay=False),
+                     default=None, help="dask: the file `dask scheduler --scheduler-file` wrote."),
+        click.option("--shard-size", type=int, default=2048, show_default=True,
+                     help="Inputs per shard (a multiple of 256); finished shards are kept and "
+                     "reused when the command runs again."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def run_options(
+    workers: int,
+    quiet: bool,
+    engine: str,
+    scheduler: str | None,
+    scheduler_file: Path | None,
+    shard_size: int,
+) -> Any:
+    """The RunOptions of the command line; a scheduler without the dask engine is bad usage."""
+    from elastic_atlas.pipeline.driver import RunOptions
+
+    if (scheduler or scheduler_file) and engine != "dask":
+        raise click.UsageError("--scheduler and --scheduler-file go with --engine dask")
+    if scheduler and scheduler_file:
+        raise click.UsageError("give --scheduler or --scheduler-file, not both")
+    return RunOptions(workers, None, quiet, engine, scheduler, scheduler_file, shard_size)
 
 
 def handle_errors(command: Callable[..., None]) -> Callable[..., None]:

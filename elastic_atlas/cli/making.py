@@ -10,7 +10,7 @@ import click
 if TYPE_CHECKING:
     from elastic_atlas.pipeline.records import BuildStatistics
 
-from elastic_atlas.cli.app import handle_errors, main
+from elastic_atlas.cli.app import engine_options, handle_errors, main, run_options
 
 
 @main.command()
@@ -130,6 +130,7 @@ def predict(
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--quiet", is_flag=True)
+@engine_options
 @handle_errors
 def build(
     recipe_path: Path | None,
@@ -144,15 +145,21 @@ def build(
     workers: int,
     output: Path,
     quiet: bool,
+    engine: str,
+    scheduler: str | None,
+    scheduler_file: Path | None,
+    shard_size: int,
 ) -> None:
     """Build one table (MPED or NED) from a recipe [default: build/sample.toml].
 
-    Writes OUT/<table>.csv, OUT/<table>.parquet, OUT/rejects.csv and OUT/summary.json.
+    Writes OUT/<table>.csv, OUT/<table>.parquet, OUT/<table>-structures.parquet, OUT/rejects.csv
+    and OUT/summary.json; OUT/parts/ keeps the plan and one part per shard, so a stopped build
+    resumes when run again (delete it to free the disk).
     """
+    options = run_options(workers, quiet, engine, scheduler, scheduler_file, shard_size)
     from elastic_atlas.inputs.recipe import StructureSource, SummarySource, load_recipe
     from elastic_atlas.paths import contract_root
     from elastic_atlas.pipeline.run import (
-        RunOptions,
         build_table,
         check_build_output,
         literature_comparison,
@@ -175,7 +182,7 @@ def build(
         )
     if gap_policy:
         recipe.screen.gap_policy = gap_policy  # type: ignore[assignment]
-    built = build_table(recipe, output, RunOptions(workers=workers, quiet=quiet))
+    built = build_table(recipe, output, options)
     print_build_statistics(built.statistics)
     if built.literature is not None:
         comparison = literature_comparison(built.frame, built.literature)

@@ -11,7 +11,7 @@ import click
 if TYPE_CHECKING:
     from elastic_atlas.pipeline.records import BuildStatistics
 
-from elastic_atlas.cli.app import EXIT_USAGE, handle_errors, main
+from elastic_atlas.cli.app import EXIT_USAGE, engine_options, handle_errors, main, run_options
 
 
 @main.command()
@@ -38,6 +38,7 @@ from elastic_atlas.cli.app import EXIT_USAGE, handle_errors, main
 @click.option("--force", is_flag=True, help="Rebuild an existing draft (pre-release) version.")
 @click.option("--workers", type=int, default=2, show_default=True)
 @click.option("--quiet", is_flag=True)
+@engine_options
 @handle_errors
 def release(
     version: str | None,
@@ -46,8 +47,17 @@ def release(
     force: bool,
     workers: int,
     quiet: bool,
+    engine: str,
+    scheduler: str | None,
+    scheduler_file: Path | None,
+    shard_size: int,
 ) -> None:
-    """Build, validate and package releases/<version>/ (atomic; never overwrites a version)."""
+    """Build, validate and package releases/<version>/ (atomic; never overwrites a version).
+
+    Each table's shards are kept in RELEASES/.parts-<version>/ until the release stands, so a
+    stopped release resumes when run again.
+    """
+    options = run_options(workers, quiet, engine, scheduler, scheduler_file, shard_size)
     from elastic_atlas.paths import contract_root, default_releases, is_source_checkout
     from elastic_atlas.release.assemble import build_release, load_config
 
@@ -62,8 +72,7 @@ def release(
         version,
         releases or default_releases(),
         force=force,
-        workers=workers,
-        quiet=quiet,
+        options=options,
         # the root datapackage.json beside releases/ belongs to a clone's own releases folder
         root_descriptor=releases is None and is_source_checkout(),
         report=print_table_statistics,

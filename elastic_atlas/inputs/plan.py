@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import os
 import struct
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from elastic_atlas.errors import SourceError
@@ -197,3 +201,114 @@ def _batch(columns: dict[str, list]) -> pa.RecordBatch:
     for values in columns.values():
         values.clear()
     return records
+
+
+# ------------------------------------------------------------------ reading by the plan
+_LOCAL = struct.Struct("<4s5H3L2H")  # local file header, 30 bytes
+_BLOCK = 1 << 20
+
+
+def source_members(path: Path) -> tuple[str, pa.Table]:
+    """(kind, members) of a CIF source in the order the build reads it: a zip's members by
+    name (directories left out), a folder's files by name, or the one file; the same errors
+    as `sources.iter_cif_source` for a source that is not one. `kind`: zip, folder or file."""
+    from elastic_atlas.inputs.sources import is_cif_name
+
+    path = Path(path)
+    if path.is_dir():
+        kind, members = "folder", _folder_members(path)
+    elif path.is_file() and zipfile.is_zipfile(path):
+        kind = "zip"
+        members = pa.Table.from_batches(list(_zip_batches(path, BATCH)), schema=PLAN_SCHEMA)
+        members = members.filter(pc.invert(pc.ends_with(members["member"], "/")))
+        members = members.take(pc.sort_indices(members, [("member", "ascending")]))
+    elif path.is_file() and path.suffix.lower() == ".zip":
+        raise SourceError(f"{path}: not a readable zip archive (truncated or corrupt)")
+    elif path.is_file():
+        return "file", _file_members([path])
+    else:
+        raise SourceError(f"{path}: no such file or folder; check the path in the recipe or option")
+    if not any(is_cif_name(name) for name in members["member"].to_pylist()):
+        raise SourceError(f"{path}: the {'zip' if kind == 'zip' else kind} holds no .cif files")
+    return kind, members
+
+
+def _folder_members(folder: Path) -> pa.Table:
+    """The files directly in `folder` (links followed, as the folder source reads them)."""
+    return _file_members(sorted(p for p in folder.iterdir() if p.is_file()))
+
+
+def _file_members(files: list[Path]) -> pa.Table:
+    columns: dict[str, list] = {name: [] for name in PLAN_SCHEMA.names}
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError as error:
+            raise SourceError(f"{path}: cannot be read ({error.strerror})") from None
+        columns["member"].append(path.name)
+        columns["size"].append(stat.st_size)
+        columns["mtime_ns"].append(stat.st_mtime_ns)
+        for name in ("offset", "compressed_size", "crc32", "method"):
+            columns[name].append(None)
+    return pa.Table.from_batches([_batch(columns)], schema=PLAN_SCHEMA)
+
+
+def read_member(handle: BinaryIO, path: Path, member: str, plan: dict, limit: int) -> bytes:
+    """At most `limit` bytes of the zip member a plan row locates (offset, compressed size,
+    method, CRC-32), read straight from the archive: no central directory is parsed again.
+    The CRC is checked when the member was read whole. A damaged or encrypted member, or a
+    compression other than stored and deflate, is a SourceError: the build stops rather than
+    publish a table with holes in it."""
+
+    def damaged(why: str) -> SourceError:
+        return SourceError(
+            f"{path}: entry {member} cannot be read ({why}); the archive is damaged or uses an "
+            "unsupported compression: download it again"
+        )
+
+    handle.seek(plan["offset"])
+    header = handle.read(_LOCAL.size)
+    if len(header) < _LOCAL.size or header[:4] != b"PK\x03\x04":
+        raise damaged("no local header where the central directory says")
+    flags, method, name_length, extra_length = (
+        *_LOCAL.unpack(header)[2:4],
+        *_LOCAL.unpack(header)[9:],
+    )
+    if flags & 0x1:
+        raise SourceError(f"{path}: entry {member} is encrypted; give an unencrypted zip")
+    if method != plan["method"]:
+        raise damaged("local header and central directory disagree")
+    handle.seek(plan["offset"] + _LOCAL.size + name_length + extra_length)
+    size = plan["compressed_size"]
+    if method == 0:
+        data = handle.read(min(size, limit))
+        whole = len(data) == size
+        if not whole and len(data) < min(size, limit):
+            raise damaged("cut short")
+    elif method == 8:
+        data, whole = _inflate(handle, size, limit, damaged)
+    else:
+        raise damaged(f"compression method {method}; use stored or deflate")
+    if whole and zlib.crc32(data) != plan["crc32"]:
+        raise damaged("bad CRC-32")
+    return bytes(data)
+
+
+def _inflate(handle: BinaryIO, size: int, limit: int, damaged) -> tuple[bytearray, bool]:
+    """(at most `limit` inflated bytes, whether the member's stream ended)."""
+    inflater = zlib.decompressobj(-15)
+    data, left = bytearray(), size
+    try:
+        while len(data) < limit and not inflater.eof:
+            chunk = inflater.unconsumed_tail
+            if not chunk:
+                if left == 0:
+                    raise damaged("cut short")
+                chunk = handle.read(min(left, _BLOCK))
+                if not chunk:
+                    raise damaged("cut short")
+                left -= len(chunk)
+            data += inflater.decompress(chunk, limit - len(data))
+    except zlib.error as error:
+        raise damaged(str(error)) from None
+    return data, inflater.eof

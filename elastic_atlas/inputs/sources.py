@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ class RawStructure:
 GZIP_SUFFIX = ".cif.gz"
 
 
-def _is_cif(name: str) -> bool:
+def is_cif_name(name: str) -> bool:
     return _kind(name) in ("cif", "gzip")
 
 
@@ -134,30 +135,46 @@ def iter_zip(path: Path, source: str | None = None) -> Iterator[RawStructure]:
         entries = sorted(
             (i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename
         )
-        if not any(_is_cif(i.filename) for i in entries):
+        if not any(is_cif_name(i.filename) for i in entries):
             raise SourceError(f"{path}: the zip holds no .cif files")
         for info in entries:  # every member is an input: read, or counted with its reason
-            kind, material_id = _kind(info.filename), _material_id(info.filename)
-            if kind == "skip":
-                yield _skipped(info.filename, source)
-            elif info.file_size > MAX_CIF_BYTES:
-                yield _too_large(material_id, source, info.file_size)
-            elif kind == "gzip":
-                yield _gunzip(material_id, _read_entry(archive, info, path), source)
-            else:
-                yield _decode(material_id, _read_entry(archive, info, path), source)
+            yield member_structure(
+                info.filename, info.file_size, partial(_read_entry, archive, info, path), source
+            )
+
+
+def member_id(name: str) -> str:
+    """The material id an archive member or file stands for (the base name of one skipped)."""
+    return Path(name).name if _kind(name) == "skip" else _material_id(name)
+
+
+def member_structure(name: str, size: int, read: Callable[[], bytes], source: str) -> RawStructure:
+    """One member of an archive as an input: skipped, too large (by its stated size, before
+    any byte is read), or its text (`read` gives at most MAX_CIF_BYTES + 1 bytes of it)."""
+    kind, material_id = _kind(name), _material_id(name)
+    if kind == "skip":
+        return _skipped(name, source)
+    if size > MAX_CIF_BYTES:
+        return _too_large(material_id, source, size)
+    if kind == "gzip":
+        return _gunzip(material_id, read(), source)
+    return _decode(material_id, read(), source)
 
 
 def iter_folder(path: Path, source: str | None = None) -> Iterator[RawStructure]:
     source = source or path.name
     files = sorted(p for p in path.iterdir() if p.is_file())
-    if not any(_is_cif(p.name) for p in files):
+    if not any(is_cif_name(p.name) for p in files):
         raise SourceError(f"{path}: the folder holds no .cif files")
     for file in files:  # every file is an input: read, or counted with its reason
-        if _kind(file.name) == "skip":
-            yield _skipped(file.name, source)
-        else:
-            yield from iter_file(file, source)
+        yield folder_file(file, source)
+
+
+def folder_file(path: Path, source: str) -> RawStructure:
+    """One file of a folder source as an input: skipped by its name, or read."""
+    if _kind(path.name) == "skip":
+        return _skipped(path.name, source)
+    return next(iter_file(path, source))
 
 
 def iter_file(path: Path, source: str | None = None) -> Iterator[RawStructure]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -22,6 +23,10 @@ class RunOptions:
     workers: int = 2
     batch_size: int | None = None
     quiet: bool = False
+    engine: str = "local"  # local: this machine's processes; dask: a Dask cluster's workers
+    scheduler: str | None = None  # dask: the scheduler's address
+    scheduler_file: Path | None = None  # dask: the file `dask scheduler --scheduler-file` wrote
+    shard_inputs: int = 2_048  # inputs per shard (a multiple of the inference batches)
 
 
 def counted(raws: Iterable[RawStructure], book: Accounting) -> Iterator[RawStructure]:

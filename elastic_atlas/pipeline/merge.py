@@ -109,7 +109,7 @@ def merge_table_parts(
     result = MergedTable()
     last: str | None = None
     with tempfile.TemporaryDirectory(dir=parquet_path.parent, prefix=".merge-") as scratch:
-        chunks = merge_sorted(_bounded(parts, ["material_id", ORDINAL], fan_in, Path(scratch)),
+        chunks = merge_sorted(bounded_parts(parts, ["material_id", ORDINAL], fan_in, Path(scratch)),
                               ["material_id", ORDINAL])  # fmt: skip
         with (
             csv_path.open("w", encoding="utf-8", newline="") as csv_file,
@@ -145,7 +145,7 @@ def merge_reject_parts(parts: list[Path], table: str, path: Path, fan_in: int = 
     keys = list(REJECT_COLUMNS)
     rows = 0
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".merge-") as scratch:
-        chunks = merge_sorted(_bounded(parts, keys, fan_in, Path(scratch)), keys)
+        chunks = merge_sorted(bounded_parts(parts, keys, fan_in, Path(scratch)), keys)
         with path.open("w", encoding="utf-8", newline="") as handle:
             handle.write(",".join(["table", *keys]) + "\n")
             for chunk in chunks:
@@ -156,7 +156,7 @@ def merge_reject_parts(parts: list[Path], table: str, path: Path, fan_in: int = 
     return rows
 
 
-def _bounded(parts: list[Path], keys: list[str], fan_in: int, scratch: Path) -> list[Path]:
+def bounded_parts(parts: list[Path], keys: list[str], fan_in: int, scratch: Path) -> list[Path]:
     """`parts` merged group-wise into scratch files until at most `fan_in` remain."""
     level = 0
     while len(parts) > fan_in:

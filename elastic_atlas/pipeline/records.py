@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from elastic_atlas.contract.reasons import Rejected
+from elastic_atlas.contract.reasons import Reason, Rejected
 
 
 @dataclass
@@ -58,6 +58,25 @@ class Accounting:
             raise AssertionError(f"accounting broken: {total} != {self.inputs} inputs")
 
 
+@dataclass
+class Tally:
+    """The accounting of a sharded build, by counts: its rejects are in files, not in memory."""
+
+    inputs: int = 0
+    accepted: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def counts(self) -> tuple[Counter[str], Counter[str]]:
+        screened = Counter({r: n for r, n in self.reasons.items() if Reason(r).screening})
+        rejected = Counter({r: n for r, n in self.reasons.items() if not Reason(r).screening})
+        return screened, rejected
+
+    def check(self) -> None:
+        total = self.accepted + sum(self.reasons.values())
+        if total != self.inputs:
+            raise AssertionError(f"accounting broken: {total} != {self.inputs} inputs")
+
+
 class BuildStatistics(BaseModel):
     """What a table's build did, counted: the accounting by reason, the screen as applied,
     the checkpoints' provenance, time and memory (summary.json of `build`; the facts every
@@ -79,6 +98,8 @@ class BuildStatistics(BaseModel):
     # with the release as a file, and is read from where the checkpoint was loaded — never by
     # guessing that folder from the provenance path (which names no machine folder).
     cards: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    # a sharded build: engine, shards, shards reused from an earlier run, parts of other keys
+    shards: dict[str, Any] = Field(default_factory=dict)
     seconds: float
     inputs_per_second: float | None
     peak_rss_mib: float

@@ -16,11 +16,13 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from elastic_atlas import __version__
 from elastic_atlas.contract.licences import table_licence
 from elastic_atlas.contract.reasons import REJECT_COLUMNS, Rejected
 from elastic_atlas.digest import file_digest, source_digest
+from elastic_atlas.errors import EngineError
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.inputs.sources import SourceError, count_cif_inputs
 from elastic_atlas.model.checkpoint import (
@@ -30,6 +32,7 @@ from elastic_atlas.paths import default_releases, display_path
 from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
 from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
 from elastic_atlas.pipeline.driver import RunOptions, counted, stream  # noqa: F401 (re-exported)
+from elastic_atlas.pipeline.engines import merge_parts, run_shards
 from elastic_atlas.pipeline.model_refs import model_ref
 from elastic_atlas.pipeline.outputs import (
     OutputError,
@@ -37,7 +40,8 @@ from elastic_atlas.pipeline.outputs import (
     folder_lock,
     release_holding,
 )
-from elastic_atlas.pipeline.records import Accounting, BuildStatistics
+from elastic_atlas.pipeline.parts import finished, key_basis, shard_jobs, stale_parts
+from elastic_atlas.pipeline.records import Accounting, BuildStatistics, Tally
 from elastic_atlas.pipeline.shards import (
     ShardSpec,
     SymmetryTally,
@@ -52,6 +56,7 @@ from elastic_atlas.pipeline.structures import (
     write_structures,
 )
 from elastic_atlas.pipeline.tables import write_csv, write_parquet
+from elastic_atlas.pipeline.workplan import write_plan
 
 
 class BuildOutputError(OutputError):
@@ -94,10 +99,11 @@ class BuildResult:
 
     table: str
     frame: pd.DataFrame
-    book: Accounting
+    book: Accounting | Tally  # a sharded build's rejects are in its files: counts only
     statistics: BuildStatistics
     provenance: list[dict[str, Any]]
-    structures: pa.Table  # material_id, cif: each row's structure as read, sorted by id
+    # material_id, cif: each row's structure as read, sorted by id (None: already written)
+    structures: pa.Table | None
     literature: pd.DataFrame | None = None  # the recipe's literature table, read once
 
 
@@ -115,7 +121,6 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     the summary is bad, and during the run when a source cannot be read completely."""
     start = time.perf_counter()
     summary = recipe_summary(recipe)
-    licence = table_licence([origin.licence for origin in recipe.structures])
     dft = read_dft_table(recipe.dft.path) if recipe.dft else None  # before any model runs
     literature = read_literature(recipe.literature) if recipe.literature else None  # checked early
     checkpoints = load_models(recipe)
@@ -140,23 +145,107 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     keeper.clear()
     book.check()
     provenance = checkpoint_provenance(checkpoints)
-    cards = {p["path"]: c.card for p, c in zip(provenance, checkpoints, strict=True) if c.card}
-    facts = {"licence": licence, "symmetry_check": symmetry.summary(), "cards": cards}
-    if dft is not None and len(frame) and (frame["dft_status"] == "no_entry").all():
-        facts["warning"] = (
-            f"the DFT table {display_path(recipe.dft.path)} matches none of the "
-            f"{len(frame)} rows' material ids (another id scheme?): every dft_status is no_entry"
-        )
-        print(f"warning: {recipe.table}: {facts['warning']}", file=sys.stderr)
+    facts = table_facts(recipe, frame, dft is not None, checkpoints, provenance, symmetry)
     return BuildResult(
         recipe.table, frame, book, build_statistics(recipe, book, frame, provenance, facts, start),
         provenance, sorted_structures(texts), literature,
     )  # fmt: skip
 
 
+def table_facts(
+    recipe: Recipe,
+    frame: pd.DataFrame,
+    has_dft: bool,
+    checkpoints: list[Checkpoint],
+    provenance: list[dict[str, Any]],
+    symmetry: SymmetryTally,
+) -> dict[str, Any]:
+    """Licence, symmetry check, model cards and warnings of a built table."""
+    licence = table_licence([origin.licence for origin in recipe.structures])
+    cards = {p["path"]: c.card for p, c in zip(provenance, checkpoints, strict=True) if c.card}
+    facts = {"licence": licence, "symmetry_check": symmetry.summary(), "cards": cards}
+    if has_dft and len(frame) and (frame["dft_status"] == "no_entry").all():
+        facts["warning"] = (
+            f"the DFT table {display_path(recipe.dft.path)} matches none of the "
+            f"{len(frame)} rows' material ids (another id scheme?): every dft_status is no_entry"
+        )
+        print(f"warning: {recipe.table}: {facts['warning']}", file=sys.stderr)
+    return facts
+
+
+def sharded(recipe: Recipe) -> bool:
+    """Whether a recipe builds through a plan and parts: every source a CIF source (an MP API
+    query is streamed as it pages, by the local engine only)."""
+    return all(origin.kind == "cif" for origin in recipe.structures)
+
+
+def run_sharded(
+    recipe: Recipe,
+    options: RunOptions,
+    files: dict[str, Path],
+    parts: Path,
+    about: dict[str, str] | None = None,
+) -> BuildResult:
+    """Build one table through its plan and parts (in `parts`) on the engine `options` names,
+    then merge the parts into `files` (csv, parquet, structures, rejects). Finished parts of the
+    same key are reused: an interrupted run resumes by running it again."""
+    start = time.perf_counter()
+    summary = recipe_summary(recipe)
+    dft = read_dft_table(recipe.dft.path) if recipe.dft else None  # before any model runs
+    literature = read_literature(recipe.literature) if recipe.literature else None
+    checkpoints = load_models(recipe)
+    check_every = recipe.summary.symmetry_check_every if recipe.summary else 0
+    crosscheck = crosscheck_of(recipe, checkpoints, dft)
+    models = model_ref(recipe.models, checkpoints)
+    spec = ShardSpec(recipe.table, models, recipe.screen, check_every, options.batch_size,
+                     crosscheck)  # fmt: skip
+    plan = write_plan(recipe, summary, parts, options.shard_inputs)
+    del summary, dft  # the plan and the spec carry what the shards need
+    jobs = shard_jobs(plan, key_basis(recipe, spec))
+    manifests = {job.index: finished(job) for job in jobs}
+    todo = [job for job in jobs if manifests[job.index] is None]
+    done = sum(job.inputs for job in jobs if manifests[job.index] is not None)
+    run_shards(todo, spec, options, recipe.table, done)
+    book, symmetry = Tally(inputs=plan.inputs + plan.summary_only), SymmetryTally()
+    book.reasons["no_structure"] += plan.summary_only
+    for job in jobs:
+        manifest = finished(job)
+        if manifest is None:
+            raise EngineError(
+                f"shard {job.index} ran but its part is not in {parts}: the workers must write "
+                "the run folder on a filesystem this machine shares"
+            )
+        book.accepted += manifest["accepted"]
+        book.reasons.update(manifest["reasons"])
+        symmetry.checked += manifest["symmetry"]["checked"]
+        symmetry.disagree += manifest["symmetry"]["disagree"]
+    book.check()
+    provenance = checkpoint_provenance(checkpoints)
+    merge_parts(plan, jobs, recipe.table, files, file_metadata(about, provenance))
+    frame = read_frame(files["parquet"])
+    facts = table_facts(recipe, frame, recipe.dft is not None, checkpoints, provenance, symmetry)
+    facts["shards"] = {"engine": options.engine, "shards": len(jobs), "reused": len(jobs) -
+                       len(todo), "stale_parts": stale_parts(plan, jobs)}  # fmt: skip
+    statistics = build_statistics(recipe, book, frame, provenance, facts, start)
+    return BuildResult(recipe.table, frame, book, statistics, provenance, None, literature)
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """A written table back as the frame a build holds (nullable integers)."""
+    return pq.read_table(path).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+
+
+def file_metadata(about: dict[str, str] | None, provenance: list[dict[str, Any]]) -> dict[str, str]:
+    """What a table's Parquet files say of themselves: `about` (dataset, version, licence,
+    citation of a release) and the checkpoints' provenance."""
+    metadata = {f"elastic_atlas.{key}": value for key, value in (about or {}).items()}
+    metadata["elastic_atlas.checkpoints"] = json.dumps(provenance)
+    return metadata
+
+
 def build_statistics(
     recipe: Recipe,
-    book: Accounting,
+    book: Accounting | Tally,
     frame: pd.DataFrame,
     provenance: list[dict[str, Any]],
     facts: dict[str, Any],
@@ -180,6 +269,7 @@ def build_statistics(
         warnings=[facts["warning"]] if "warning" in facts else [],
         checkpoints=provenance,
         cards=facts["cards"],
+        shards=facts.get("shards", {}),
         seconds=round(elapsed, 1),
         inputs_per_second=round(book.inputs / elapsed, 1) if elapsed else None,
         peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -193,9 +283,9 @@ def write_table_files(
     version, licence, citation of a release) goes into the Parquet file's metadata."""
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(result.frame, out_dir / f"{result.table}.csv", result.table)
-    metadata = {f"elastic_atlas.{key}": value for key, value in (about or {}).items()}
-    metadata["elastic_atlas.checkpoints"] = json.dumps(result.provenance)
+    metadata = file_metadata(about, result.provenance)
     write_parquet(result.frame, result.table, out_dir / f"{result.table}.parquet", metadata)
+    assert result.structures is not None and isinstance(result.book, Accounting)
     write_structures(result.structures, out_dir / structures_name(result.table), metadata)
     write_rejects(result.book.rejects, out_dir / rejects_name, result.table)
 
@@ -206,11 +296,34 @@ def build_table(recipe: Recipe, out_dir: Path, options: RunOptions | None = None
              "rejects.csv", "summary.json")  # fmt: skip
     for name in names:  # checked before any work: no input, link or FIFO is written over
         check_writable(out_dir / name, recipe_inputs(recipe))
+    parts = out_dir / PARTS
+    if parts.is_symlink() or (parts.exists() and not parts.is_dir()):
+        raise BuildOutputError(f"{parts} is not a folder of parts; move it away")
+    options = options or RunOptions()
     with folder_lock(out_dir):  # two builds into one folder would interleave their files
-        result = run_build(recipe, options or RunOptions())
-        write_table_files(result, out_dir, "rejects.csv")
+        if sharded(recipe):
+            files = table_files(out_dir, recipe.table, "rejects.csv")
+            result = run_sharded(recipe, options, files, parts)
+        elif options.engine != "local":
+            raise BuildOutputError("an MP API source builds with --engine local only")
+        else:
+            result = run_build(recipe, options)
+            write_table_files(result, out_dir, "rejects.csv")
         (out_dir / "summary.json").write_text(result.statistics.model_dump_json(indent=2) + "\n")
     return result
+
+
+PARTS = "parts"  # a build folder's shards: the plan and one part per shard (resume)
+
+
+def table_files(out_dir: Path, table: str, rejects_name: str) -> dict[str, Path]:
+    """Where a table's files go in `out_dir`."""
+    return {
+        "csv": out_dir / f"{table}.csv",
+        "parquet": out_dir / f"{table}.parquet",
+        "structures": out_dir / structures_name(table),
+        "rejects": out_dir / rejects_name,
+    }
 
 
 def recipe_inputs(recipe: Recipe) -> list[Path]:

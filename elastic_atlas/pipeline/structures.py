@@ -33,6 +33,16 @@ ARROW_SCHEMA = pa.schema(
 )  # fmt: skip
 
 
+# the same writer options as the tables', except no dictionaries (every CIF text is unique)
+STRUCTURE_OPTIONS = {
+    "compression": "zstd",
+    "compression_level": 9,
+    "use_dictionary": False,
+    "write_statistics": True,
+    "version": "2.6",
+}
+
+
 def structures_name(table: str) -> str:
     return f"{table}-structures.parquet"
 
@@ -54,6 +64,10 @@ class TextKeeper:
         texts = [self._texts.pop(m) for m in material_ids]
         return pa.table({"material_id": material_ids, "cif": texts}, schema=ARROW_SCHEMA)
 
+    def discard(self, material_ids: Iterable[str]) -> None:
+        for material_id in material_ids:
+            self._texts.pop(material_id, None)
+
     def clear(self) -> None:
         self._texts.clear()  # the texts of inputs that were rejected
 
@@ -67,8 +81,7 @@ def write_structures(table: pa.Table, path: Path, metadata: dict[str, str] | Non
     """Deterministic Parquet (same writer options as the tables), row groups of 2,048."""
     if metadata:
         table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
-    pq.write_table(table, path, compression="zstd", compression_level=9, row_group_size=2048,
-                   use_dictionary=False, write_statistics=True, version="2.6")  # fmt: skip
+    pq.write_table(table, path, row_group_size=2048, **STRUCTURE_OPTIONS)
 
 
 def structures_schema() -> dict[str, Any]:

@@ -172,7 +172,8 @@ def csv_text(frame: pd.DataFrame, table: str | None = None, header: bool = True)
             digits = field.get(SIGNIFICANT_DIGITS)
             if field["type"] == "boolean":  # Table Schema's canonical true/false
                 frame[field["name"]] = [
-                    "" if v is pd.NA else ("true" if v else "false") for v in frame[field["name"]]
+                    "" if v is None or v is pd.NA else ("true" if v else "false")
+                    for v in frame[field["name"]]
                 ]
             elif digits is not None:
                 frame[field["name"]] = [

@@ -19,13 +19,23 @@ from typing import Any
 from elastic_atlas import __version__
 from elastic_atlas.clock import created_timestamp
 from elastic_atlas.contract.checklist import checklist_text
+from elastic_atlas.contract.licences import table_licence
 from elastic_atlas.contract.reasons import rejects_schema
 from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.digest import file_digest, source_digest
+from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.paths import contract_root
 from elastic_atlas.pipeline.outputs import OutputError, check_writable, release_holding
-from elastic_atlas.pipeline.run import RunOptions, run_build, write_table_files
+from elastic_atlas.pipeline.run import (
+    BuildResult,
+    RunOptions,
+    run_build,
+    run_sharded,
+    sharded,
+    table_files,
+    write_table_files,
+)
 from elastic_atlas.pipeline.structures import structures_name, structures_schema
 from elastic_atlas.release.changes import changes_schema, previous_version, write_changes
 from elastic_atlas.release.checkpoint_files import (
@@ -69,6 +79,7 @@ def build_release(
     force: bool = False,
     workers: int = 2,
     quiet: bool = False,
+    options: RunOptions | None = None,
     root_descriptor: bool = True,
     report: Callable[[dict[str, dict[str, Any]]], None] | None = None,
 ) -> Path:
@@ -95,19 +106,9 @@ def build_release(
         created = existing_created(target)
     elif target.exists() and "-" not in version.partition("+")[0]:
         raise ReleaseError(f"{target} exists; --force is only for draft (pre-release) versions")
-    release = Release(config, recipes, version, created, scratch, RunOptions(workers, None, quiet))
-    try:
-        _assemble(release)
-        if target.exists() and not force:
-            _compare(scratch, target)
-            shutil.rmtree(scratch)
-            print(f"{target} exists; the rebuild is byte-identical", file=sys.stderr)
-        else:
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(scratch, target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    options = options or RunOptions(workers, None, quiet)
+    release = Release(config, recipes, version, created, scratch, options)
+    _assemble_in_place(release, target, force)
     # Also after a byte-identical rebuild: a run stopped after the version folder was in place
     # but before the lines below left the releases-folder descriptor or CHANGES.md missing.
     # The folder holding releases/ gets the root descriptor of the current release and the log
@@ -121,6 +122,30 @@ def build_release(
     if report is not None:
         report(release.statistics)
     return target
+
+
+def _assemble_in_place(release: Release, target: Path, force: bool) -> None:
+    """The release assembled aside, then moved to `target` (or compared with it). Its shards
+    stay in the parts folder when the build stopped half-way (running again resumes), and
+    go once the release stands, or when there is nothing to resume."""
+    scratch, parts = release.out, parts_folder(release.out.parent, release.version)
+    try:
+        _assemble(release)
+        if target.exists() and not force:
+            _compare(scratch, target)
+            shutil.rmtree(scratch)
+            print(f"{target} exists; the rebuild is byte-identical", file=sys.stderr)
+        else:
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(scratch, target)
+    except BaseException as error:
+        if isinstance(error, ReleaseError) or not any(parts.glob("*/s*/manifest.json")):
+            shutil.rmtree(parts, ignore_errors=True)  # a finding, or nothing was finished
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(parts, ignore_errors=True)  # the release stands
 
 
 def existing_created(target: Path) -> str:
@@ -177,14 +202,12 @@ def _assemble(release: Release) -> None:
     out = release.out
     out.mkdir(parents=True)
     for table, recipe in release.recipes.items():
-        result = run_build(recipe, release.options)
+        result = _build(release, table, recipe)
         if result.book.accepted == 0:
             raise ReleaseError(
                 f"table {table} has 0 rows ({result.book.inputs} inputs, none accepted); "
                 "a release needs rows: check the recipe's sources and screen"
             )
-        about = parquet_about(release, result.statistics.licence)
-        write_table_files(result, out, f"{table}-rejects.csv", about)  # rejects per table
         release.built[table] = result
         release.validation[table] = _validate(out, table)
     release.changes = write_changes(out, release.version, list(release.recipes))
@@ -210,6 +233,27 @@ def _assemble(release: Release) -> None:
 
     write_bundle(release, descriptor)
     write_checksums(out)
+
+
+def parts_folder(releases: Path, version: str) -> Path:
+    """Where a release's shards wait until the release stands (a stopped run resumes)."""
+    return releases / f".parts-{version}"
+
+
+def _build(release: Release, table: str, recipe: Recipe) -> BuildResult:
+    """A table's files in the release folder: through shards on the chosen engine, or (an MP
+    API source) streamed by this process."""
+    about = parquet_about(release, table_licence([o.licence for o in recipe.structures]))
+    rejects = f"{table}-rejects.csv"  # rejects per table
+    if sharded(recipe):
+        parts = parts_folder(release.out.parent, release.version) / table
+        files = table_files(release.out, table, rejects)
+        return run_sharded(recipe, release.options, files, parts, about)
+    if release.options.engine != "local":
+        raise ReleaseSetupError(f"table {table}: an MP API source builds with --engine local")
+    result = run_build(recipe, release.options)
+    write_table_files(result, release.out, rejects, about)
+    return result
 
 
 def parquet_about(release: Release, licence: str) -> dict[str, str]:

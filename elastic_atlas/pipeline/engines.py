@@ -1,0 +1,195 @@
+"""The engines of a sharded build: the same shards, the same parts, on this machine's processes
+(`local`) or on the workers of a Dask cluster (`dask`); then one streaming merge of the parts into
+the table's files, used by both, so both give the same bytes (issue 23).
+
+Why Dask futures: one task per shard, a bounded number in flight, and a task returns only its
+manifest (the rows stay in the part on disk). Not `dask.dataframe.to_parquet`, which can leave
+duplicate parts after a worker crash (dask/dask#6445); and resuming lives on disk, because Dask
+drops a disconnected client's futures (dask/distributed#5684).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from elastic_atlas.errors import AtlasError, EngineError
+from elastic_atlas.pipeline.driver import RunOptions
+from elastic_atlas.pipeline.merge import (
+    FAN_IN,
+    bounded_parts,
+    merge_reject_parts,
+    merge_sorted,
+    merge_table_parts,
+)
+from elastic_atlas.pipeline.parts import (
+    REJECTS,
+    ROWS,
+    STRUCTURES,
+    ShardJob,
+    run_shard,
+    shard_inputs,
+    write_part,
+)
+from elastic_atlas.pipeline.predict import predict_stream
+from elastic_atlas.pipeline.shards import ShardSpec
+from elastic_atlas.pipeline.structures import ARROW_SCHEMA, STRUCTURE_OPTIONS, TextKeeper
+from elastic_atlas.pipeline.workplan import Plan
+
+ENGINES = ("local", "dask")
+STRUCTURE_GROUP = 2_048  # rows per row group of a structures file (as write_structures)
+
+
+def run_shards(
+    todo: list[ShardJob], spec: ShardSpec, options: RunOptions, label: str, done: int
+) -> None:
+    """Every job's part, on the engine `options` names; a bar counts inputs (`done` already)."""
+    total = done + sum(job.inputs for job in todo)
+    bar_options = {"unit": " inputs", "disable": options.quiet, "desc": label, "total": total}
+    with tqdm(file=sys.stderr, initial=done, **bar_options) as bar:
+        if options.engine == "dask":
+            _run_dask(todo, spec, options, bar)
+        else:
+            _run_local(todo, spec, options, bar)
+
+
+def _run_local(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: tqdm) -> None:
+    """The pending shards as one stream through this machine's process pool, cut back into
+    parts: the pool's chunks are whole inference windows of the plan, as on a worker."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if options.workers <= 1:  # inference in this process: one thread, as every worker has
+        torch.set_num_threads(1)
+    try:
+        keeper = TextKeeper()
+        raws = chain.from_iterable(shard_inputs(job) for job in todo)
+        records = predict_stream(
+            keeper.watch(raws), spec.checkpoints, workers=options.workers,
+            batch_size=spec.batch_size, **spec.hooks(),
+        )  # fmt: skip
+        for job in todo:
+            write_part(job, spec, list(islice(records, job.inputs)), keeper, 0.0)
+            bar.update(job.inputs)
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextmanager
+def dask_client(options: RunOptions) -> Iterator[Any]:
+    """A client of the scheduler `options` names, or of a `LocalCluster` of `options.workers`
+    single-threaded worker processes; a scheduler that cannot be reached is a one-line error."""
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    try:
+        if options.scheduler_file is not None:
+            if not Path(options.scheduler_file).is_file():
+                raise EngineError(f"{options.scheduler_file}: no such scheduler file")
+            client = Client(scheduler_file=str(options.scheduler_file), timeout="20s")
+        elif options.scheduler is not None:
+            client = Client(options.scheduler, timeout="20s")
+        else:
+            cluster = LocalCluster(
+                n_workers=max(1, options.workers), threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.ERROR,
+            )  # fmt: skip
+            client = Client(cluster)
+    except (OSError, TimeoutError) as error:
+        where = options.scheduler_file or options.scheduler or "a local cluster"
+        raise EngineError(f"cannot reach the Dask scheduler ({where}): {error}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def check_workers(client: Any, folder: Path) -> int:
+    """The number of workers, each of which must see the run folder (a shared filesystem)."""
+    try:
+        client.wait_for_workers(1, timeout=120)
+    except TimeoutError:
+        raise EngineError("the Dask scheduler has no worker (waited 120 s)") from None
+    seen = client.run(os.path.isfile, str(folder / "plan.parquet"))
+    blind = sorted(worker for worker, ok in seen.items() if not ok)
+    if blind:
+        raise EngineError(
+            f"{len(blind)} Dask worker(s) cannot see {folder} (e.g. {blind[0]}): put the run "
+            "folder and the inputs on a filesystem every worker shares"
+        )
+    return len(seen)
+
+
+def _run_dask(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: tqdm) -> None:
+    """One task per shard, at most two per worker in flight; a task returns its manifest."""
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
+
+    if not todo:
+        return
+    with dask_client(options) as client:
+        workers = check_workers(client, todo[0].plan.folder)
+        shared = client.scatter(spec, broadcast=True)  # sent once to each worker
+        queue, running = iter(todo), as_completed()
+        jobs: dict[str, ShardJob] = {}
+
+        def submit(job: ShardJob | None) -> None:
+            if job is not None:
+                future = client.submit(run_shard, job, shared, key=f"shard-{job.part.name}",
+                                       pure=False)  # fmt: skip
+                jobs[future.key] = job
+                running.add(future)
+
+        for job in islice(queue, 2 * workers):
+            submit(job)
+        for future in running:
+            job = jobs.pop(future.key)
+            try:
+                future.result()
+            except AtlasError as error:  # a source or checkpoint error: stop, parts stay
+                raise type(error)(f"shard {job.index}: {error}") from None
+            except (KilledWorker, FutureCancelledError) as error:
+                raise EngineError(
+                    f"shard {job.index} ({job.inputs} inputs from #{job.first}) stopped its "
+                    f"worker ({type(error).__name__}); finished parts stay, rerun to resume"
+                ) from None
+            bar.update(job.inputs)
+            submit(next(queue, None))
+
+
+def merge_parts(
+    plan: Plan, jobs: list[ShardJob], table: str, files: dict[str, Path], metadata: dict[str, str]
+) -> int:
+    """The table's CSV, Parquet, structures and rejects from the parts; rows written."""
+    merged = merge_table_parts([j.part / ROWS for j in jobs], table, files["csv"],
+                               files["parquet"], metadata)  # fmt: skip
+    if merged.duplicates:  # the plan rejects a repeated id before any part is made
+        raise AssertionError(f"duplicate ids in the parts: {merged.duplicates[:3]}")
+    rejects = [j.part / REJECTS for j in jobs] + [plan.rejects_path]
+    merge_reject_parts(rejects, table, files["rejects"])
+    merge_structure_parts([j.part / STRUCTURES for j in jobs], files["structures"], metadata)
+    return merged.rows
+
+
+def merge_structure_parts(parts: list[Path], path: Path, metadata: dict[str, str]) -> None:
+    """The structures file from sorted parts, row groups of `STRUCTURE_GROUP` rows."""
+    schema = ARROW_SCHEMA.with_metadata({k.encode(): v.encode() for k, v in metadata.items()})
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".merge-") as scratch:
+        chunks = merge_sorted(bounded_parts(parts, ["material_id"], FAN_IN, Path(scratch)),
+                              ["material_id"], STRUCTURE_GROUP)  # fmt: skip
+        with pq.ParquetWriter(path, schema, **STRUCTURE_OPTIONS) as writer:
+            for chunk in chunks:
+                writer.write_table(chunk.cast(schema), row_group_size=STRUCTURE_GROUP)

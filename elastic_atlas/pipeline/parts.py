@@ -1,0 +1,214 @@
+"""One shard of a sharded build and the part it leaves on disk (issue 23).
+
+A part is a folder `s<shard>-<key>` in the run's parts folder: `rows.parquet` (the shard's rows
+sorted by id, with each row's input ordinal), `rejects.parquet` (sorted), `structures.parquet`
+(each row's CIF text) and, last, `manifest.json` (counts per reason, symmetry tally, seconds,
+peak RSS). Every file goes through a temporary name and `os.replace`, so a part with a manifest
+is whole. The key is a digest of everything the part depends on — the shard's plan rows (which
+carry the members' CRCs, sizes or modification times and the summary cells), the checkpoints'
+digests, the screen, the DFT table, the table schema and the package's source — so a finished
+part is reused only when it would be rebuilt the same: resuming is running the command again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from elastic_atlas.contract.reasons import Reason, Rejected
+from elastic_atlas.contract.schema import load_table_schema
+from elastic_atlas.digest import file_digest, source_digest
+from elastic_atlas.inputs.plan import read_member
+from elastic_atlas.inputs.recipe import Recipe
+from elastic_atlas.inputs.sources import (
+    MAX_CIF_BYTES,
+    RawStructure,
+    folder_file,
+    iter_file,
+    member_structure,
+)
+from elastic_atlas.pipeline.merge import ORDINAL
+from elastic_atlas.pipeline.predict import predict_stream
+from elastic_atlas.pipeline.records import Predicted
+from elastic_atlas.pipeline.shards import ShardSpec, SymmetryTally, table_rows
+from elastic_atlas.pipeline.structures import TextKeeper
+from elastic_atlas.pipeline.workplan import REJECTS_SCHEMA, Plan, shard_rows
+
+PART_FORMAT = 1
+MANIFEST = "manifest.json"
+ROWS, REJECTS, STRUCTURES = "rows.parquet", "rejects.parquet", "structures.parquet"
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard: which plan rows, and the part that holds its result."""
+
+    plan: Plan
+    index: int
+    first: int  # ordinal of its first input
+    inputs: int
+    key: str
+
+    @property
+    def part(self) -> Path:
+        return self.plan.folder / f"s{self.index:06d}-{self.key[:16]}"
+
+
+def key_basis(recipe: Recipe, spec: ShardSpec) -> str:
+    """The digest of what every part of a build depends on besides its own plan rows."""
+    basis = {
+        "format": PART_FORMAT,
+        "table": spec.table,
+        "models": spec.models.digests,
+        "screen": spec.screen.model_dump(mode="json"),
+        "check_every": spec.check_every,
+        "batch_size": spec.batch_size,
+        "dft": file_digest(recipe.dft.path) if recipe.dft else None,
+        "schema": load_table_schema(spec.table),
+        "code": source_digest(),
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def shard_jobs(plan: Plan, basis: str) -> list[ShardJob]:
+    """The shards of `plan`, each keyed by `basis` and the digest of its own plan rows."""
+    jobs, first = [], 0
+    plan_file = pq.ParquetFile(plan.path)
+    for index, inputs in enumerate(plan.shards):
+        rows = plan_file.read_row_group(index).to_pylist()
+        digest = hashlib.sha256(basis.encode())
+        digest.update(json.dumps([index, rows], sort_keys=True).encode())
+        jobs.append(ShardJob(plan, index, first, inputs, digest.hexdigest()))
+        first += inputs
+    return jobs
+
+
+def finished(job: ShardJob) -> dict[str, Any] | None:
+    """The manifest of the job's part when the part is whole and of this key, else None."""
+    try:
+        manifest = json.loads((job.part / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    whole = all((job.part / name).is_file() for name in (ROWS, REJECTS, STRUCTURES))
+    return manifest if whole and manifest.get("key") == job.key else None
+
+
+def stale_parts(plan: Plan, jobs: list[ShardJob]) -> int:
+    """Part folders of other keys (an earlier plan, checkpoint or code): ignored, counted."""
+    current = {job.part.name for job in jobs}
+    return sum(1 for p in plan.folder.glob("s*-*") if p.is_dir() and p.name not in current)
+
+
+def shard_inputs(job: ShardJob) -> Iterator[RawStructure]:
+    """The shard's inputs, read by the plan: an input with a verdict travels without its text
+    (as an unreadable one does), so it takes its place in its inference window."""
+    with ExitStack() as stack:
+        handles: dict[str, Any] = {}
+        for row in shard_rows(job.plan, job.index):
+            origin = job.plan.origins[row["origin"]]
+            material_id, source = row["material_id"], origin.source
+            if row["reason"] is not None:
+                raw = RawStructure(material_id, None, source, Reason(row["reason"]), row["detail"])
+            elif origin.kind == "zip":
+                if origin.path not in handles:
+                    handles[origin.path] = stack.enter_context(Path(origin.path).open("rb"))
+                read = partial(read_member, handles[origin.path], Path(origin.path),
+                               row["member"], row, MAX_CIF_BYTES + 1)  # fmt: skip
+                raw = member_structure(row["member"], row["size"], read, source)
+            elif origin.kind == "folder":
+                raw = folder_file(Path(origin.path) / row["member"], source)
+            else:
+                raw = next(iter_file(Path(origin.path), source))
+            metadata = {**json.loads(row["summary"] or "{}"), "material_id": material_id}
+            yield RawStructure(material_id, raw.text, source, raw.reason, raw.detail, metadata,
+                               origin.licence)  # fmt: skip
+
+
+def run_shard(job: ShardJob, spec: ShardSpec) -> dict[str, Any]:
+    """The task of a worker: the job's part (reused when already whole), its manifest back.
+
+    Torch runs one thread, as in the local engine's workers: with more, a matrix product may
+    sum in another order and change the last bits of a prediction.
+    """
+    done = finished(job)
+    if done is not None:
+        return done
+    import torch
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    keeper = TextKeeper()
+    records = list(
+        predict_stream(keeper.watch(shard_inputs(job)), spec.checkpoints, workers=0,
+                       batch_size=spec.batch_size, **spec.hooks())
+    )  # fmt: skip
+    return write_part(job, spec, records, keeper, time.perf_counter() - start)
+
+
+def write_part(
+    job: ShardJob,
+    spec: ShardSpec,
+    records: list[Predicted | Rejected],
+    keeper: TextKeeper,
+    seconds: float,
+) -> dict[str, Any]:
+    """The part of `job` from its records (one per input, in input order); its manifest."""
+    if len(records) != job.inputs:
+        raise AssertionError(f"shard {job.index}: {len(records)} records for {job.inputs} inputs")
+    predicted = [r for r in records if isinstance(r, Predicted)]
+    rejects = sorted(r.row() for r in records if isinstance(r, Rejected))
+    ordinal = {
+        r.material_id: job.first + i for i, r in enumerate(records) if isinstance(r, Predicted)
+    }
+    rows = table_rows(predicted, spec)
+    ids = rows.column("material_id").to_pylist()
+    rows = rows.append_column(ORDINAL, pa.array([ordinal[m] for m in ids], pa.int64()))
+    symmetry = SymmetryTally()
+    symmetry.add(predicted)
+    job.part.mkdir(parents=True, exist_ok=True)
+    _replace(job.part / ROWS, partial(pq.write_table, rows))
+    rejects_table = pa.Table.from_pylist(
+        [dict(zip(REJECTS_SCHEMA.names, r, strict=True)) for r in rejects], schema=REJECTS_SCHEMA
+    )
+    _replace(job.part / REJECTS, partial(pq.write_table, rejects_table))
+    _replace(job.part / STRUCTURES, partial(pq.write_table, keeper.take(ids)))
+    keeper.discard([r[0] for r in rejects])  # texts of the inputs that did not become rows
+    manifest = {
+        "format": PART_FORMAT,
+        "key": job.key,
+        "shard": job.index,
+        "first": job.first,
+        "inputs": job.inputs,
+        "accepted": len(predicted),
+        "reasons": dict(sorted(Counter(r[3] for r in rejects).items())),
+        "symmetry": {"checked": symmetry.checked, "disagree": sorted(symmetry.disagree)},
+        "seconds": round(seconds, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    text = json.dumps(manifest, indent=1) + "\n"
+    _replace(job.part / MANIFEST, lambda path: path.write_text(text, encoding="utf-8"))
+    return manifest
+
+
+def _replace(path: Path, write: Any) -> None:
+    """`write(temporary)` then an atomic rename to `path`: a reader sees the old file or the
+    new one, never half of one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(temporary)
+    os.replace(temporary, path)
