@@ -613,7 +613,43 @@ def merge() -> list[str]:
     return [*lines, "", _source(data)]
 
 
+def engines() -> list[str]:
+    """Local vs Dask engine on a real recipe: pairs, resume, a killed worker (engines.json)."""
+    data = _load("engines")
+    lines = [
+        "| pair | engine | wall s | inputs/s | dask ÷ local | client peak RSS | worker peak RSS "
+        "| shards | same bytes as the first local build |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for i, pair in enumerate(data["pairs"], start=1):
+        for name in ("local", "dask"):
+            r = pair[name]
+            ratio = f"{pair['dask_over_local']:.2f}" if name == "dask" else ""
+            lines.append(
+                f"| {i} | {name} | {r['wall_s']:.1f} | {r['inputs_per_s']:,.0f} | {ratio} | "
+                f"{r['client_peak_rss_mib']:,.0f} MiB | {r['worker_peak_rss_mib']:,.0f} MiB | "
+                f"{r['shards']['shards']} | {r['same_bytes']} |"
+            )
+    lines += ["", "| interrupted run | parts when killed | rerun s | shards reused | same bytes |",
+              "|---|---:|---:|---:|---|"]  # fmt: skip
+    for r in data["resume"]:
+        lines.append(
+            f"| `kill -9` of the {r['engine']} command | {r['parts_at_kill']} | "
+            f"{r['rerun_s']:.1f} | {r['shards']['reused']} of {r['shards']['shards']} | "
+            f"{r['same_bytes']} |"
+        )
+    k = data["worker_killed"]
+    lines.append(
+        f"| SIGKILL of one dask worker mid-run | {k['parts_at_kill']} | (same run, exit "
+        f"{k['exit']}) | | {k['same_bytes']} |"
+    )
+    load = ", ".join(f"{v:.2f}" for v in data["load_average"])
+    return [*lines, "", f"Load average at the end: {load} ({data['workers']} workers, recipe "
+            f"`build/{data['recipe']}`).", "", _source(data)]  # fmt: skip
+
+
 RENDERERS: dict[str, Callable[[], list[str]]] = {
+    "engines": engines,
     "page": page,
     "install_use": install_use,
     "reliability": reliability,

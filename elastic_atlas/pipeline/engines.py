@@ -14,8 +14,10 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from elastic_atlas.pipeline.parts import (
     ROWS,
     STRUCTURES,
     ShardJob,
+    pin_numerics,
     run_shard,
     shard_inputs,
     write_part,
@@ -50,17 +53,43 @@ ENGINES = ("local", "dask")
 STRUCTURE_GROUP = 2_048  # rows per row group of a structures file (as write_structures)
 
 
+@contextmanager
+def shard_runner(options: RunOptions) -> Iterator[Callable[..., None]]:
+    """`run(todo, spec, label, done)` on the engine `options` names. A Dask cluster is reached
+    (or a local one started) in the background from now on, while the client plans: its workers
+    start as the plan is written."""
+    if options.engine != "dask":
+        yield partial(run_shards, options=options, connect=None)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="dask-connect") as pool:
+        connecting = pool.submit(_connect, options)
+        try:
+            yield partial(run_shards, options=options, connect=connecting.result)
+        finally:
+            if connecting.exception() is None:
+                client, cluster = connecting.result()
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+
+
 def run_shards(
-    todo: list[ShardJob], spec: ShardSpec, options: RunOptions, label: str, done: int
+    todo: list[ShardJob],
+    spec: ShardSpec,
+    label: str,
+    done: int,
+    *,
+    options: RunOptions,
+    connect: Callable[[], tuple[Any, Any]] | None,
 ) -> None:
-    """Every job's part, on the engine `options` names; a bar counts inputs (`done` already)."""
+    """Every job's part; a bar counts inputs (`done` of them were already in parts)."""
     total = done + sum(job.inputs for job in todo)
     bar_options = {"unit": " inputs", "disable": options.quiet, "desc": label, "total": total}
     with tqdm(file=sys.stderr, initial=done, **bar_options) as bar:
-        if options.engine == "dask":
-            _run_dask(todo, spec, options, bar)
-        else:
+        if connect is None:
             _run_local(todo, spec, options, bar)
+        elif todo:
+            _run_dask(todo, spec, connect()[0], bar)
 
 
 def _run_local(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: tqdm) -> None:
@@ -69,8 +98,8 @@ def _run_local(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: 
     import torch
 
     threads = torch.get_num_threads()
-    if options.workers <= 1:  # inference in this process: one thread, as every worker has
-        torch.set_num_threads(1)
+    if options.workers <= 1 or spec.checkpoints[0].device.type != "cpu":
+        pin_numerics(spec.checkpoints)  # inference in this process: as on every worker
     try:
         keeper = TextKeeper()
         raws = chain.from_iterable(shard_inputs(job) for job in todo)
@@ -85,35 +114,48 @@ def _run_local(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: 
         torch.set_num_threads(threads)
 
 
-@contextmanager
-def dask_client(options: RunOptions) -> Iterator[Any]:
-    """A client of the scheduler `options` names, or of a `LocalCluster` of `options.workers`
-    single-threaded worker processes; a scheduler that cannot be reached is a one-line error."""
-    from distributed import Client, LocalCluster
+def _connect(options: RunOptions) -> tuple[Any, Any]:
+    """(client, cluster) of the scheduler `options` names, or of a `LocalCluster` of
+    `options.workers` single-threaded processes (cluster None when not ours to close); a
+    scheduler that cannot be reached is a one-line error."""
+    from distributed import Client
 
     cluster = None
     try:
         if options.scheduler_file is not None:
             if not Path(options.scheduler_file).is_file():
                 raise EngineError(f"{options.scheduler_file}: no such scheduler file")
-            client = Client(scheduler_file=str(options.scheduler_file), timeout="20s")
+            client = Client(scheduler_file=str(options.scheduler_file), timeout="10s")
         elif options.scheduler is not None:
-            client = Client(options.scheduler, timeout="20s")
+            client = Client(options.scheduler, timeout="10s")
         else:
-            cluster = LocalCluster(
-                n_workers=max(1, options.workers), threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR,
-            )  # fmt: skip
+            cluster = local_cluster(max(1, options.workers))
             client = Client(cluster)
     except (OSError, TimeoutError) as error:
         where = options.scheduler_file or options.scheduler or "a local cluster"
         raise EngineError(f"cannot reach the Dask scheduler ({where}): {error}") from None
-    try:
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    return client, cluster
+
+
+# Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, so glibc hands freed memory
+# back at once; parsing and graph building allocate and free so much that this cost 30 % of a
+# shard's time here (BENCHMARKS). A shard's memory is bounded anyway: the local cluster's workers
+# keep glibc's own, adaptive threshold (None unsets the variable).
+NO_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+# the workers import the pipeline (torch, pymatgen: seconds) as they start, not in their first task
+PRELOAD = {"distributed.worker.preload": ["elastic_atlas.pipeline.parts"]}
+
+
+def local_cluster(workers: int) -> Any:
+    """A LocalCluster of `workers` single-threaded worker processes, as the build wants them."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({**NO_TRIM, **PRELOAD}):
+        return LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )  # fmt: skip
 
 
 def check_workers(client: Any, folder: Path) -> int:
@@ -132,42 +174,40 @@ def check_workers(client: Any, folder: Path) -> int:
     return len(seen)
 
 
-def _run_dask(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: tqdm) -> None:
+def _run_dask(todo: list[ShardJob], spec: ShardSpec, client: Any, bar: tqdm) -> None:
     """One task per shard, at most two per worker in flight; a task returns its manifest."""
     from distributed import as_completed
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
-    if not todo:
-        return
-    with dask_client(options) as client:
-        workers = check_workers(client, todo[0].plan.folder)
-        shared = client.scatter(spec, broadcast=True)  # sent once to each worker
-        queue, running = iter(todo), as_completed()
-        jobs: dict[str, ShardJob] = {}
+    workers = check_workers(client, todo[0].plan.folder)
+    shared = client.scatter(spec, broadcast=True)  # sent once to each worker
+    # the longest shards first (most inputs to read), so no worker ends far behind
+    queue, running = iter(sorted(todo, key=lambda job: -job.reads)), as_completed()
+    jobs: dict[str, ShardJob] = {}
 
-        def submit(job: ShardJob | None) -> None:
-            if job is not None:
-                future = client.submit(run_shard, job, shared, key=f"shard-{job.part.name}",
-                                       pure=False)  # fmt: skip
-                jobs[future.key] = job
-                running.add(future)
+    def submit(job: ShardJob | None) -> None:
+        if job is not None:
+            future = client.submit(run_shard, job, shared, key=f"shard-{job.part.name}",
+                                   pure=False)  # fmt: skip
+            jobs[future.key] = job
+            running.add(future)
 
-        for job in islice(queue, 2 * workers):
-            submit(job)
-        for future in running:
-            job = jobs.pop(future.key)
-            try:
-                future.result()
-            except AtlasError as error:  # a source or checkpoint error: stop, parts stay
-                raise type(error)(f"shard {job.index}: {error}") from None
-            except (KilledWorker, FutureCancelledError) as error:
-                raise EngineError(
-                    f"shard {job.index} ({job.inputs} inputs from #{job.first}) stopped its "
-                    f"worker ({type(error).__name__}); finished parts stay, rerun to resume"
-                ) from None
-            bar.update(job.inputs)
-            submit(next(queue, None))
+    for job in islice(queue, 2 * workers):
+        submit(job)
+    for future in running:
+        job = jobs.pop(future.key)
+        try:
+            future.result()
+        except AtlasError:  # a source or checkpoint error, named: stop, parts stay
+            raise
+        except (KilledWorker, FutureCancelledError) as error:
+            raise EngineError(
+                f"shard {job.index} ({job.inputs} inputs from #{job.first}) stopped its "
+                f"worker ({type(error).__name__}); finished parts stay, rerun to resume"
+            ) from None
+        bar.update(job.inputs)
+        submit(next(queue, None))
 
 
 def merge_parts(

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from elastic_atlas.contract.reasons import Reason, Rejected
 from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.digest import file_digest, source_digest
+from elastic_atlas.errors import SourceError
 from elastic_atlas.inputs.plan import read_member
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.inputs.sources import (
@@ -41,6 +42,7 @@ from elastic_atlas.inputs.sources import (
     iter_file,
     member_structure,
 )
+from elastic_atlas.model.checkpoint import Checkpoint
 from elastic_atlas.pipeline.merge import ORDINAL
 from elastic_atlas.pipeline.predict import predict_stream
 from elastic_atlas.pipeline.records import Predicted
@@ -62,6 +64,7 @@ class ShardJob:
     first: int  # ordinal of its first input
     inputs: int
     key: str
+    reads: int = 0  # inputs to be read (no verdict in the plan): the shard's share of the work
 
     @property
     def part(self) -> Path:
@@ -92,7 +95,8 @@ def shard_jobs(plan: Plan, basis: str) -> list[ShardJob]:
         rows = plan_file.read_row_group(index).to_pylist()
         digest = hashlib.sha256(basis.encode())
         digest.update(json.dumps([index, rows], sort_keys=True).encode())
-        jobs.append(ShardJob(plan, index, first, inputs, digest.hexdigest()))
+        reads = sum(1 for row in rows if row["reason"] is None)
+        jobs.append(ShardJob(plan, index, first, inputs, digest.hexdigest(), reads))
         first += inputs
     return jobs
 
@@ -115,7 +119,15 @@ def stale_parts(plan: Plan, jobs: list[ShardJob]) -> int:
 
 def shard_inputs(job: ShardJob) -> Iterator[RawStructure]:
     """The shard's inputs, read by the plan: an input with a verdict travels without its text
-    (as an unreadable one does), so it takes its place in its inference window."""
+    (as an unreadable one does), so it takes its place in its inference window. A source that
+    cannot be read is a SourceError naming the shard and the member."""
+    try:
+        yield from _shard_inputs(job)
+    except SourceError as error:
+        raise SourceError(f"shard {job.index}: {error}") from None
+
+
+def _shard_inputs(job: ShardJob) -> Iterator[RawStructure]:
     with ExitStack() as stack:
         handles: dict[str, Any] = {}
         for row in shard_rows(job.plan, job.index):
@@ -141,15 +153,12 @@ def shard_inputs(job: ShardJob) -> Iterator[RawStructure]:
 def run_shard(job: ShardJob, spec: ShardSpec) -> dict[str, Any]:
     """The task of a worker: the job's part (reused when already whole), its manifest back.
 
-    Torch runs one thread, as in the local engine's workers: with more, a matrix product may
-    sum in another order and change the last bits of a prediction.
+    Numerics are pinned first (`pin_numerics`), as in the local engine.
     """
     done = finished(job)
     if done is not None:
         return done
-    import torch
-
-    torch.set_num_threads(1)
+    pin_numerics(spec.checkpoints)
     start = time.perf_counter()
     keeper = TextKeeper()
     records = list(
@@ -157,6 +166,18 @@ def run_shard(job: ShardJob, spec: ShardSpec) -> dict[str, Any]:
                        batch_size=spec.batch_size, **spec.hooks())
     )  # fmt: skip
     return write_part(job, spec, records, keeper, time.perf_counter() - start)
+
+
+def pin_numerics(checkpoints: list[Checkpoint]) -> None:
+    """The same bits wherever a shard runs: one torch thread (with more, a CPU matrix product
+    may sum in another order); on a GPU, PyTorch's deterministic algorithms (the pooling's
+    `index_add_` adds atomically otherwise) and the cuBLAS workspace they need."""
+    import torch
+
+    torch.set_num_threads(1)
+    if any(c.device.type == "cuda" for c in checkpoints):
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def write_part(

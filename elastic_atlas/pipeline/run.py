@@ -10,6 +10,7 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from elastic_atlas.paths import default_releases, display_path
 from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
 from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
 from elastic_atlas.pipeline.driver import RunOptions, counted, stream  # noqa: F401 (re-exported)
-from elastic_atlas.pipeline.engines import merge_parts, run_shards
+from elastic_atlas.pipeline.engines import merge_parts, shard_runner
 from elastic_atlas.pipeline.model_refs import model_ref
 from elastic_atlas.pipeline.outputs import (
     OutputError,
@@ -189,6 +190,18 @@ def run_sharded(
     """Build one table through its plan and parts (in `parts`) on the engine `options` names,
     then merge the parts into `files` (csv, parquet, structures, rejects). Finished parts of the
     same key are reused: an interrupted run resumes by running it again."""
+    with shard_runner(options) as run:  # a Dask cluster starts while the client plans
+        return _run_sharded(recipe, options, files, parts, about, run)
+
+
+def _run_sharded(
+    recipe: Recipe,
+    options: RunOptions,
+    files: dict[str, Path],
+    parts: Path,
+    about: dict[str, str] | None,
+    run_shards: Callable[..., None],
+) -> BuildResult:
     start = time.perf_counter()
     summary = recipe_summary(recipe)
     dft = read_dft_table(recipe.dft.path) if recipe.dft else None  # before any model runs
@@ -199,13 +212,13 @@ def run_sharded(
     models = model_ref(recipe.models, checkpoints)
     spec = ShardSpec(recipe.table, models, recipe.screen, check_every, options.batch_size,
                      crosscheck)  # fmt: skip
-    plan = write_plan(recipe, summary, parts, options.shard_inputs)
+    plan = write_plan(recipe, summary, parts, options.shard_inputs, options.batch_size)
     del summary, dft  # the plan and the spec carry what the shards need
     jobs = shard_jobs(plan, key_basis(recipe, spec))
     manifests = {job.index: finished(job) for job in jobs}
     todo = [job for job in jobs if manifests[job.index] is None]
     done = sum(job.inputs for job in jobs if manifests[job.index] is not None)
-    run_shards(todo, spec, options, recipe.table, done)
+    run_shards(todo, spec, recipe.table, done)
     book, symmetry = Tally(inputs=plan.inputs + plan.summary_only), SymmetryTally()
     book.reasons["no_structure"] += plan.summary_only
     for job in jobs:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from elastic_atlas.contract.reasons import REJECT_COLUMNS, Reason, Rejected
-from elastic_atlas.errors import SourceError
+from elastic_atlas.errors import RecipeError, SourceError
 from elastic_atlas.inputs.plan import source_members
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.inputs.sources import member_id
@@ -77,13 +77,15 @@ class Plan:
         return self.folder / PLAN_REJECTS_NAME
 
 
-def check_shard_inputs(shard_inputs: int) -> None:
-    for batch in (CPU_BATCH, ACCELERATOR_BATCH):
-        if shard_inputs <= 0 or shard_inputs % batch:
-            raise SourceError(
-                f"--shard-size {shard_inputs}: must be a positive multiple of {ACCELERATOR_BATCH}"
-                " (whole inference batches, so shards do not change a prediction)"
-            )
+def check_shard_inputs(shard_inputs: int, batch_size: int | None = None) -> None:
+    """Shards must be whole inference windows: of the batch a run sets, else of both default
+    batches (a CPU worker's and an accelerator's), so no shard boundary changes a batch."""
+    batches = (batch_size,) if batch_size else (CPU_BATCH, ACCELERATOR_BATCH)
+    if shard_inputs <= 0 or any(shard_inputs % batch for batch in batches):
+        raise RecipeError(
+            f"--shard-size {shard_inputs}: must be a positive multiple of {max(batches)} "
+            "(whole inference batches, so shards do not change a prediction)"
+        )
 
 
 def write_plan(
@@ -91,9 +93,10 @@ def write_plan(
     summary: dict[str, dict[str, Any]] | None,
     folder: Path,
     shard_inputs: int = SHARD_INPUTS,
+    batch_size: int | None = None,
 ) -> Plan:
     """The plan of `recipe` in `folder` (plan.parquet, plan-rejects.parquet)."""
-    check_shard_inputs(shard_inputs)
+    check_shard_inputs(shard_inputs, batch_size)
     folder.mkdir(parents=True, exist_ok=True)
     origins, seen, shards = [], set(), []
     writer = _RowGroups(folder / PLAN_NAME, shard_inputs)

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from elastic_atlas.errors import SourceError
-from elastic_atlas.inputs.plan import plan_batches, write_plan
+from elastic_atlas.inputs.plan import plan_batches, read_member, source_members, write_plan
 
 
 def as_zipfile_sees_it(path: Path) -> list[tuple]:
@@ -126,3 +126,87 @@ def test_an_unreadable_source_is_a_source_error(tmp_path):
 def test_the_shared_archives_are_planned_as_zipfile_reads_them(shared, archive_path):
     path = shared / archive_path
     assert planned(path) == as_zipfile_sees_it(path)
+
+
+# ------------------------------------------------------------------ reading members by the plan
+def members_of(path: Path) -> dict[str, dict]:
+    kind, members = source_members(path)
+    assert kind == "zip"
+    return {row["member"]: row for row in members.to_pylist()}
+
+
+def test_a_member_read_by_its_plan_row_is_what_zipfile_reads(tmp_path):
+    path = archive(tmp_path / "a.zip")
+    rows = members_of(path)
+    assert "folder/" not in rows and list(rows) == sorted(rows)  # read order: by name
+    with zipfile.ZipFile(path) as expected, path.open("rb") as handle:
+        for name, row in rows.items():
+            assert read_member(handle, path, name, row, 1 << 20) == expected.read(name)
+        assert (
+            read_member(handle, path, "big.cif", rows["big.cif"], 100) == b"data_big\n" * 11 + b"d"
+        )
+
+
+def flip(path: Path, at: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("data", "cannot be read"),  # deflate stream or CRC-32 broken
+        ("header", "no local header"),  # the central directory points at the wrong place
+        ("encrypted", "encrypted"),
+        ("method", "disagree"),
+    ],
+)
+def test_a_damaged_member_is_a_source_error_naming_it(tmp_path, damage, message):
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("mp-1.cif", "data_mp-1\n_cell_length_a 5\n" * 50, zipfile.ZIP_DEFLATED)
+    row = members_of(path)["mp-1.cif"]
+    start = row["offset"]
+    if damage == "data":
+        flip(path, start + 30 + len("mp-1.cif") + 20)
+    elif damage == "header":
+        flip(path, start)
+    elif damage == "encrypted":
+        flip(path, start + 6)  # general purpose flags: bit 0 set
+    else:
+        flip(path, start + 8)  # compression method of the local header
+    with path.open("rb") as handle, pytest.raises(SourceError, match=message) as error:
+        read_member(handle, path, "mp-1.cif", row, 1 << 20)
+    assert "mp-1.cif" in str(error.value)
+
+
+def test_an_unsupported_compression_is_a_source_error(tmp_path):
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("mp-1.cif", "data_mp-1\n" * 50, zipfile.ZIP_BZIP2)
+    with path.open("rb") as handle, pytest.raises(SourceError, match="method 12"):
+        read_member(handle, path, "mp-1.cif", members_of(path)["mp-1.cif"], 1 << 20)
+
+
+def test_a_member_larger_than_it_says_stops_at_the_limit(tmp_path):
+    """A lying central directory (a zip bomb) costs at most `limit` bytes, never all of it."""
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("bomb.cif", b"\0" * 5_000_000, zipfile.ZIP_DEFLATED)
+    row = members_of(path)["bomb.cif"]
+    with path.open("rb") as handle:
+        assert read_member(handle, path, "bomb.cif", row, 1001) == b"\0" * 1001
+
+
+def test_a_source_of_no_cif_or_no_such_path_is_refused_as_the_build_refuses_it(tmp_path):
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("notes.txt", "x")
+    with pytest.raises(SourceError, match=r"holds no \.cif files"):
+        source_members(path)
+    with pytest.raises(SourceError, match="no such file or folder"):
+        source_members(tmp_path / "missing")
+    (tmp_path / "cut.zip").write_bytes(path.read_bytes()[:20])
+    with pytest.raises(SourceError, match="not a readable zip"):
+        source_members(tmp_path / "cut.zip")
