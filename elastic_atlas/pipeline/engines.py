@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from itertools import chain, islice
 from pathlib import Path
@@ -40,6 +41,7 @@ from elastic_atlas.pipeline.parts import (
     STRUCTURES,
     ShardJob,
     pin_numerics,
+    probe_inputs,
     run_shard,
     shard_inputs,
     write_part,
@@ -175,39 +177,88 @@ def check_workers(client: Any, folder: Path) -> int:
 
 
 def _run_dask(todo: list[ShardJob], spec: ShardSpec, client: Any, bar: tqdm) -> None:
-    """One task per shard, at most two per worker in flight; a task returns its manifest."""
+    """One task per shard, at most two per worker in flight; a task returns its manifest. A
+    shard that kills its worker is isolated (`isolate`) and run again without its killers; a
+    task cancelled because the workers holding the spec died is submitted again."""
     from distributed import as_completed
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
     workers = check_workers(client, todo[0].plan.folder)
-    shared = client.scatter(spec, broadcast=True)  # sent once to each worker
+    shared = Scattered(client, spec)
     # the longest shards first (most inputs to read), so no worker ends far behind
     queue, running = iter(sorted(todo, key=lambda job: -job.reads)), as_completed()
-    jobs: dict[str, ShardJob] = {}
+    jobs: dict[str, tuple[ShardJob, int]] = {}
 
-    def submit(job: ShardJob | None) -> None:
+    def submit(job: ShardJob | None, attempt: int = 0) -> None:
         if job is not None:
-            future = client.submit(run_shard, job, shared, key=f"shard-{job.part.name}",
+            key = f"shard-{job.part.name}-{len(job.killers)}-{attempt}"  # a new key each time
+            future = client.submit(run_shard, job, shared.future(attempt > 0), key=key,
                                    pure=False)  # fmt: skip
-            jobs[future.key] = job
+            jobs[future.key] = (job, attempt)
             running.add(future)
 
     for job in islice(queue, 2 * workers):
         submit(job)
     for future in running:
-        job = jobs.pop(future.key)
+        job, attempt = jobs.pop(future.key)
         try:
             future.result()
         except AtlasError:  # a source or checkpoint error, named: stop, parts stay
             raise
-        except (KilledWorker, FutureCancelledError) as error:
-            raise EngineError(
-                f"shard {job.index} ({job.inputs} inputs from #{job.first}) stopped its "
-                f"worker ({type(error).__name__}); finished parts stay, rerun to resume"
-            ) from None
+        except KilledWorker:  # an input kills its worker: find it, run the shard without it
+            submit(replace(job, killers=isolate(client, job, shared)), attempt + 1)
+            continue
+        except FutureCancelledError as error:
+            if attempt >= RESUBMITS:
+                raise EngineError(
+                    f"shard {job.index} ({job.inputs} inputs from #{job.first}) was cancelled "
+                    f"{attempt + 1} times ({error}); finished parts stay, rerun to resume"
+                ) from None
+            submit(job, attempt + 1)
+            continue
         bar.update(job.inputs)
         submit(next(queue, None))
+
+
+RESUBMITS = 3  # a cancelled shard task (the scattered spec lost with dead workers) is resent
+
+
+class Scattered:
+    """The spec, scattered once to every worker (not pickled into each task), and again when
+    the workers that held it died."""
+
+    def __init__(self, client: Any, spec: ShardSpec) -> None:
+        self.client, self.spec, self._future = client, spec, None
+
+    def future(self, again: bool = False) -> Any:
+        if again or self._future is None or self._future.status != "finished":
+            self._future = self.client.scatter(self.spec, broadcast=True)
+        return self._future
+
+
+def isolate(client: Any, job: ShardJob, shared: Scattered) -> tuple[int, ...]:
+    """The ordinals of the inputs of `job` that kill a worker, found by halving: a probe runs a
+    range of the shard through the pipeline and writes nothing; a range whose probe dies is cut
+    in two until single inputs are left. Each dead probe costs the scheduler's allowed failures
+    (`distributed.scheduler.allowed-failures`) worker restarts."""
+    from distributed.scheduler import KilledWorker
+
+    suspects, killers = [range(job.first, job.first + job.inputs)], []
+    while suspects:
+        inputs = suspects.pop()
+        try:  # the spec sent again: the dead workers may have held its only copies
+            client.submit(probe_inputs, job, inputs, shared.future(again=True), pure=False).result()
+        except KilledWorker:
+            if len(inputs) == 1:
+                killers.append(inputs[0])
+            else:
+                half = len(inputs) // 2
+                suspects += [inputs[half:], inputs[:half]]
+    if not killers:  # the shard died as a whole only (its memory): nothing to leave out
+        raise EngineError(f"shard {job.index} kills its worker, but no input of it does alone; "
+                          "give the workers more memory or use a smaller --shard-size")  # fmt: skip
+    return tuple(sorted(killers))
 
 
 def merge_parts(

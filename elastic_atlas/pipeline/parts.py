@@ -65,6 +65,9 @@ class ShardJob:
     inputs: int
     key: str
     reads: int = 0  # inputs to be read (no verdict in the plan): the shard's share of the work
+    # ordinals of inputs that killed the worker reading them (found by `engines.isolate`):
+    # rejected as structure errors, never read again
+    killers: tuple[int, ...] = ()
 
     @property
     def part(self) -> Path:
@@ -117,24 +120,32 @@ def stale_parts(plan: Plan, jobs: list[ShardJob]) -> int:
     return sum(1 for p in plan.folder.glob("s*-*") if p.is_dir() and p.name not in current)
 
 
-def shard_inputs(job: ShardJob) -> Iterator[RawStructure]:
-    """The shard's inputs, read by the plan: an input with a verdict travels without its text
-    (as an unreadable one does), so it takes its place in its inference window. A source that
-    cannot be read is a SourceError naming the shard and the member."""
+KILLED = "the worker died on this input (a crash or its memory limit); it was isolated and left out"
+
+
+def shard_inputs(job: ShardJob, only: range | None = None) -> Iterator[RawStructure]:
+    """The shard's inputs, read by the plan (`only`: those of these ordinals): an input with a
+    verdict travels without its text (as an unreadable one does), so it takes its place in its
+    inference window. A source that cannot be read is a SourceError naming the shard and the
+    member."""
     try:
-        yield from _shard_inputs(job)
+        yield from _shard_inputs(job, only)
     except SourceError as error:
         raise SourceError(f"shard {job.index}: {error}") from None
 
 
-def _shard_inputs(job: ShardJob) -> Iterator[RawStructure]:
+def _shard_inputs(job: ShardJob, only: range | None) -> Iterator[RawStructure]:
     with ExitStack() as stack:
         handles: dict[str, Any] = {}
         for row in shard_rows(job.plan, job.index):
             origin = job.plan.origins[row["origin"]]
             material_id, source = row["material_id"], origin.source
+            if only is not None and row["ordinal"] not in only:
+                continue
             if row["reason"] is not None:
                 raw = RawStructure(material_id, None, source, Reason(row["reason"]), row["detail"])
+            elif row["ordinal"] in job.killers:
+                raw = RawStructure(material_id, None, source, Reason.STRUCTURE_ERROR, KILLED)
             elif origin.kind == "zip":
                 if origin.path not in handles:
                     handles[origin.path] = stack.enter_context(Path(origin.path).open("rb"))
@@ -166,6 +177,15 @@ def run_shard(job: ShardJob, spec: ShardSpec) -> dict[str, Any]:
                        batch_size=spec.batch_size, **spec.hooks())
     )  # fmt: skip
     return write_part(job, spec, records, keeper, time.perf_counter() - start)
+
+
+def probe_inputs(job: ShardJob, only: range, spec: ShardSpec) -> int:
+    """The task that looks for an input killing its worker: `only` of the shard's inputs
+    through the pipeline, nothing written; how many. A killer kills this task's worker too."""
+    pin_numerics(spec.checkpoints)
+    records = predict_stream(shard_inputs(job, only), spec.checkpoints, workers=0,
+                             batch_size=spec.batch_size, **spec.hooks())  # fmt: skip
+    return sum(1 for _ in records)
 
 
 def pin_numerics(checkpoints: list[Checkpoint]) -> None:
@@ -217,6 +237,7 @@ def write_part(
         "accepted": len(predicted),
         "reasons": dict(sorted(Counter(r[3] for r in rejects).items())),
         "symmetry": {"checked": symmetry.checked, "disagree": sorted(symmetry.disagree)},
+        "killers": list(job.killers),
         "seconds": round(seconds, 3),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "host": socket.gethostname(),
