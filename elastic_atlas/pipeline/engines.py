@@ -155,7 +155,7 @@ def local_cluster(workers: int) -> Any:
 
     with dask.config.set({**NO_TRIM, **PRELOAD}):
         return LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
             silence_logs=logging.ERROR,
         )  # fmt: skip
 

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from elastic_atlas import __version__
 from elastic_atlas.contract.licences import table_licence
-from elastic_atlas.contract.reasons import REJECT_COLUMNS, Rejected
+from elastic_atlas.contract.reasons import REJECT_COLUMNS, Reason, Rejected
 from elastic_atlas.digest import file_digest, source_digest
 from elastic_atlas.errors import EngineError
 from elastic_atlas.inputs.recipe import Recipe
@@ -220,7 +220,8 @@ def _run_sharded(
     done = sum(job.inputs for job in jobs if manifests[job.index] is not None)
     run_shards(todo, spec, recipe.table, done)
     book, symmetry = Tally(inputs=plan.inputs + plan.summary_only), SymmetryTally()
-    book.reasons["no_structure"] += plan.summary_only
+    if plan.summary_only:
+        book.reasons[str(Reason.NO_STRUCTURE)] += plan.summary_only
     for job in jobs:
         manifest = finished(job)
         if manifest is None:

@@ -34,7 +34,7 @@ def scheduler():
     import logging
 
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
         silence_logs=logging.ERROR,
     ) as cluster:  # fmt: skip
         yield cluster.scheduler_address
@@ -223,7 +223,7 @@ def test_an_input_that_kills_its_worker_is_isolated_and_rejected_and_the_run_goe
     with (
         dask.config.set(config),
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=None
+            n_workers=2, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
     ):
         result = build_table(load_recipe(recipe), tmp_path / "out",
