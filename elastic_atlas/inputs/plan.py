@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from elastic_atlas.errors import SourceError
+from elastic_atlas.inputs.sources import is_cif_name
 
 PLAN_SCHEMA = pa.schema(
     [
@@ -208,29 +209,49 @@ _LOCAL = struct.Struct("<4s5H3L2H")  # local file header, 30 bytes
 _BLOCK = 1 << 20
 
 
-def source_members(path: Path) -> tuple[str, pa.Table]:
-    """(kind, members) of a CIF source in the order the build reads it: a zip's members by
-    name (directories left out), a folder's files by name, or the one file; the same errors
-    as `sources.iter_cif_source` for a source that is not one. `kind`: zip, folder or file."""
-    from elastic_atlas.inputs.sources import is_cif_name
+def source_members(path: Path) -> tuple[str, Iterator[pa.RecordBatch]]:
+    """(kind, members) of a CIF source, in the order the build reads it: a zip's members by
+    name (directories left out), a folder's files by name, or the one file; the same errors as
+    `sources.iter_cif_source` for a source that is not one. `kind`: zip, folder or file.
 
+    A zip whose central directory is already in name order (the usual case) is streamed in
+    batches, twice (a check, then the rows), so its plan costs no memory per member; another
+    is read whole and sorted."""
     path = Path(path)
     if path.is_dir():
         kind, members = "folder", _folder_members(path)
     elif path.is_file() and zipfile.is_zipfile(path):
-        kind = "zip"
-        members = pa.Table.from_batches(list(_zip_batches(path, BATCH)), schema=PLAN_SCHEMA)
-        members = members.filter(pc.invert(pc.ends_with(members["member"], "/")))
-        members = members.take(pc.sort_indices(members, [("member", "ascending")]))
+        return "zip", _zip_members(path)
     elif path.is_file() and path.suffix.lower() == ".zip":
         raise SourceError(f"{path}: not a readable zip archive (truncated or corrupt)")
     elif path.is_file():
-        return "file", _file_members([path])
+        return "file", iter(_file_members([path]).to_batches())
     else:
         raise SourceError(f"{path}: no such file or folder; check the path in the recipe or option")
     if not any(is_cif_name(name) for name in members["member"].to_pylist()):
-        raise SourceError(f"{path}: the {'zip' if kind == 'zip' else kind} holds no .cif files")
-    return kind, members
+        raise SourceError(f"{path}: the {kind} holds no .cif files")
+    return kind, iter(members.to_batches(BATCH))
+
+
+def _zip_members(path: Path) -> Iterator[pa.RecordBatch]:
+    in_order, any_cif, last = True, False, None
+    for batch in _zip_batches(path, BATCH):
+        names = [n for n in batch.column("member").to_pylist() if not n.endswith("/")]
+        any_cif = any_cif or any(is_cif_name(n) for n in names)
+        if names and (names != sorted(names) or (last is not None and names[0] < last)):
+            in_order = False
+        last = names[-1] if names else last
+    if not any_cif:
+        raise SourceError(f"{path}: the zip holds no .cif files")
+    files = (_without_folders(b) for b in _zip_batches(path, BATCH))
+    if in_order:
+        return files
+    members = pa.Table.from_batches(list(files), schema=PLAN_SCHEMA)
+    return iter(members.take(pc.sort_indices(members, [("member", "ascending")])).to_batches())
+
+
+def _without_folders(batch: pa.RecordBatch) -> pa.RecordBatch:
+    return batch.filter(pc.invert(pc.ends_with(batch.column("member"), "/")))
 
 
 def _folder_members(folder: Path) -> pa.Table:

@@ -14,7 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from elastic_atlas.contract.reasons import Reason
 from elastic_atlas.errors import SourceError
@@ -304,54 +305,122 @@ _PARSERS = {
 }
 
 
-def _parse_column(path: Path, frame: pd.DataFrame, column: str) -> list[Any]:
+SUMMARY_TYPES = {
+    "material_id": pa.string(),
+    "band_gap": pa.float64(),
+    "formula": pa.string(),
+    "crystal_system": pa.string(),
+    "space_group_number": pa.int64(),
+}
+_BLOCK = 1 << 22  # bytes of CSV parsed at a time
+
+
+def summary_table(
+    path: Path, layout: str | None = None, *, require_band_gap: bool = False
+) -> pa.Table:
+    """The summary CSV as an Arrow table sorted by id: `material_id` and the cells the tables
+    use (band_gap, formula, crystal_system, space_group_number where the file has them).
+
+    Read in blocks, so a summary of millions of rows costs about its Arrow size, not a frame of
+    Python strings. Every cell the tables use is checked here, before any structure is predicted,
+    so a bad summary costs seconds, not a whole run: a band gap or space group that is not a
+    number (comma decimals, 'Fm-3m', 225.5), an unknown crystal system or an empty symmetry
+    column raise SummaryError with the line and column. Missing cells become null.
+    """
+    names, reader = _open_summary(path)
+    layout = layout or detect_layout(names)
+    mapping = {k: v for k, v in SUMMARY_LAYOUTS[layout].items() if k in names}
+    if "material_id" not in mapping.values():
+        raise SummaryError(f"{path}: no id column for layout {layout!r}")
+    if require_band_gap and "band_gap" not in mapping.values():
+        raise SummaryError(
+            f"{path}: no band gap column, but the screen needs band gaps; add the column or "
+            'set gap_policy = "include"'
+        )
+    blocks, line = [], 2  # line 1 is the header
+    try:
+        for batch in reader:
+            blocks.append(_summary_block(path, batch, mapping, line))
+            line += batch.num_rows
+    except pa.ArrowInvalid as error:
+        raise SummaryError(f"{path}: cannot read summary CSV ({error})") from None
+    schema = pa.schema([(n, SUMMARY_TYPES[n]) for n in SUMMARY_TYPES if n in mapping.values()])
+    table = pa.Table.from_batches(blocks, schema=schema) if blocks else schema.empty_table()
+    for name in ("crystal_system", "space_group_number"):
+        if name in table.column_names and len(table) and table[name].null_count == len(table):
+            raise SummaryError(f"{path}: column {name!r} is empty; fill it or remove the column")
+    table = table.sort_by("material_id")
+    ids = table["material_id"]
+    if len(ids) > 1:
+        repeated = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+        if pc.any(repeated).as_py():
+            first = pc.index(repeated, True).as_py()
+            raise SummaryError(f"{path}: duplicate ids, e.g. {ids[first].as_py()!r}")
+    return table
+
+
+def _open_summary(path: Path) -> tuple[list[str], Any]:
+    """(column names, a reader of record batches with every column as text)."""
+    import csv as text_csv
+
+    from pyarrow import csv
+
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as handle:
+            names = next(text_csv.reader(handle), [])
+        reader = csv.open_csv(
+            path,
+            read_options=csv.ReadOptions(block_size=_BLOCK),
+            convert_options=csv.ConvertOptions(
+                column_types={name: pa.string() for name in names}, null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+            ),
+        )  # fmt: skip
+    except (OSError, UnicodeDecodeError, pa.ArrowInvalid) as error:
+        raise SummaryError(f"{path}: cannot read summary CSV ({error})") from None
+    if not names:
+        raise SummaryError(f"{path}: cannot read summary CSV (no header line)")
+    return names, reader
+
+
+def _summary_block(
+    path: Path, batch: pa.RecordBatch, mapping: dict[str, str], line: int
+) -> pa.RecordBatch:
+    """One block of the summary: mapped columns, every cell checked and typed."""
+    columns: dict[str, list] = {}
+    for source, name in mapping.items():
+        texts = batch.column(source).to_pylist()
+        if name == "material_id":
+            values = [t.strip() for t in texts]
+            if "" in values:
+                raise SummaryError(f"{path}: line {line + values.index('')} has no material id")
+        elif name == "formula":
+            values = [t.strip() or None for t in texts]
+        else:
+            values = _parse_column(path, texts, name, line)
+        columns[name] = values
+    names = [n for n in SUMMARY_TYPES if n in columns]
+    return pa.record_batch([pa.array(columns[n], SUMMARY_TYPES[n]) for n in names], names=names)
+
+
+def _parse_column(path: Path, texts: list[str], column: str, first_line: int) -> list[Any]:
     parse, expected = _PARSERS[column]
     values = []
-    for line, text in enumerate(frame[column], start=2):  # line 1 is the header
+    for line, text in enumerate(texts, start=first_line):
         try:
             values.append(parse(text))
         except ValueError:
             raise _bad_cell(path, line, column, text, expected) from None
-    if values and all(v is None for v in values) and column != "band_gap":
-        raise SummaryError(f"{path}: column {column!r} is empty; fill it or remove the column")
     return values
 
 
 def load_summary(
     path: Path, layout: str | None = None, *, require_band_gap: bool = False
 ) -> dict[str, dict[str, Any]]:
-    """{material_id: {band_gap, formula, crystal_system, space_group_number}} of a summary CSV.
-
-    Every cell the tables use is checked here, before any structure is predicted, so a bad
-    summary costs seconds, not a whole run: a band gap or space group that is not a number
-    (comma decimals, 'Fm-3m', 225.5), an unknown crystal system or an empty symmetry column
-    raise SummaryError with the line and column. Missing cells become None.
-    """
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as error:
-        raise SummaryError(f"{path}: cannot read summary CSV ({error})") from error
-    layout = layout or detect_layout(list(frame.columns))
-    mapping = {k: v for k, v in SUMMARY_LAYOUTS[layout].items() if k in frame.columns}
-    if "material_id" not in mapping.values():
-        raise SummaryError(f"{path}: no id column for layout {layout!r}")
-    frame = frame[list(mapping)].rename(columns=mapping)
-    if require_band_gap and "band_gap" not in frame:
-        raise SummaryError(
-            f"{path}: no band gap column, but the screen needs band gaps; add the column or "
-            'set gap_policy = "include"'
-        )
-    frame["material_id"] = frame["material_id"].str.strip()
-    if (frame["material_id"] == "").any():
-        line = int((frame["material_id"] == "").to_numpy().argmax()) + 2
-        raise SummaryError(f"{path}: line {line} has no material id")
-    duplicated = frame["material_id"][frame["material_id"].duplicated()]
-    if len(duplicated):
-        raise SummaryError(f"{path}: duplicate ids, e.g. {duplicated.iloc[0]!r}")
-    columns = {name: _parse_column(path, frame, name) for name in _PARSERS if name in frame}
-    if "formula" in frame:
-        columns["formula"] = [v.strip() or None for v in frame["formula"]]
+    """{material_id: {band_gap, formula, crystal_system, space_group_number}} of a summary CSV,
+    checked as `summary_table` checks it (a streamed build joins on it in memory)."""
+    table = summary_table(path, layout, require_band_gap=require_band_gap)
+    names = [n for n in table.column_names if n != "material_id"]
     return {
-        material_id: {name: values[i] for name, values in columns.items()}
-        for i, material_id in enumerate(frame["material_id"])
+        row.pop("material_id"): row for row in table.select(["material_id", *names]).to_pylist()
     }

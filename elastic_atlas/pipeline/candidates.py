@@ -7,9 +7,16 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
+
 from elastic_atlas.contract.reasons import Reason, Rejected
 from elastic_atlas.inputs.recipe import Models, Recipe
-from elastic_atlas.inputs.sources import RawStructure, iter_cif_source, load_summary
+from elastic_atlas.inputs.sources import (
+    RawStructure,
+    iter_cif_source,
+    load_summary,
+    summary_table,
+)
 from elastic_atlas.model.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -47,6 +54,17 @@ def recipe_summary(recipe: Recipe) -> dict[str, dict[str, Any]] | None:
     if recipe.summary is None:
         return None
     return load_summary(
+        recipe.summary.path,
+        recipe.summary.layout,
+        require_band_gap=recipe.screen.gap_policy == "exclude",
+    )
+
+
+def recipe_summary_table(recipe: Recipe) -> pa.Table | None:
+    """The recipe's summary as an Arrow table sorted by id, every cell checked."""
+    if recipe.summary is None:
+        return None
+    return summary_table(
         recipe.summary.path,
         recipe.summary.layout,
         require_band_gap=recipe.screen.gap_policy == "exclude",

@@ -30,7 +30,12 @@ from elastic_atlas.model.checkpoint import (
     Checkpoint,
 )
 from elastic_atlas.paths import default_releases, display_path
-from elastic_atlas.pipeline.candidates import candidates, load_models, recipe_summary
+from elastic_atlas.pipeline.candidates import (
+    candidates,
+    load_models,
+    recipe_summary,
+    recipe_summary_table,
+)
 from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
 from elastic_atlas.pipeline.driver import RunOptions, counted, stream  # noqa: F401 (re-exported)
 from elastic_atlas.pipeline.engines import merge_parts, shard_runner
@@ -203,7 +208,7 @@ def _run_sharded(
     run_shards: Callable[..., None],
 ) -> BuildResult:
     start = time.perf_counter()
-    summary = recipe_summary(recipe)
+    summary = recipe_summary_table(recipe)
     dft = read_dft_table(recipe.dft.path) if recipe.dft else None  # before any model runs
     literature = read_literature(recipe.literature) if recipe.literature else None
     checkpoints = load_models(recipe)

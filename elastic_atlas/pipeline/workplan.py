@@ -13,17 +13,19 @@ inputs share a batch depends on their position in the plan only, whatever the en
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from elastic_atlas.contract.reasons import REJECT_COLUMNS, Reason, Rejected
 from elastic_atlas.errors import RecipeError, SourceError
 from elastic_atlas.inputs.plan import source_members
-from elastic_atlas.inputs.recipe import Recipe
+from elastic_atlas.inputs.recipe import Recipe, ScreenSettings
 from elastic_atlas.inputs.sources import member_id
 from elastic_atlas.pipeline.predict import ACCELERATOR_BATCH, CPU_BATCH
 from elastic_atlas.pipeline.screen import screen_band_gap
@@ -90,69 +92,128 @@ def check_shard_inputs(shard_inputs: int, batch_size: int | None = None) -> None
 
 def write_plan(
     recipe: Recipe,
-    summary: dict[str, dict[str, Any]] | None,
+    summary: pa.Table | None,
     folder: Path,
     shard_inputs: int = SHARD_INPUTS,
     batch_size: int | None = None,
 ) -> Plan:
-    """The plan of `recipe` in `folder` (plan.parquet, plan-rejects.parquet)."""
+    """The plan of `recipe` in `folder` (plan.parquet, plan-rejects.parquet); `summary`: the
+    recipe's summary as `summary_table` reads it (sorted by id), or None.
+
+    In memory: the summary, and the ids and ordinals of the inputs that pass the join (for the
+    duplicates, found by sorting them once all are known) — Arrow arrays, tens of bytes per
+    input; the members themselves are streamed."""
     check_shard_inputs(shard_inputs, batch_size)
     folder.mkdir(parents=True, exist_ok=True)
-    origins, seen, shards = [], set(), []
-    writer = _RowGroups(folder / PLAN_NAME, shard_inputs)
-    with writer:
+    origins, joined = [], []
+    with _RowGroups(folder / PLAN_NAME, shard_inputs) as writer:
         for index, entry in enumerate(recipe.structures):
             if entry.kind != "cif":
                 raise SourceError("a sharded build reads CIF sources; this recipe queries the "
                                   "MP API (build it with --engine local)")  # fmt: skip
-            kind, members = source_members(entry.path)
+            kind, batches = source_members(entry.path)
             origins.append(Origin(str(Path(entry.path).resolve()), kind, entry.source,
                                   entry.licence))  # fmt: skip
-            for batch in members.to_batches(max_chunksize=65_536):  # bounded Python rows
-                for row in batch.to_pylist():
-                    row["material_id"] = member_id(row["member"])
-                    verdict, cells = _verdict(row["material_id"], summary, seen, recipe)
-                    seen.add(row["material_id"])
-                    row.update(origin=index, reason=None, detail=None, summary=cells)
-                    if verdict is not None:
-                        row.update(reason=str(verdict[0]), detail=verdict[1], summary=None)
-                    writer.add(row)
-        shards = writer.sizes
-    missing = sorted(set(summary or {}) - seen)
-    rejects = [Rejected(m, "summary", Reason.NO_STRUCTURE, "summary row without a structure "
-                        "file").row() for m in missing]  # fmt: skip
-    table = pa.Table.from_pylist([dict(zip(REJECT_COLUMNS, r, strict=True)) for r in rejects],
+            for batch in batches:
+                joined.append(_plan_batch(writer, batch, index, summary, recipe.screen))
+    plan = Plan(folder, tuple(origins), sum(writer.sizes), tuple(writer.sizes), 0)
+    joined_ids = pa.concat_tables(joined) if joined else _JOINED.empty_table()
+    _mark_duplicates(plan, joined_ids)
+    missing = _summary_only(summary, joined_ids["material_id"])
+    detail = "summary row without a structure file"
+    rows = [Rejected(m, "summary", Reason.NO_STRUCTURE, detail).row() for m in missing]
+    table = pa.Table.from_pylist([dict(zip(REJECT_COLUMNS, r, strict=True)) for r in rows],
                                  schema=REJECTS_SCHEMA)  # fmt: skip
     pq.write_table(table, folder / PLAN_REJECTS_NAME)
-    return Plan(folder, tuple(origins), sum(shards), tuple(shards), len(missing))
+    return replace(plan, summary_only=len(missing))
 
 
-def _verdict(
-    material_id: str,
-    summary: dict[str, dict[str, Any]] | None,
-    seen: set[str],
-    recipe: Recipe,
-) -> tuple[tuple[Reason, str] | None, str | None]:
-    """(verdict, summary cells as JSON) of one input, in `candidates`' order: the join first
-    (duplicate, no summary row), then the band-gap screen."""
-    if material_id in seen:
-        return (Reason.DUPLICATE_ID, f"{material_id} already read from an earlier input"), None
-    if summary is not None and material_id not in summary:
-        return (Reason.NO_SUMMARY_ROW, "structure without a row in the summary"), None
-    cells = (summary or {}).get(material_id, {})
-    gap = screen_band_gap({**cells, "material_id": material_id}, recipe.screen)
-    return gap, (json.dumps(cells, sort_keys=True) if summary is not None else None)
+_JOINED = pa.schema([("material_id", pa.string()), ("ordinal", pa.int64())])
+
+
+def _plan_batch(
+    writer: _RowGroups,
+    batch: pa.RecordBatch,
+    origin: int,
+    summary: pa.Table | None,
+    screen: ScreenSettings,
+) -> pa.Table:
+    """One batch of a source's members into the plan, with the join and the band-gap screen
+    as `candidates` applies them; the (id, ordinal) of the members that passed the join."""
+    ids = [member_id(m) for m in batch.column("member").to_pylist()]
+    cells: list[dict[str, Any] | None]
+    if summary is None:
+        cells = [{} for _ in ids]
+    else:
+        found = pc.index_in(pa.array(ids, pa.string()), value_set=summary["material_id"])
+        rows = summary.drop_columns(["material_id"]).take(found).to_pylist()
+        cells = [None if at is None else row
+                 for at, row in zip(found.to_pylist(), rows, strict=True)]  # fmt: skip
+    joined_ids, joined_ordinals = [], []
+    for row, material_id, summary_cells in zip(batch.to_pylist(), ids, cells, strict=True):
+        row.update(origin=origin, material_id=material_id, reason=None, detail=None)
+        if summary_cells is None:
+            verdict = (Reason.NO_SUMMARY_ROW, "structure without a row in the summary")
+        else:
+            verdict = screen_band_gap({**summary_cells, "material_id": material_id}, screen)
+            joined_ids.append(material_id)
+            joined_ordinals.append(writer.next_ordinal)
+        if verdict is not None:
+            row.update(reason=str(verdict[0]), detail=verdict[1], summary=None)
+        elif summary is not None:
+            row["summary"] = json.dumps(summary_cells, sort_keys=True)
+        writer.add(row)
+    return pa.table([pa.array(joined_ids, pa.string()), pa.array(joined_ordinals, pa.int64())],
+                    schema=_JOINED)  # fmt: skip
+
+
+def _mark_duplicates(plan: Plan, joined: pa.Table) -> None:
+    """Every input whose id passed the join at an earlier input becomes a `duplicate_id`
+    (whatever its other verdicts), as in a streamed build; the plan is rewritten only when
+    there is one."""
+    ordered = joined.sort_by([("material_id", "ascending"), ("ordinal", "ascending")])
+    ids = ordered["material_id"]
+    if len(ids) < 2:
+        return
+    repeated = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+    duplicates = set(ordered["ordinal"].slice(1).filter(repeated).to_pylist())
+    if not duplicates:
+        return
+    source = pq.ParquetFile(plan.path)
+    rewritten = plan.path.with_name(f".{PLAN_NAME}.{os.getpid()}.tmp")
+    with pq.ParquetWriter(rewritten, PLAN_COLUMNS) as writer:
+        for group in range(source.num_row_groups):
+            rows = source.read_row_group(group).to_pylist()
+            for row in rows:
+                if row["ordinal"] in duplicates:
+                    detail = f"{row['material_id']} already read from an earlier input"
+                    row.update(reason=str(Reason.DUPLICATE_ID), detail=detail, summary=None)
+            table = pa.Table.from_pylist(rows, schema=PLAN_COLUMNS)
+            writer.write_table(table, row_group_size=len(rows))
+    os.replace(rewritten, plan.path)
+
+
+def _summary_only(summary: pa.Table | None, read: pa.ChunkedArray) -> list[str]:
+    """Summary ids that no input carries, sorted (each is a `no_structure` reject)."""
+    if summary is None:
+        return []
+    ids = summary["material_id"]
+    return ids.filter(pc.invert(pc.is_in(ids, value_set=read))).to_pylist()
 
 
 class _RowGroups:
     """Plan rows written as row groups of exactly `size` rows (the last may be shorter)."""
 
     def __init__(self, path: Path, size: int) -> None:
-        self.size, self.rows, self.sizes = size, [], []
+        self.size, self.rows, self.sizes, self.written = size, [], [], 0
         self.writer = pq.ParquetWriter(path, PLAN_COLUMNS)
 
+    @property
+    def next_ordinal(self) -> int:
+        return self.written + len(self.rows)
+
     def add(self, row: dict[str, Any]) -> None:
-        row["ordinal"] = sum(self.sizes) + len(self.rows)
+        row["ordinal"] = self.next_ordinal
         self.rows.append(row)
         if len(self.rows) == self.size:
             self.flush()
@@ -162,6 +223,7 @@ class _RowGroups:
             table = pa.Table.from_pylist(self.rows, schema=PLAN_COLUMNS)
             self.writer.write_table(table, row_group_size=self.size)
             self.sizes.append(len(self.rows))
+            self.written += len(self.rows)
             self.rows = []
 
     def __enter__(self) -> _RowGroups:

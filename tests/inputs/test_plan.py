@@ -132,7 +132,7 @@ def test_the_shared_archives_are_planned_as_zipfile_reads_them(shared, archive_p
 def members_of(path: Path) -> dict[str, dict]:
     kind, members = source_members(path)
     assert kind == "zip"
-    return {row["member"]: row for row in members.to_pylist()}
+    return {row["member"]: row for batch in members for row in batch.to_pylist()}
 
 
 def test_a_member_read_by_its_plan_row_is_what_zipfile_reads(tmp_path):

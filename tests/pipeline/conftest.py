@@ -41,6 +41,7 @@ def inputs(tmp_path):
     with zipfile.ZipFile(second, "w") as archive:
         archive.writestr("mp-1.cif", cif_text(rock_salt()))  # duplicate of the first source
         archive.writestr("mp-60.cif", cif_text(diamond()))
+        archive.writestr("mp-31.cif", cif_text(diamond()))  # again, and still no summary row
     whole = tmp_path / "whole.zip"
     with zipfile.ZipFile(whole, "w") as archive:
         archive.writestr("mp-70.cif", cif_text(diamond()))
