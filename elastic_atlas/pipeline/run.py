@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from elastic_atlas import __version__
@@ -104,13 +105,23 @@ class BuildResult:
     """A built table in memory: rows, accounting and provenance (nothing re-read from disk)."""
 
     table: str
-    frame: pd.DataFrame
+    loaded: pd.DataFrame | None  # the rows; None: read from `parquet` when first asked for
     book: Accounting | Tally  # a sharded build's rejects are in its files: counts only
     statistics: BuildStatistics
     provenance: list[dict[str, Any]]
     # material_id, cif: each row's structure as read, sorted by id (None: already written)
     structures: pa.Table | None
     literature: pd.DataFrame | None = None  # the recipe's literature table, read once
+    parquet: Path | None = None  # the table's Parquet file, when the build wrote it
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table's rows (a sharded build reads its file only when they are asked for: a
+        `build` of millions of rows never holds them)."""
+        if self.loaded is None:
+            assert self.parquet is not None
+            self.loaded = read_frame(self.parquet)
+        return self.loaded
 
 
 def expected_inputs(recipe: Recipe, summary: dict | None) -> int | None:
@@ -151,17 +162,19 @@ def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
     keeper.clear()
     book.check()
     provenance = checkpoint_provenance(checkpoints)
-    facts = table_facts(recipe, frame, dft is not None, checkpoints, provenance, symmetry)
-    return BuildResult(
-        recipe.table, frame, book, build_statistics(recipe, book, frame, provenance, facts, start),
-        provenance, sorted_structures(texts), literature,
-    )  # fmt: skip
+    no_entry = bool(len(frame)) and bool((frame["dft_status"] == "no_entry").all())
+    facts = table_facts(recipe, len(frame), dft is not None and no_entry, checkpoints, provenance,
+                        symmetry)  # fmt: skip
+    gap_nulls = int(frame["band_gap"].isna().sum())
+    statistics = build_statistics(recipe, book, gap_nulls, provenance, facts, start)
+    return BuildResult(recipe.table, frame, book, statistics, provenance,
+                       sorted_structures(texts), literature)  # fmt: skip
 
 
 def table_facts(
     recipe: Recipe,
-    frame: pd.DataFrame,
-    has_dft: bool,
+    rows: int,
+    no_dft_match: bool,
     checkpoints: list[Checkpoint],
     provenance: list[dict[str, Any]],
     symmetry: SymmetryTally,
@@ -170,10 +183,10 @@ def table_facts(
     licence = table_licence([origin.licence for origin in recipe.structures])
     cards = {p["path"]: c.card for p, c in zip(provenance, checkpoints, strict=True) if c.card}
     facts = {"licence": licence, "symmetry_check": symmetry.summary(), "cards": cards}
-    if has_dft and len(frame) and (frame["dft_status"] == "no_entry").all():
+    if no_dft_match:
         facts["warning"] = (
             f"the DFT table {display_path(recipe.dft.path)} matches none of the "
-            f"{len(frame)} rows' material ids (another id scheme?): every dft_status is no_entry"
+            f"{rows} rows' material ids (another id scheme?): every dft_status is no_entry"
         )
         print(f"warning: {recipe.table}: {facts['warning']}", file=sys.stderr)
     return facts
@@ -240,13 +253,17 @@ def _run_sharded(
         symmetry.disagree += manifest["symmetry"]["disagree"]
     book.check()
     provenance = checkpoint_provenance(checkpoints)
-    merge_parts(plan, jobs, recipe.table, files, file_metadata(about, provenance))
-    frame = read_frame(files["parquet"])
-    facts = table_facts(recipe, frame, recipe.dft is not None, checkpoints, provenance, symmetry)
+    rows = merge_parts(plan, jobs, recipe.table, files, file_metadata(about, provenance))
+    columns = pq.read_table(files["parquet"], columns=["band_gap", "dft_status"])  # not all
+    no_entry = rows > 0 and pc.all(pc.equal(columns["dft_status"], "no_entry")).as_py()
+    facts = table_facts(recipe, rows, recipe.dft is not None and bool(no_entry), checkpoints,
+                        provenance, symmetry)  # fmt: skip
     facts["shards"] = {"engine": options.engine, "shards": len(jobs), "reused": len(jobs) -
                        len(todo), "stale_parts": stale_parts(plan, jobs)}  # fmt: skip
-    statistics = build_statistics(recipe, book, frame, provenance, facts, start)
-    return BuildResult(recipe.table, frame, book, statistics, provenance, None, literature)
+    gap_nulls = columns["band_gap"].null_count
+    statistics = build_statistics(recipe, book, gap_nulls, provenance, facts, start)
+    return BuildResult(recipe.table, None, book, statistics, provenance, None, literature,
+                       files["parquet"])  # fmt: skip
 
 
 def read_frame(path: Path) -> pd.DataFrame:
@@ -265,7 +282,7 @@ def file_metadata(about: dict[str, str] | None, provenance: list[dict[str, Any]]
 def build_statistics(
     recipe: Recipe,
     book: Accounting | Tally,
-    frame: pd.DataFrame,
+    band_gap_null_rows: int,
     provenance: list[dict[str, Any]],
     facts: dict[str, Any],
     start: float,
@@ -284,7 +301,7 @@ def build_statistics(
         licence=facts["licence"],
         gap_policy=recipe.screen.gap_policy,
         symmetry_check=facts["symmetry_check"],
-        band_gap_null_rows=int(frame["band_gap"].isna().sum()),
+        band_gap_null_rows=band_gap_null_rows,
         warnings=[facts["warning"]] if "warning" in facts else [],
         checkpoints=provenance,
         cards=facts["cards"],
