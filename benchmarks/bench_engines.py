@@ -99,6 +99,46 @@ def worker_killed(recipe: Path, out: Path, workers: int) -> dict:
             "parts_at_kill": 3, "stderr_tail": error.decode()[-300:]}  # fmt: skip
 
 
+TRIM_CHILD = """
+import json, sys, time
+from pathlib import Path
+from elastic_atlas.inputs.recipe import load_recipe
+from elastic_atlas.pipeline.candidates import load_models, recipe_summary_table
+from elastic_atlas.pipeline.crosscheck import crosscheck_of
+from elastic_atlas.pipeline.model_refs import model_ref
+from elastic_atlas.pipeline.parts import run_shard, shard_jobs
+from elastic_atlas.pipeline.shards import ShardSpec
+from elastic_atlas.pipeline.workplan import write_plan
+
+recipe = load_recipe(Path(sys.argv[1]))
+checkpoints = load_models(recipe)
+spec = ShardSpec(recipe.table, model_ref(recipe.models, checkpoints), recipe.screen, 16, None,
+                 crosscheck_of(recipe, checkpoints))
+plan = write_plan(recipe, recipe_summary_table(recipe), Path(sys.argv[2]))
+seconds = []
+for job in shard_jobs(plan, str(time.time()))[:4]:  # a key of its own: never a finished part
+    start = time.perf_counter()
+    run_shard(job, spec)
+    seconds.append(time.perf_counter() - start)
+print(json.dumps(seconds))
+"""
+
+
+def trim_cost(recipe: Path, folder: Path) -> dict:
+    """The first four shards in one process, with and without Dask's MALLOC_TRIM_THRESHOLD_."""
+    out = {}
+    for name, value in (("glibc default", None), ("MALLOC_TRIM_THRESHOLD_=65536", "65536")):
+        env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+        if value:
+            env["MALLOC_TRIM_THRESHOLD_"] = value
+        subprocess.run(["rm", "-rf", str(folder)], check=True)
+        done = subprocess.run([str(BIN / "python"), "-c", TRIM_CHILD, str(recipe), str(folder)],
+                              env=env, capture_output=True, check=True, text=True)  # fmt: skip
+        out[name] = [round(s, 2) for s in json.loads(done.stdout.splitlines()[-1])]
+    first, second = out.values()
+    return {"seconds": out, "ratio": round(sum(second) / sum(first), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", type=Path, default=ROOT / "build" / "mped.toml")
@@ -131,9 +171,11 @@ def main() -> None:
         folder / "worker-killed", reference, table
     )
     print(f"worker killed: {killed}")
+    trim = trim_cost(args.recipe, folder / "trim")
+    print(f"trim: {trim}")
     report = {**header(), "recipe": args.recipe.name, "workers": args.workers,
               "load_average": os.getloadavg(), "pairs": runs, "resume": resumes,
-              "worker_killed": killed}  # fmt: skip
+              "worker_killed": killed, "trim": trim}  # fmt: skip
     if args.json:
         write_report(args.json, report)
 

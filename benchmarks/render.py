@@ -643,12 +643,39 @@ def engines() -> list[str]:
         f"| SIGKILL of one dask worker mid-run | {k['parts_at_kill']} | (same run, exit "
         f"{k['exit']}) | | {k['same_bytes']} |"
     )
+    trim = data["trim"]
+    (plain, plain_s), (trimmed, trimmed_s) = trim["seconds"].items()
+    lines += ["", "| four MP shards in one process | seconds per shard | total s |",
+              "|---|---|---:|"]  # fmt: skip
+    for name, seconds in ((plain, plain_s), (trimmed, trimmed_s)):
+        shown = ", ".join(f"{v:.2f}" for v in seconds)
+        lines.append(f"| {name} | {shown} | {sum(seconds):.1f} |")
+    lines += ["", f"With Dask's trim threshold a shard takes {trim['ratio']:.2f}× as long."]
     load = ", ".join(f"{v:.2f}" for v in data["load_average"])
     return [*lines, "", f"Load average at the end: {load} ({data['workers']} workers, recipe "
             f"`build/{data['recipe']}`).", "", _source(data)]  # fmt: skip
 
 
+def scale() -> list[str]:
+    """Client and worker memory as the inputs grow, both engines (scale.json)."""
+    data = _load("scale")
+    lines = [
+        "| inputs | engine | rows | wall s | inputs/s | client peak RSS | worker peak RSS | "
+        "process tree peak PSS | parts on disk | shards |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["runs"]:
+        lines.append(
+            f"| {r['inputs']:,} | {r['engine']} | {r['accepted']:,} | {r['wall_s']:,.1f} | "
+            f"{r['inputs_per_s']:,.0f} | {r['client_peak_rss_mib']:,.0f} MiB | "
+            f"{r['worker_peak_rss_mib']:,.0f} MiB | {r['tree_peak_pss_mib']:,.0f} MiB | "
+            f"{r['parts_mib']:,.0f} MiB | {r['shards']:,} |"
+        )
+    return [*lines, "", _source(data)]
+
+
 RENDERERS: dict[str, Callable[[], list[str]]] = {
+    "scale": scale,
     "engines": engines,
     "page": page,
     "install_use": install_use,

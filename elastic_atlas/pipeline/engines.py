@@ -29,13 +29,13 @@ from tqdm import tqdm
 from elastic_atlas.errors import AtlasError, EngineError
 from elastic_atlas.pipeline.driver import RunOptions
 from elastic_atlas.pipeline.merge import (
-    FAN_IN,
     bounded_parts,
     merge_reject_parts,
     merge_sorted,
     merge_table_parts,
 )
 from elastic_atlas.pipeline.parts import (
+    PART_GROUP,
     REJECTS,
     ROWS,
     STRUCTURES,
@@ -51,8 +51,13 @@ from elastic_atlas.pipeline.shards import ShardSpec
 from elastic_atlas.pipeline.structures import ARROW_SCHEMA, STRUCTURE_OPTIONS, TextKeeper
 from elastic_atlas.pipeline.workplan import Plan
 
-ENGINES = ("local", "dask")
 STRUCTURE_GROUP = 2_048  # rows per row group of a structures file (as write_structures)
+# CIF texts read ahead over all parts of the structures merge: a CIF is ~2.3 KB, 100 times a
+# table row, so the merge holds 100 times fewer of them (~40 MB)
+STRUCTURE_BUFFER = 16_384
+# and merges fewer of their files at once: each open part holds a decoded row group of texts
+# (~2 MB), so 16 parts at once, not 64 (more merge levels, a few seconds each per million rows)
+STRUCTURE_FAN_IN = 16
 
 
 @contextmanager
@@ -207,7 +212,15 @@ def _run_dask(todo: list[ShardJob], spec: ShardSpec, client: Any, bar: tqdm) -> 
         except AtlasError:  # a source or checkpoint error, named: stop, parts stay
             raise
         except KilledWorker:  # an input kills its worker: find it, run the shard without it
-            submit(replace(job, killers=isolate(client, job, shared)), attempt + 1)
+            killers = isolate(client, job, shared)
+            if not killers and attempt >= RESUBMITS:
+                raise EngineError(
+                    f"shard {job.index} kills its worker, but no input of it does alone; give "
+                    "the workers more memory or use a smaller --shard-size"
+                ) from None
+            # no killer of its own: it died beside another shard's (tasks queued on a worker
+            # that dies count as failed too), so it just runs again
+            submit(replace(job, killers=tuple(sorted({*job.killers, *killers}))), attempt + 1)
             continue
         except FutureCancelledError as error:
             if attempt >= RESUBMITS:
@@ -244,20 +257,23 @@ def isolate(client: Any, job: ShardJob, shared: Scattered) -> tuple[int, ...]:
     (`distributed.scheduler.allowed-failures`) worker restarts."""
     from distributed.scheduler import KilledWorker
 
-    suspects, killers = [range(job.first, job.first + job.inputs)], []
-    while suspects:
-        inputs = suspects.pop()
+    def dies(inputs: range) -> bool:
         try:  # the spec sent again: the dead workers may have held its only copies
             client.submit(probe_inputs, job, inputs, shared.future(again=True), pure=False).result()
         except KilledWorker:
-            if len(inputs) == 1:
-                killers.append(inputs[0])
-            else:
-                half = len(inputs) // 2
-                suspects += [inputs[half:], inputs[:half]]
-    if not killers:  # the shard died as a whole only (its memory): nothing to leave out
-        raise EngineError(f"shard {job.index} kills its worker, but no input of it does alone; "
-                          "give the workers more memory or use a smaller --shard-size")  # fmt: skip
+            return True
+        return False
+
+    suspects, killers = [range(job.first, job.first + job.inputs)], []
+    while suspects:
+        inputs = suspects.pop()
+        if not dies(inputs):
+            continue
+        if len(inputs) > 1:
+            half = len(inputs) // 2
+            suspects += [inputs[half:], inputs[:half]]
+        elif dies(inputs):  # twice: a probe can die beside another shard's killer
+            killers.append(inputs[0])
     return tuple(sorted(killers))
 
 
@@ -278,9 +294,10 @@ def merge_parts(
 def merge_structure_parts(parts: list[Path], path: Path, metadata: dict[str, str]) -> None:
     """The structures file from sorted parts, row groups of `STRUCTURE_GROUP` rows."""
     schema = ARROW_SCHEMA.with_metadata({k.encode(): v.encode() for k, v in metadata.items()})
+    keys, buffered = ["material_id"], STRUCTURE_BUFFER
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".merge-") as scratch:
-        chunks = merge_sorted(bounded_parts(parts, ["material_id"], FAN_IN, Path(scratch)),
-                              ["material_id"], STRUCTURE_GROUP)  # fmt: skip
+        levels = bounded_parts(parts, keys, STRUCTURE_FAN_IN, Path(scratch), PART_GROUP, buffered)
+        chunks = merge_sorted(levels, keys, STRUCTURE_GROUP, buffered)
         with pq.ParquetWriter(path, schema, **STRUCTURE_OPTIONS) as writer:
             for chunk in chunks:
                 writer.write_table(chunk.cast(schema), row_group_size=STRUCTURE_GROUP)

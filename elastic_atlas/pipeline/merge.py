@@ -38,13 +38,16 @@ class MergedTable:
 
 
 def merge_sorted(
-    parts: list[Path], keys: list[str], batch_rows: int = BATCH_ROWS
+    parts: list[Path],
+    keys: list[str],
+    batch_rows: int = BATCH_ROWS,
+    buffered_rows: int = BUFFERED_ROWS,
 ) -> Iterator[pa.Table]:
     """The rows of `parts` (each sorted by `keys`) in `keys` order, in chunks of about
     `batch_rows`; equal keys come in the order of `parts`. Each part is read in batches small
-    enough that all parts together hold about `BUFFERED_ROWS` rows (their keys are Python
-    tuples, a few hundred bytes each)."""
-    per_part = max(MIN_READ_ROWS, min(batch_rows, BUFFERED_ROWS // max(1, len(parts))))
+    enough that all parts together hold about `buffered_rows` rows (their keys are Python
+    tuples, a few hundred bytes each; fewer for wide rows such as CIF texts)."""
+    per_part = max(MIN_READ_ROWS, min(batch_rows, buffered_rows // max(1, len(parts))))
     readers = [pq.ParquetFile(p).iter_batches(batch_size=per_part) for p in parts]
     tables: list[pa.Table | None] = [None] * len(parts)
     key_rows: list[list[tuple]] = [[] for _ in parts]
@@ -156,7 +159,14 @@ def merge_reject_parts(parts: list[Path], table: str, path: Path, fan_in: int = 
     return rows
 
 
-def bounded_parts(parts: list[Path], keys: list[str], fan_in: int, scratch: Path) -> list[Path]:
+def bounded_parts(
+    parts: list[Path],
+    keys: list[str],
+    fan_in: int,
+    scratch: Path,
+    batch_rows: int = BATCH_ROWS,
+    buffered_rows: int = BUFFERED_ROWS,
+) -> list[Path]:
     """`parts` merged group-wise into scratch files until at most `fan_in` remain."""
     level = 0
     while len(parts) > fan_in:
@@ -165,7 +175,7 @@ def bounded_parts(parts: list[Path], keys: list[str], fan_in: int, scratch: Path
             path = scratch / f"level{level}-{start // fan_in}.parquet"
             group = parts[start : start + fan_in]
             writer: pq.ParquetWriter | None = None
-            for chunk in merge_sorted(group, keys):
+            for chunk in merge_sorted(group, keys, batch_rows, buffered_rows):
                 if writer is None:
                     writer = pq.ParquetWriter(path, chunk.schema)
                 writer.write_table(chunk)

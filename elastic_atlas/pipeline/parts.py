@@ -53,6 +53,7 @@ from elastic_atlas.pipeline.workplan import REJECTS_SCHEMA, Plan, shard_rows
 PART_FORMAT = 1
 MANIFEST = "manifest.json"
 ROWS, REJECTS, STRUCTURES = "rows.parquet", "rejects.parquet", "structures.parquet"
+PART_GROUP = 256  # rows per row group of a part: the merge decodes one group per part at once
 
 
 @dataclass(frozen=True)
@@ -221,12 +222,13 @@ def write_part(
     symmetry = SymmetryTally()
     symmetry.add(predicted)
     job.part.mkdir(parents=True, exist_ok=True)
-    _replace(job.part / ROWS, partial(pq.write_table, rows))
+    _replace(job.part / ROWS, partial(pq.write_table, rows, row_group_size=PART_GROUP))
     rejects_table = pa.Table.from_pylist(
         [dict(zip(REJECTS_SCHEMA.names, r, strict=True)) for r in rejects], schema=REJECTS_SCHEMA
     )
     _replace(job.part / REJECTS, partial(pq.write_table, rejects_table))
-    _replace(job.part / STRUCTURES, partial(pq.write_table, keeper.take(ids)))
+    structures = keeper.take(ids)
+    _replace(job.part / STRUCTURES, partial(pq.write_table, structures, row_group_size=PART_GROUP))
     keeper.discard([r[0] for r in rejects])  # texts of the inputs that did not become rows
     manifest = {
         "format": PART_FORMAT,

@@ -15,6 +15,8 @@ import os
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -23,6 +25,7 @@ from pymatgen.core import Structure
 
 from elastic_atlas.contract.physics import structure_scalars
 from elastic_atlas.contract.reasons import Reason, Rejected, StructureRejected
+from elastic_atlas.errors import EngineError
 from elastic_atlas.inputs.cif import parse_cif
 from elastic_atlas.inputs.sources import RawStructure
 from elastic_atlas.model.checkpoint import Checkpoint, EnsembleInference
@@ -37,6 +40,12 @@ from elastic_atlas.model.graph import (
 from elastic_atlas.pipeline.records import Predicted
 
 CHUNK = 64
+
+
+class WorkerDied(EngineError):
+    """A worker process of the local pool died: the run stops (exit 2) rather than wait."""
+
+
 # spglib's C code prints "ssm_get_exact_positions failed" and the like straight to stderr for
 # structures it then handles anyway; SPGLIB_WARNING=OFF is its own switch (a user's setting
 # wins). Set before the worker pool starts, so every worker inherits it.
@@ -232,14 +241,27 @@ def iter_chunks(
         for chunk in chunks:
             yield from process_chunk(chunk, setup)
         return
-    with _pool_context().Pool(workers, initializer=_start_worker, initargs=(setup,)) as pool:
-        pending: deque = deque()
+    # concurrent.futures, not multiprocessing.Pool: a worker killed by a crash or the memory
+    # limit fails the run (BrokenProcessPool) instead of leaving its chunk's result awaited
+    # forever
+    pool = ProcessPoolExecutor(
+        workers, mp_context=_pool_context(), initializer=_start_worker, initargs=(setup,)
+    )
+    pending: deque = deque()
+    try:
         for chunk in chunks:
-            pending.append(pool.apply_async(_worker_chunk, (chunk,)))
+            pending.append(pool.submit(_worker_chunk, chunk))
             if len(pending) >= workers * 4:
-                yield from pending.popleft().get()
+                yield from pending.popleft().result()
         while pending:
-            yield from pending.popleft().get()
+            yield from pending.popleft().result()
+    except BrokenProcessPool:
+        raise WorkerDied(
+            "a worker process died (a crash in a native library or the memory limit) on one "
+            "of the inputs in flight; `--engine dask` finds such an input and rejects it"
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a consumer that stops early waits
 
 
 def graph_parameters_of(checkpoints: list[Checkpoint]) -> GraphParameters:

@@ -240,3 +240,22 @@ def test_predict_gives_each_row_its_groups_95_percent_half_width(tmp_path):
         assert half == pytest.approx(calibration.expanded(spread, bulk), rel=1e-6)
         factors |= set(np.round(half / rows[f"{name}_uncertainty"].to_numpy(), 6))
     assert len(factors) > 1  # grouped: not one factor for every row
+
+
+def test_a_worker_of_the_local_pool_that_dies_stops_the_run_instead_of_hanging(tmp_path):
+    """A crash in a native library kills the process, not the input: the pool must not wait
+    for the dead worker's chunk forever (multiprocessing.Pool did)."""
+    from poison import kill_on_poison
+
+    from elastic_atlas.errors import EngineError
+    from elastic_atlas.inputs.sources import RawStructure
+    from elastic_atlas.model.loading import load_checkpoint
+    from elastic_atlas.pipeline.predict import predict_stream
+
+    make_own(tmp_path / "model", members=1)
+    text = cif_text(rock_salt())
+    ids = [f"mp-{i}" for i in range(40)] + ["poison-1"]
+    raws = [RawStructure(i, text, "t", metadata={"material_id": i}) for i in ids]
+    checkpoint = load_checkpoint(tmp_path / "model")
+    with pytest.raises(EngineError, match="a worker process died"):
+        list(predict_stream(raws, [checkpoint], workers=2, batch_size=8, screen=kill_on_poison))
