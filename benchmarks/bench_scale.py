@@ -74,6 +74,8 @@ def build(recipe: Path, engine: str, workers: int) -> dict:
     disk = sum(p.stat().st_size for p in (out / "parts").rglob("*") if p.is_file())
     return {
         "engine": engine,
+        "date": summary_date(),
+        "code_sha256": summary["code_sha256"][:12],
         "inputs": summary["inputs"],
         "accepted": summary["accepted"],
         "wall_s": round(run["seconds"], 1),
@@ -83,7 +85,24 @@ def build(recipe: Path, engine: str, workers: int) -> dict:
         "tree_peak_pss_mib": round(run["peak_pss_mib"], 1),
         "parts_mib": round(disk / 2**20, 1),
         "shards": summary["shards"]["shards"],
+        "sha256": digests(out),
     }
+
+
+FILES = ("mped.csv", "mped.parquet", "mped-structures.parquet", "rejects.csv")
+
+
+def digests(out: Path) -> dict[str, str]:
+    """sha256 of the table's files (the engines are compared by them)."""
+    import hashlib
+
+    return {name: hashlib.sha256((out / name).read_bytes()).hexdigest()[:16] for name in FILES}
+
+
+def summary_date() -> str:
+    from common import today
+
+    return today()
 
 
 def main() -> None:
@@ -92,12 +111,24 @@ def main() -> None:
     parser.add_argument("--engines", nargs="+", default=["dask", "local"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the --json file's runs of other sizes or engines (each run "
+                        "keeps its own date and code digest)")  # fmt: skip
     args = parser.parse_args()
     runs = []
+    if args.keep and args.json and args.json.is_file():
+        measured = {(size, engine) for size in args.sizes for engine in args.engines}
+        runs = [r for r in json.loads(args.json.read_text())["runs"]
+                if (r["size"], r["engine"]) not in measured]  # fmt: skip
+        for run in runs:  # files of a kept run still on disk: their digests
+            out = OUT / "scale" / str(run["size"]) / f"out-{run['engine']}"
+            if "sha256" not in run and out.is_dir():
+                run["sha256"] = digests(out)
     for size in args.sizes:
         recipe = make_inputs(size)
         for engine in args.engines:
             runs.append({"size": size, **build(recipe, engine, args.workers)})
+            runs.sort(key=lambda r: (r["size"], r["engine"]))
             print(runs[-1], flush=True)
             if args.json:  # after every run: a long measurement keeps what it has
                 write_report(args.json, {**header(), "workers": args.workers, "runs": runs})

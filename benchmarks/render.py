@@ -661,15 +661,20 @@ def scale() -> list[str]:
     data = _load("scale")
     lines = [
         "| inputs | engine | rows | wall s | inputs/s | client peak RSS | worker peak RSS | "
-        "process tree peak PSS | parts on disk | shards |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "process tree peak PSS | parts on disk | shards | code | same files as the other "
+        "engine |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
+    files = {(r["size"], r["engine"]): r.get("sha256") for r in data["runs"]}
     for r in data["runs"]:
+        other = files.get((r["size"], "local" if r["engine"] == "dask" else "dask"))
+        same = "—" if other is None or r.get("sha256") is None else str(other == r["sha256"])
         lines.append(
             f"| {r['inputs']:,} | {r['engine']} | {r['accepted']:,} | {r['wall_s']:,.1f} | "
             f"{r['inputs_per_s']:,.0f} | {r['client_peak_rss_mib']:,.0f} MiB | "
             f"{r['worker_peak_rss_mib']:,.0f} MiB | {r['tree_peak_pss_mib']:,.0f} MiB | "
-            f"{r['parts_mib']:,.0f} MiB | {r['shards']:,} |"
+            f"{r['parts_mib']:,.0f} MiB | {r['shards']:,} | "
+            f"{r.get('code_sha256', '—')} | {same} |"
         )
     return [*lines, "", _source(data)]
 

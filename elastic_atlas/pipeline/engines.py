@@ -145,8 +145,8 @@ def _connect(options: RunOptions) -> tuple[Any, Any]:
 
 
 # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, so glibc hands freed memory
-# back at once; parsing and graph building allocate and free so much that this cost 30 % of a
-# shard's time here (BENCHMARKS). A shard's memory is bounded anyway: the local cluster's workers
+# back at once; parsing and graph building allocate and free so much that a shard took 1.2 times
+# as long with it (BENCHMARKS). A shard's memory is bounded anyway: the local cluster's workers
 # keep glibc's own, adaptive threshold (None unsets the variable).
 NO_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 # the workers import the pipeline (torch, pymatgen: seconds) as they start, not in their first task
@@ -246,7 +246,9 @@ class Scattered:
 
     def future(self, again: bool = False) -> Any:
         if again or self._future is None or self._future.status != "finished":
-            self._future = self.client.scatter(self.spec, broadcast=True)
+            # hash=False: a new key each time, never the key of the copy being dropped (that
+            # one is forgotten with its old Future, and anything waiting on it is cancelled)
+            self._future = self.client.scatter(self.spec, broadcast=True, hash=False)
         return self._future
 
 
@@ -255,14 +257,21 @@ def isolate(client: Any, job: ShardJob, shared: Scattered) -> tuple[int, ...]:
     range of the shard through the pipeline and writes nothing; a range whose probe dies is cut
     in two until single inputs are left. Each dead probe costs the scheduler's allowed failures
     (`distributed.scheduler.allowed-failures`) worker restarts."""
+    from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
     def dies(inputs: range) -> bool:
-        try:  # the spec sent again: the dead workers may have held its only copies
-            client.submit(probe_inputs, job, inputs, shared.future(again=True), pure=False).result()
-        except KilledWorker:
-            return True
-        return False
+        for _ in range(RESUBMITS + 1):
+            try:  # the spec sent again: the dead workers may have held its only copies
+                spec = shared.future(again=True)
+                client.submit(probe_inputs, job, inputs, spec, pure=False).result()
+            except KilledWorker:
+                return True
+            except FutureCancelledError:  # its spec was lost with a dying worker: again
+                continue
+            return False
+        raise EngineError(f"shard {job.index}: the probes for an input killing its worker "
+                          "keep losing their workers; rerun to resume")  # fmt: skip
 
     suspects, killers = [range(job.first, job.first + job.inputs)], []
     while suspects:
