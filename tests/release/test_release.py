@@ -219,7 +219,9 @@ def test_interrupted_build_leaves_no_partial_release(tmp_path, monkeypatch):
     monkeypatch.setattr(sciencedb, "write_bundle", boom)
     with pytest.raises(KeyboardInterrupt):
         build_release(SAMPLE, "0.2.0+sample", tmp_path / "releases", workers=0, quiet=True)
-    assert list((tmp_path / "releases").iterdir()) == []
+    # no version folder and no scratch; only the table's finished shards, kept to resume
+    assert [p.name for p in (tmp_path / "releases").iterdir()] == [".parts-0.2.0+sample"]
+    assert list((tmp_path / "releases" / ".parts-0.2.0+sample").glob("mped/s*/manifest.json"))
 
 
 def test_version_rules():
