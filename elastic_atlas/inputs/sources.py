@@ -419,7 +419,11 @@ def load_summary(
 ) -> dict[str, dict[str, Any]]:
     """{material_id: {band_gap, formula, crystal_system, space_group_number}} of a summary CSV,
     checked as `summary_table` checks it (a streamed build joins on it in memory)."""
-    table = summary_table(path, layout, require_band_gap=require_band_gap)
+    return summary_by_id(summary_table(path, layout, require_band_gap=require_band_gap))
+
+
+def summary_by_id(table: pa.Table) -> dict[str, dict[str, Any]]:
+    """A summary table (`summary_table`) as {material_id: {its other cells}}."""
     names = [n for n in table.column_names if n != "material_id"]
     return {
         row.pop("material_id"): row for row in table.select(["material_id", *names]).to_pylist()

@@ -14,7 +14,7 @@ from elastic_atlas.inputs.recipe import Models, Recipe
 from elastic_atlas.inputs.sources import (
     RawStructure,
     iter_cif_source,
-    load_summary,
+    summary_by_id,
     summary_table,
 )
 from elastic_atlas.model.checkpoint import (
@@ -49,19 +49,9 @@ def screen_structure(info: dict[str, Any], settings: ScreenSettings) -> Verdict:
     return screen_elements(info["elements"].split(), settings)
 
 
-def recipe_summary(recipe: Recipe) -> dict[str, dict[str, Any]] | None:
-    """The recipe's summary, every cell checked (read before any model is loaded)."""
-    if recipe.summary is None:
-        return None
-    return load_summary(
-        recipe.summary.path,
-        recipe.summary.layout,
-        require_band_gap=recipe.screen.gap_policy == "exclude",
-    )
-
-
 def recipe_summary_table(recipe: Recipe) -> pa.Table | None:
-    """The recipe's summary as an Arrow table sorted by id, every cell checked."""
+    """The recipe's summary as an Arrow table sorted by id, every cell checked (read before
+    any model is loaded)."""
     if recipe.summary is None:
         return None
     return summary_table(
@@ -69,6 +59,12 @@ def recipe_summary_table(recipe: Recipe) -> pa.Table | None:
         recipe.summary.layout,
         require_band_gap=recipe.screen.gap_policy == "exclude",
     )
+
+
+def recipe_summary(recipe: Recipe) -> dict[str, dict[str, Any]] | None:
+    """The recipe's summary by id (the streamed build joins on it in memory)."""
+    table = recipe_summary_table(recipe)
+    return None if table is None else summary_by_id(table)
 
 
 def candidates(

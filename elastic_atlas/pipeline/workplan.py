@@ -27,6 +27,7 @@ from elastic_atlas.errors import RecipeError, SourceError
 from elastic_atlas.inputs.plan import source_members
 from elastic_atlas.inputs.recipe import Recipe, ScreenSettings
 from elastic_atlas.inputs.sources import member_id
+from elastic_atlas.pipeline.outputs import check_writable
 from elastic_atlas.pipeline.predict import ACCELERATOR_BATCH, CPU_BATCH
 from elastic_atlas.pipeline.screen import screen_band_gap
 
@@ -105,6 +106,8 @@ def write_plan(
     input; the members themselves are streamed."""
     check_shard_inputs(shard_inputs, batch_size)
     folder.mkdir(parents=True, exist_ok=True)
+    for name in (PLAN_NAME, PLAN_REJECTS_NAME):  # never through a link planted in the folder
+        check_writable(folder / name)
     origins, joined = [], []
     with _RowGroups(folder / PLAN_NAME, shard_inputs) as writer:
         for index, entry in enumerate(recipe.structures):

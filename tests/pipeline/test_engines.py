@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from structures import cif_text, diamond, rock_salt
 
 from elastic_atlas.cli import main
-from elastic_atlas.errors import SourceError
+from elastic_atlas.errors import OutputError, SourceError
 from elastic_atlas.inputs.recipe import load_recipe
 from elastic_atlas.pipeline.run import RunOptions, build_table, run_build, write_table_files
 
@@ -203,3 +203,14 @@ def test_a_release_resumes_from_the_parts_a_stopped_run_left(tmp_path, scheduler
     result = runner.invoke(main, [*common, "--engine", "dask", "--scheduler", scheduler])
     assert result.exit_code == 0, result.output
     assert "byte-identical" in result.output
+
+
+def test_a_link_planted_where_the_plan_goes_is_refused(inputs, tmp_path):
+    recipe, _ = inputs
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not the build's")
+    (tmp_path / "out" / "parts").mkdir(parents=True)
+    (tmp_path / "out" / "parts" / "plan.parquet").symlink_to(victim)
+    with pytest.raises(OutputError, match="symbolic link"):
+        build_table(load_recipe(recipe), tmp_path / "out", options())
+    assert victim.read_text() == "not the build's"
