@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from elastic_atlas.errors import AtlasError, EngineError
 from elastic_atlas.pipeline.driver import RunOptions
+from elastic_atlas.pipeline.memory import give_back_memory
 from elastic_atlas.pipeline.merge import (
     bounded_parts,
     merge_reject_parts,
@@ -294,8 +295,10 @@ def merge_parts(
                                files["parquet"], metadata)  # fmt: skip
     if merged.duplicates:  # the plan rejects a repeated id before any part is made
         raise AssertionError(f"duplicate ids in the parts: {merged.duplicates[:3]}")
+    give_back_memory()
     rejects = [j.part / REJECTS for j in jobs] + [plan.rejects_path]
     merge_reject_parts(rejects, table, files["rejects"])
+    give_back_memory()
     merge_structure_parts([j.part / STRUCTURES for j in jobs], files["structures"], metadata)
     return merged.rows
 

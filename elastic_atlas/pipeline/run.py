@@ -40,6 +40,7 @@ from elastic_atlas.pipeline.candidates import (
 from elastic_atlas.pipeline.crosscheck import crosscheck_of, read_dft_table
 from elastic_atlas.pipeline.driver import RunOptions, counted, stream  # noqa: F401 (re-exported)
 from elastic_atlas.pipeline.engines import merge_parts, shard_runner
+from elastic_atlas.pipeline.memory import give_back_memory, lean_client
 from elastic_atlas.pipeline.model_refs import model_ref
 from elastic_atlas.pipeline.outputs import (
     OutputError,
@@ -208,7 +209,7 @@ def run_sharded(
     """Build one table through its plan and parts (in `parts`) on the engine `options` names,
     then merge the parts into `files` (csv, parquet, structures, rejects). Finished parts of the
     same key are reused: an interrupted run resumes by running it again."""
-    with shard_runner(options) as run:  # a Dask cluster starts while the client plans
+    with shard_runner(options) as run, lean_client():  # a Dask cluster starts while planning
         return _run_sharded(recipe, options, files, parts, about, run)
 
 
@@ -232,6 +233,7 @@ def _run_sharded(
                      crosscheck)  # fmt: skip
     plan = write_plan(recipe, summary, parts, options.shard_inputs, options.batch_size)
     del summary, dft  # the plan and the spec carry what the shards need
+    give_back_memory()  # so that the merge does not start where the plan peaked
     jobs = shard_jobs(plan, key_basis(recipe, spec))
     manifests = {job.index: finished(job) for job in jobs}
     todo = [job for job in jobs if manifests[job.index] is None]

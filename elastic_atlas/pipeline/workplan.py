@@ -131,6 +131,7 @@ def write_plan(
     return replace(plan, summary_only=len(missing))
 
 
+PLAN_SLICE = 4_096  # members planned at a time (65,536 at once held ~100 MiB of dicts at 1M)
 _JOINED = pa.schema([("material_id", pa.string()), ("ordinal", pa.int64())])
 
 
@@ -143,12 +144,30 @@ def _plan_batch(
 ) -> pa.Table:
     """One batch of a source's members into the plan, with the join and the band-gap screen
     as `candidates` applies them; the (id, ordinal) of the members that passed the join."""
-    ids = [member_id(m) for m in batch.column("member").to_pylist()]
+    ids = pa.array([member_id(m) for m in batch.column("member").to_pylist()], pa.string())
+    found = None if summary is None else pc.index_in(ids, value_set=summary["material_id"])
+    joined = []
+    for start in range(0, len(batch), PLAN_SLICE):  # a row is a Python dict while planned
+        at = None if found is None else found.slice(start, PLAN_SLICE)
+        piece = (batch.slice(start, PLAN_SLICE), ids.slice(start, PLAN_SLICE), at)
+        joined.append(_plan_slice(writer, piece, origin, summary, screen))
+    return pa.concat_tables(joined) if joined else _JOINED.empty_table()
+
+
+def _plan_slice(
+    writer: _RowGroups,
+    piece: tuple[pa.RecordBatch, pa.Array, pa.Array | None],
+    origin: int,
+    summary: pa.Table | None,
+    screen: ScreenSettings,
+) -> pa.Table:
+    """`_plan_batch` for one slice: (members, their ids, their summary rows or None)."""
+    batch, id_array, found = piece
+    ids = id_array.to_pylist()
     cells: list[dict[str, Any] | None]
-    if summary is None:
+    if summary is None or found is None:
         cells = [{} for _ in ids]
     else:
-        found = pc.index_in(pa.array(ids, pa.string()), value_set=summary["material_id"])
         rows = summary.drop_columns(["material_id"]).take(found).to_pylist()
         cells = [None if at is None else row
                  for at, row in zip(found.to_pylist(), rows, strict=True)]  # fmt: skip
