@@ -1,6 +1,7 @@
 """Can an uncertainty calibrated on leave-chemical-system-out errors hold for new materials?
 
 Usage: .venv/bin/python benchmarks/bench_ood_calibration.py [--json OUT] [--release DIR]
+[--model CHECKPOINT]
 (needs ../shared/data and benchmarks/results/loco_heldout.csv from `make loco` +
 benchmarks/export_heldout.py). For the packaged checkpoint (3 members, fold 0):
 
@@ -139,8 +140,10 @@ def main() -> None:
         "--json", type=Path, default=ROOT / "benchmarks/results/ood_calibration.json"
     )
     parser.add_argument("--release", type=Path, help="a release folder to give evidence for")
+    parser.add_argument("--model", type=Path, default=default_checkpoint(),
+                        help="the checkpoint to score (default: the packaged one)")  # fmt: skip
     args = parser.parse_args()
-    checkpoint = load_checkpoint(default_checkpoint())
+    checkpoint = load_checkpoint(args.model)
     config, split = checkpoint_fold(checkpoint)
     matbench = shared_data() / "matbench"
     entries = evaluation_entries(config, split)

@@ -83,7 +83,7 @@ class DftSource(Strict):
 
 
 # The project's own frozen checkpoint (one network for K and G), shipped with the package.
-DEFAULT_MODEL = "cgcnn3x64-matbench-2026-11-25-kg-loco"
+DEFAULT_MODEL = "cgcnn3x64-matbench-2026-12-02-kg-loco"
 
 
 def default_checkpoint() -> Path:

@@ -175,6 +175,19 @@ def _uncertainty(card: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scale_text(source: dict[str, Any]) -> str:
+    """How the leave-out errors were scaled, where they were (issue 20)."""
+    scale = source.get("leave_out_error_scale")
+    if not scale:
+        return ""
+    shown = ", ".join(f"{name} {value:.3f}" for name, value in scale.items())
+    return (
+        " A leave-out error is one network's, while the checkpoint publishes its members' mean: "
+        "each was multiplied by the ensemble-to-member ratio of the 68.27th-percentile |error| "
+        f"on the validation entries ({shown}) before the quantiles were taken."
+    )
+
+
 def _groups_text(card: dict[str, Any]) -> list[str]:
     """The grouped (Mondrian) calibration, where the card has one: how it was fitted and each
     group's multiplier and 95 % factor."""
@@ -195,7 +208,7 @@ def _groups_text(card: dict[str, Any]) -> list[str]:
         f"{len(source.get('leave_out_runs', []))} runs that never saw their chemical system), so "
         "that the coverage holds per group and for crystals of new chemical systems. The k95 "
         "column below is the one factor that would hold 95.45 % of that mixture; the release's "
-        "95 % interval columns use each row's group factor.",
+        "95 % interval columns use each row's group factor." + _scale_text(source),
         "",
         "| target | base σ band (log10 GPa) | predicted soft | multiplier | 95 % factor |",
         "|---|---|---|---:|---:|",

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 INPUTS = 2_000
 OUTPUTS = ("mped.csv", "mped.parquet", "mped-structures.parquet", "rejects.csv")
-MODEL = Path(__file__).parents[2] / "models" / "cgcnn3x64-matbench-2026-11-25-kg-loco"
+MODEL = Path(__file__).parents[2] / "models" / "cgcnn3x64-matbench-2026-12-02-kg-loco"
 
 
 @pytest.fixture(scope="module")
