@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -14,6 +16,7 @@ from click.testing import CliRunner
 from elastic_atlas.cli import main
 from elastic_atlas.inputs.recipe import default_checkpoint
 from elastic_atlas.paths import repo_root
+from elastic_atlas.training.recalibrate import ensemble_error_ratio
 
 LEAVE_OUT = repo_root() / "benchmarks" / "results" / "loco_heldout.csv"
 
@@ -43,6 +46,9 @@ def test_calibrate_reproduces_the_shipped_calibration(shared, tmp_path):
         groups, expected = mine["calibration"]["groups"], theirs["calibration"]["groups"]
         assert groups["multipliers"] == pytest.approx(expected["multipliers"], rel=1e-6)
         assert groups["coverage_factors"] == pytest.approx(expected["coverage_factors"], rel=1e-6)
+    scale = made["training"]["calibration"]["leave_out_error_scale"]
+    assert scale == pytest.approx(committed["training"]["calibration"]["leave_out_error_scale"])
+    assert all(0.5 < value < 1 for value in scale.values())  # five members beat one
     test = made["metrics"]["targets"]["log10_k_vrh"]["uncertainty_coverage"]["test"]
     assert test == pytest.approx(
         committed["metrics"]["targets"]["log10_k_vrh"]["uncertainty_coverage"]["test"]
@@ -67,3 +73,41 @@ def test_calibrate_refuses_leave_out_predictions_that_miss_entries(shared, tmp_p
     )
     assert result.exit_code == 2 and "no leave-out prediction" in result.output
     assert not (tmp_path / "o").exists()
+
+
+@dataclass
+class _Ensemble:
+    """A stand-in checkpoint whose members are fixed predictions of the validation entries."""
+
+    members: list[np.ndarray]
+
+    def predict_graphs(self, graphs: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        stacked = np.stack([m[graphs] for m in self.members])
+        return stacked.mean(axis=0), stacked.std(axis=0)
+
+
+@dataclass
+class _Entries:
+    observed: dict[str, np.ndarray]
+    split: dict[str, list[str]]
+    graphs: dict[str, int]
+
+    def predict(self, name: str, checkpoint: _Ensemble) -> tuple[np.ndarray, np.ndarray]:
+        return checkpoint.predict_graphs([self.graphs[m] for m in self.split[name]])
+
+
+def test_the_leave_out_errors_are_scaled_by_the_ensembles_gain_over_one_member():
+    """By hand: two members err by +1 and +3 (K) on half the entries and +3 and +1 on the
+    other half; their mean errs by 2 everywhere. Each member's 68th-percentile |error| is 3
+    (half the |errors| are 3, so every quantile above the median is 3), the mean's 2: ratio
+    2/3. For G the members agree exactly: ratio 1."""
+    n = 100
+    observed = np.zeros((n, 2))
+    first = np.column_stack([np.where(np.arange(n) < n // 2, 1.0, 3.0), np.full(n, 0.5)])
+    second = np.column_stack([np.where(np.arange(n) < n // 2, 3.0, 1.0), np.full(n, 0.5)])
+    ids = [f"mb-{i}" for i in range(n)]
+    entries = _Entries({"validation": observed}, {"validation": ids},
+                       {m: i for i, m in enumerate(ids)})  # fmt: skip
+    ratio = ensemble_error_ratio(_Ensemble([first, second]), entries)
+    assert ratio == pytest.approx([2 / 3, 1.0])
+    assert ensemble_error_ratio(_Ensemble([first]), entries) == pytest.approx([1.0, 1.0])
