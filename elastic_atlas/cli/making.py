@@ -160,6 +160,7 @@ def build(
     from elastic_atlas.inputs.recipe import StructureSource, SummarySource, load_recipe
     from elastic_atlas.paths import contract_root
     from elastic_atlas.pipeline.run import (
+        COMPARED_COLUMNS,
         build_table,
         check_build_output,
         literature_comparison,
@@ -185,7 +186,7 @@ def build(
     built = build_table(recipe, output, options)
     print_build_statistics(built.statistics)
     if built.literature is not None:
-        comparison = literature_comparison(built.frame, built.literature)
+        comparison = literature_comparison(built.columns(COMPARED_COLUMNS), built.literature)
         click.echo("  predicted vs literature (GPa):")
         click.echo(comparison.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
 

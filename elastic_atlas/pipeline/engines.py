@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -115,8 +116,10 @@ def _run_local(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: 
             keeper.watch(raws), spec.checkpoints, workers=options.workers,
             batch_size=spec.batch_size, **spec.hooks(),
         )  # fmt: skip
-        for job in todo:
-            write_part(job, spec, list(islice(records, job.inputs)), keeper, 0.0)
+        for job in todo:  # a part's seconds: the wall time its records took to come back
+            started = time.perf_counter()
+            shard = list(islice(records, job.inputs))
+            write_part(job, spec, shard, keeper, time.perf_counter() - started)
             bar.update(job.inputs)
     finally:
         torch.set_num_threads(threads)

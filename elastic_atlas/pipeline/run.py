@@ -10,7 +10,7 @@ import json
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,16 @@ class BuildResult:
             assert self.parquet is not None
             self.loaded = read_frame(self.parquet)
         return self.loaded
+
+    def columns(self, names: Iterable[str]) -> pd.DataFrame:
+        """The rows' columns `names` that the table has, in that order — from its Parquet file
+        without the others when the rows are not in memory (a release's facts, card and page
+        each need a few of the table's 40 columns)."""
+        if self.loaded is not None:
+            return self.loaded[[n for n in names if n in self.loaded.columns]]
+        assert self.parquet is not None
+        present = set(pq.read_schema(self.parquet).names)
+        return read_frame(self.parquet, [n for n in names if n in present])
 
 
 def expected_inputs(recipe: Recipe, summary: dict | None) -> int | None:
@@ -268,9 +278,10 @@ def _run_sharded(
                        files["parquet"])  # fmt: skip
 
 
-def read_frame(path: Path) -> pd.DataFrame:
-    """A written table back as the frame a build holds (nullable integers)."""
-    return pq.read_table(path).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A written table (or its `columns`) back as the frame a build holds (nullable integers)."""
+    table = pq.read_table(path, columns=columns)
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
 def file_metadata(about: dict[str, str] | None, provenance: list[dict[str, Any]]) -> dict[str, str]:
@@ -401,9 +412,12 @@ def read_literature(path: Path) -> pd.DataFrame:
     return table.assign(k_vrh=moduli.k_vrh, g_vrh=moduli.g_vrh)
 
 
+COMPARED_COLUMNS = ("material_id", "formula", "k_vrh", "g_vrh")  # a table's, beside literature
+
+
 def literature_comparison(frame: pd.DataFrame, literature: pd.DataFrame) -> pd.DataFrame:
     """Predicted vs literature K and G for the materials that have literature values."""
-    merged = frame[["material_id", "formula", "k_vrh", "g_vrh"]].merge(
+    merged = frame[list(COMPARED_COLUMNS)].merge(
         literature, on="material_id", suffixes=("", "_literature")
     )
     return merged

@@ -18,7 +18,13 @@ from elastic_atlas.release.citations import bibtex, release_entry, release_key
 from elastic_atlas.release.context import TABLE_TITLES, Release
 from elastic_atlas.release.facts import differences, table_description
 from elastic_atlas.release.notes import how_to_check
-from elastic_atlas.release.trust import accuracy_text, k95_of, model_card, trust_section
+from elastic_atlas.release.trust import (
+    TRUST_COLUMNS,
+    accuracy_text,
+    k95_of,
+    model_card,
+    trust_section,
+)
 
 TAGS = ["materials-science", "elastic-moduli", "cgcnn", "crystal-structures", "tabular"]
 
@@ -84,7 +90,7 @@ def table_section(release: Release, table: str) -> list[str]:
         lines.append(f"- `{where}`: {c['members']} member(s), {c['targets']}{accuracy}")
     recipe = release.recipes[table]
     dft_source = recipe.dft.source if recipe.dft else ""
-    return [*lines, "", *trust_section(release.built[table].frame, s, dft_source)]
+    return [*lines, "", *trust_section(release.built[table].columns(TRUST_COLUMNS), s, dft_source)]
 
 
 def loading_snippets(table: str) -> list[str]:

@@ -129,7 +129,7 @@ def dft_text(recipe: Recipe, frame: pd.DataFrame) -> str:
 def table_description(release: Release, table: str) -> str:
     """One paragraph: what the table is, generated from its build."""
     recipe, stats = release.recipes[table], release.statistics[table]
-    frame = release.built[table].frame
+    frame = release.built[table].columns([Column.DFT_STATUS])
     return (
         f"{TABLE_TITLES[table]}: {accounting_text(table, stats)}. Structures: "
         f"{sources_text(recipe)}. Screening applied: {screening_text(recipe, stats)}. Bulk "

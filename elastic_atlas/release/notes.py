@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from elastic_atlas.contract.columns import Column
 from elastic_atlas.digest import file_digest
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.paths import display_path
@@ -20,7 +21,7 @@ from elastic_atlas.release.facts import (
     screening_text,
     table_description,
 )
-from elastic_atlas.release.trust import accuracy_text, model_card, trust_section
+from elastic_atlas.release.trust import TRUST_COLUMNS, accuracy_text, model_card, trust_section
 
 
 def input_hashes(recipe: Recipe) -> list[dict[str, str]]:
@@ -51,7 +52,8 @@ def release_notes(release: Release, tables: list[str] | None = None) -> str:
     lines += [config.description, ""]
     for table in tables:
         stats, recipe = release.statistics[table], recipes[table]
-        frame = release.built[table].frame  # the table as written, not read back
+        frame = release.built[table].columns((Column.MATERIAL_ID, Column.FORMULA,
+                                              Column.DFT_STATUS, *TRUST_COLUMNS))  # fmt: skip
         lines += [
             f"## {TABLE_TITLES[table]}",
             "",

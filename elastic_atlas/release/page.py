@@ -60,7 +60,7 @@ def page_licence(release: Release, tables: list[str]) -> str:
 
 
 def table_payload(release: Release, table: str) -> dict[str, Any]:
-    frame = release.built[table].frame
+    frame = release.built[table].columns(COLUMNS)
     schema = {f["name"]: f for f in load_table_schema(table)["fields"]}
     rng = np.random.default_rng(0)
     scatter = np.sort(rng.permutation(len(frame))[:SCATTER_POINTS]).tolist()

@@ -17,6 +17,14 @@ from elastic_atlas.contract.targets import Target
 from elastic_atlas.model.calibration import coverage
 from elastic_atlas.pipeline.records import BuildStatistics
 
+TRUST_COLUMNS = (  # every column the trust section reads, so a release reads only these
+    Column.IN_TRAINING,
+    *(getattr(t, name) for t in Target for name in ("column", "uncertainty_column",
+                                                     "lower_column", "upper_column",
+                                                     "dft_column")),
+    *FLAG_COLUMNS,
+)  # fmt: skip
+
 
 def model_card(stats: BuildStatistics, checkpoint: dict[str, Any]) -> dict[str, Any]:
     """The model card of a checkpoint of a build ({} for one without a card)."""

@@ -214,3 +214,23 @@ def test_a_link_planted_where_the_plan_goes_is_refused(inputs, tmp_path):
     with pytest.raises(OutputError, match="symbolic link"):
         build_table(load_recipe(recipe), tmp_path / "out", options())
     assert victim.read_text() == "not the build's"
+
+
+def test_a_sharded_builds_columns_are_read_alone_from_its_file(inputs, tmp_path):
+    """The release asks a built table for the few columns its card and page use: they come
+    from the Parquet file without the rest, equal to the whole table's, in the order asked;
+    a column the table lacks is left out, not invented."""
+    recipe, _ = inputs
+    result = build_table(load_recipe(recipe), tmp_path / "b", options())
+    assert result.loaded is None  # a sharded build holds no rows
+    asked = result.columns(["k_vrh", "material_id", "no_such_column"])
+    assert list(asked.columns) == ["k_vrh", "material_id"] and result.loaded is None
+    whole = result.frame
+    assert asked.equals(whole[["k_vrh", "material_id"]])
+    assert result.columns(["g_vrh"]).equals(whole[["g_vrh"]])  # rows in memory: same answer
+
+
+def test_the_local_engines_parts_say_how_long_their_shard_took(inputs, tmp_path):
+    build_table(load_recipe(inputs[0]), tmp_path / "b", options(shard=4))
+    manifests = [json.loads(p.read_text()) for p in (tmp_path / "b").glob("parts/s*/manifest.json")]
+    assert len(manifests) > 1 and all(m["seconds"] > 0 for m in manifests)
