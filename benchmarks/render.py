@@ -613,6 +613,19 @@ def merge() -> list[str]:
     return [*lines, "", _source(data)]
 
 
+def validate_memory() -> list[str]:
+    """`validate`'s peak RSS as the table grows (validate_memory.json)."""
+    data = _load("validate_memory")
+    lines = ["| rows | format | file | wall s | exit | peak RSS |",
+             "|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+    for r in data["runs"]:
+        lines.append(
+            f"| {r['rows']:,} | {r['format']} | {r['bytes'] / 2**20:,.0f} MiB | "
+            f"{r['seconds']:.1f} | {r['exit']} | {r['peak_rss_mib']:,.0f} MiB |"
+        )
+    return [*lines, "", _source(data)]
+
+
 def engines() -> list[str]:
     """Local vs Dask engine on a real recipe: pairs, resume, a killed worker (engines.json)."""
     data = _load("engines")
@@ -705,6 +718,7 @@ RENDERERS: dict[str, Callable[[], list[str]]] = {
     "table_evidence": table_evidence,
     "plan": plan,
     "merge": merge,
+    "validate_memory": validate_memory,
 }
 
 

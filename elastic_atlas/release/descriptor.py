@@ -11,7 +11,7 @@ from elastic_atlas.contract.licences import LICENCES
 from elastic_atlas.contract.references import Reference
 from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.digest import file_digest
-from elastic_atlas.validation.tableio import read_arrow
+from elastic_atlas.validation.tableio import count_rows
 
 PACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 
@@ -63,7 +63,7 @@ def resource(
         entry["encoding"] = "utf-8"
         entry["bytes"] = path.stat().st_size
     entry["hash"] = f"sha256:{file_digest(path)}"
-    entry["rows"] = read_arrow(path).num_rows
+    entry["rows"] = count_rows(path)
     entry["licenses"] = [LICENCES[licence]]
     if table is not None:
         entry["schema"] = load_table_schema(table)

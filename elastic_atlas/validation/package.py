@@ -32,7 +32,7 @@ from elastic_atlas.validation.release_checks import release_findings
 from elastic_atlas.validation.rules import validate_typed_table
 from elastic_atlas.validation.tableio import (
     TableReadError,
-    read_arrow,
+    iter_arrow,
     rename_columns,
     table_format,
     type_table,
@@ -75,17 +75,47 @@ def validate_table_file(
 ) -> list[Finding]:
     """Check one CSV/Parquet file: against `schema` in full (the project's contract: stored
     types, no empty table), or a bare table against the core."""
-    table = read_arrow(path)
-    if rename:
-        table = rename_columns(table, rename)
     full = schema is not None
-    found = contract_findings(path, table, schema) if schema is not None else []
     schema = schema or core_schema()
-    typed = type_table(path, table, field_map(schema))
+    _, found = validate_rows(path, schema, tolerance=tolerance, settings=settings,
+                             contract=full, full_schema=full, rename=rename)  # fmt: skip
+    return found
+
+
+def validate_rows(
+    path: Path,
+    schema: dict[str, Any],
+    *,
+    tolerance: float,
+    settings: ValidationSettings,
+    contract: bool,
+    full_schema: bool,
+    rename: dict[str, str] | None = None,
+) -> tuple[int, list[Finding]]:
+    """(rows, findings) of one table file, read and checked a chunk at a time (a typed chunk
+    costs a few hundred bytes per cell; a whole table of millions of rows would not fit).
+    `contract`: the schema is the project's (stored types, no empty table); `full_schema`:
+    the file must have exactly the schema's columns."""
+    fields, seen = field_map(schema), {}
     tolerance = precision_tolerance(schema, path, tolerance)
-    return found + validate_typed_table(
-        typed, schema, tolerance=tolerance, settings=settings, full_schema=full
-    )
+    found: list[Finding] = []
+    rows = 0
+    for chunk in iter_arrow(path):
+        if rename:
+            chunk = rename_columns(chunk, rename)
+        if contract and rows == 0:  # stored types, and whether the first chunk holds a row
+            found += contract_findings(path, chunk, schema)
+        typed = type_table(path, chunk, fields, seen)
+        checked = validate_typed_table(typed, schema, tolerance=tolerance, settings=settings,
+                                       full_schema=full_schema)  # fmt: skip
+        for finding in checked:
+            if finding.row is None and rows > 0:
+                continue  # about the header (missing or extra columns): said for chunk one
+            if finding.row is not None:
+                finding.row += rows
+            found.append(finding)
+        rows += chunk.num_rows
+    return rows, found
 
 
 def _declared_hash(value: Any) -> tuple[str, str]:
@@ -177,24 +207,20 @@ def validate_resource(
     if schema is None:
         return found
     try:
-        table = read_arrow(path)
+        rows, table_found = validate_rows(
+            path, schema, tolerance=tolerance, settings=settings,
+            contract=contract is not None, full_schema=True,
+        )  # fmt: skip
     except TableReadError as error:
         return [*found, table_finding("package.unreadable", [name], str(error))]
-    if "rows" in resource and table.num_rows != resource["rows"]:
+    if "rows" in resource and rows != resource["rows"]:
         found.append(
             table_finding(
-                "package.rows",
-                [name],
-                f"{path.name} has {table.num_rows} rows, descriptor says {resource['rows']}",
+                "package.rows", [name], f"{path.name} has {rows} rows, descriptor says "
+                f"{resource['rows']}",
             )
-        )
-    if contract is not None:
-        found += contract_findings(path, table, contract)
-    typed = type_table(path, table, field_map(schema))
-    tolerance = precision_tolerance(schema, path, tolerance)
-    found += validate_typed_table(
-        typed, schema, tolerance=tolerance, settings=settings, full_schema=True
-    )
+        )  # fmt: skip
+    found += table_found
     for finding in found:
         finding.resource = name
     return found

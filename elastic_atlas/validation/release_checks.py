@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,7 +26,7 @@ from elastic_atlas.contract.schema import SIGNIFICANT_DIGITS, load_table_schema
 from elastic_atlas.digest import file_digest
 from elastic_atlas.validation.contract_checks import CONTRACT_TABLES, contract_table
 from elastic_atlas.validation.findings import Finding, table_finding
-from elastic_atlas.validation.tableio import TableReadError, read_arrow
+from elastic_atlas.validation.tableio import TableReadError, iter_arrow
 
 
 def release_findings(descriptor: dict[str, Any], base: Path) -> list[Finding]:
@@ -93,36 +94,66 @@ def csv_matches_parquet(base: Path, table: str, resources: list[dict[str, Any]])
     paths = _table_paths(base, table, resources)
     if set(paths) != {"csv", "parquet"}:
         return []
+    schema = load_table_schema(table)
+    first: dict[str, tuple[int, Any, Any]] = {}  # field -> (row, CSV cell, Parquet cell)
+    differing: dict[str, int] = {}
+    rows = {"csv": 0, "parquet": 0}
     try:
-        text, exact = read_arrow(paths["csv"]), read_arrow(paths["parquet"])
+        for offset, text, exact in _paired(iter_arrow(paths["csv"]),
+                                           iter_arrow(paths["parquet"]), rows):  # fmt: skip
+            for field in schema["fields"]:
+                name = field["name"]
+                if name not in text.column_names or name not in exact.column_names:
+                    continue
+                found = _differing_rows(text.column(name), exact.column(name), field)
+                if found.size and name not in first:
+                    at = int(found[0])
+                    first[name] = (offset + at, text.column(name)[at].as_py(),
+                                   exact.column(name)[at].as_py())  # fmt: skip
+                differing[name] = differing.get(name, 0) + int(found.size)
     except TableReadError:
         return []  # the table checks report the unreadable file
-    schema = load_table_schema(table)
     where = f"{table}.csv/{table}.parquet"
-    if text.num_rows != exact.num_rows:
-        return [
-            _finding(
-                "csv_parquet", where, f"{text.num_rows} CSV rows, {exact.num_rows} Parquet rows"
-            )
-        ]
-    found = []
-    for field in schema["fields"]:
-        name = field["name"]
-        if name not in text.column_names or name not in exact.column_names:
-            continue
-        differing = _differing_rows(text.column(name), exact.column(name), field)
-        if differing.size:
-            row = int(differing[0])
-            found.append(
-                _finding(
-                    "csv_parquet",
-                    name,
-                    f"{name} differs between {table}.csv and {table}.parquet in "
-                    f"{differing.size} row(s), first data row {row + 1}: "
-                    f"{text.column(name)[row].as_py()!r} vs {exact.column(name)[row].as_py()!r}",
-                )
-            )
-    return found
+    if rows["csv"] != rows["parquet"]:
+        message = f"{rows['csv']} CSV rows, {rows['parquet']} Parquet rows"
+        return [_finding("csv_parquet", where, message)]
+    return [
+        _finding(
+            "csv_parquet",
+            name,
+            f"{name} differs between {table}.csv and {table}.parquet in {differing[name]} "
+            f"row(s), first data row {row + 1}: {a!r} vs {b!r}",
+        )
+        for name, (row, a, b) in first.items()
+    ]
+
+
+def _paired(
+    left: Iterator[pa.Table], right: Iterator[pa.Table], rows: dict[str, int]
+) -> Iterator[tuple[int, pa.Table, pa.Table]]:
+    """(offset, left rows, right rows): the two files' chunks cut to equal lengths, in step;
+    `rows` ends with each file's row count (the longer one is read to its end)."""
+    a = b = None
+    offset = 0
+    while True:
+        while a is None or a.num_rows == 0:
+            a = next(left, None)
+            if a is None:
+                break
+            rows["csv"] += a.num_rows
+        while b is None or b.num_rows == 0:
+            b = next(right, None)
+            if b is None:
+                break
+            rows["parquet"] += b.num_rows
+        if a is None or b is None:
+            for rest, key in ((left, "csv"), (right, "parquet")):
+                rows[key] += sum(t.num_rows for t in rest)
+            return
+        n = min(a.num_rows, b.num_rows)
+        yield offset, a.slice(0, n), b.slice(0, n)
+        offset += n
+        a, b = a.slice(n), b.slice(n)
 
 
 def _differing_rows(text: pa.ChunkedArray, exact: pa.ChunkedArray, field: dict) -> np.ndarray:
@@ -294,11 +325,15 @@ def intervals_use_the_cards(
     if rows is None or not factors:
         return []
     schema = load_table_schema(table)
+    fields, found, offset = field_map(schema), [], 0
     try:
-        typed = type_table(rows, read_arrow(rows), field_map(schema))
+        for chunk in iter_arrow(rows):
+            for finding in check_intervals(type_table(rows, chunk, fields), schema, factors):
+                finding.row = None if finding.row is None else finding.row + offset
+                found.append(finding)
+            offset += chunk.num_rows
     except (TableReadError, OSError, pa.ArrowException):
         return []  # the table checks report an unreadable table
-    found = check_intervals(typed, schema, factors)
     if not found:
         return []
     first = found[0]

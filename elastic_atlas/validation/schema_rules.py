@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from elastic_atlas.validation.findings import Finding, findings_where, table_finding
-from elastic_atlas.validation.tableio import TypedTable
+from elastic_atlas.validation.tableio import EarlierValues, TypedTable
 
 _COMPARISONS: dict[str, tuple[Callable[[np.ndarray, float], np.ndarray], str]] = {
     "minimum": (np.less, ">="),
@@ -111,6 +111,13 @@ def _text_constraints(table: TypedTable, name: str, constraints: dict[str, Any])
         )
     if constraints.get("unique"):
         mask = present & text.duplicated(keep="first").to_numpy()
+        if table.seen is not None:  # one chunk of a file: a value of an earlier chunk repeats
+            earlier = table.seen.setdefault(name, EarlierValues())
+            values = text[present].to_numpy()
+            repeated = np.zeros(len(text), dtype=bool)
+            repeated[present] = earlier.contains(values)
+            mask |= repeated
+            earlier.add(values)
         found += findings_where(
             table,
             mask,

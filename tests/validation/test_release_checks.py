@@ -158,3 +158,28 @@ def test_the_release_as_built_passes_every_cross_check(released):
         main, ["validate", str(released / "releases" / VERSION / "datapackage.json")]
     )
     assert "release." not in result.output and "VALID" in result.output
+
+
+def test_the_cross_checks_read_a_chunk_at_a_time(released, tmp_path, monkeypatch):
+    """Issue 23: CSV and Parquet are compared in step, a few rows at a time (chunks of 3 here,
+    cut differently in each file): the release as built still passes; a CSV cell changed in
+    its last row is found at that row; a CSV without its last row has other row counts."""
+    import elastic_atlas.validation.tableio as tableio
+    from elastic_atlas.validation.release_checks import csv_matches_parquet
+
+    monkeypatch.setattr(tableio, "CHUNK_ROWS", 3)
+    folder = tmp_path / "copy"
+    shutil.copytree(released / "releases" / VERSION, folder)
+    resources = json.loads((folder / "datapackage.json").read_text())["resources"]
+    assert csv_matches_parquet(folder, "mped", resources) == []
+    frame = pd.read_csv(folder / "mped.csv", dtype={"dft_status": str})
+    last = len(frame) - 1
+    assert last > 6  # several chunks
+    changed = frame.copy()
+    changed.loc[last, "in_training"] = not bool(changed.loc[last, "in_training"])
+    changed.to_csv(folder / "mped.csv", index=False, lineterminator="\n")
+    found = csv_matches_parquet(folder, "mped", resources)
+    assert len(found) == 1 and f"first data row {last + 1}:" in found[0].message
+    frame.iloc[:-1].to_csv(folder / "mped.csv", index=False, lineterminator="\n")
+    found = csv_matches_parquet(folder, "mped", resources)
+    assert [f.message for f in found] == [f"{last} CSV rows, {last + 1} Parquet rows"]

@@ -419,3 +419,39 @@ def test_the_interval_must_use_the_cards_k95(tmp_path):
     wrong = {**right, "log10_k_vrh": Calibration(0.03, 1.0, SYNTHETIC_K95 * 1.1)}
     found = check_intervals(typed, schema, wrong)
     assert {f.check for f in found} == {"consistency.k_vrh_interval"} and len(found) == 5
+
+
+def _row_groups_of(path: Path, size: int) -> Path:
+    """`path` (Parquet) rewritten with row groups of `size` rows."""
+    pq.write_table(pq.read_table(path), path, row_group_size=size)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_file_checked_a_chunk_at_a_time_gives_the_findings_of_the_whole(
+    table, tmp_path, kind, monkeypatch
+):
+    """Issue 23: `validate` holds one chunk, not the table. With chunks of 7 rows, a duplicate
+    of an id from an earlier chunk is still found, every finding keeps its row number in the
+    file, and a column the schema lacks is said once, not once per chunk."""
+    import elastic_atlas.validation.tableio as tableio
+
+    table.loc[40, "material_id"] = table.loc[2, "material_id"]  # chunk 6 repeats chunk 1
+    table.loc[33, "v_mean"] *= 1.01
+    table = table.assign(colour="red")
+    whole = [(f.check, f.row) for f in findings_of(table, tmp_path, kind)]
+    assert ("schema.unique", 41) in whole and ("consistency.v_mean", 34) in whole
+    monkeypatch.setattr(tableio, "CHUNK_ROWS", 7)
+    path = write(table, tmp_path, kind)
+    if kind == "parquet":
+        _row_groups_of(path, 10)  # chunks cut inside row groups and at their ends
+    chunked = validate_table_file(path, tolerance=STRICT, settings=SETTINGS,
+                                  schema=load_table_schema("mped"))  # fmt: skip
+    assert sorted((f.check, f.row) for f in chunked) == sorted(whole)
+    assert [f.check for f in chunked].count("schema.extra_column") == 1
+
+
+def test_an_empty_table_read_in_chunks_is_still_an_empty_table(table, tmp_path):
+    for kind in ("csv", "parquet"):
+        found = [f.check for f in findings_of(table.iloc[:0], tmp_path, kind=kind)]
+        assert found.count("contract.empty_table") == 1
