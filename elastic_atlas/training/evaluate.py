@@ -141,7 +141,21 @@ def split_coverage(
     mean, spread = entries.predict(name, checkpoint)
     sigma = inference.uncertainty(spread, mean)[:, j]
     factors = inference.coverage_factors(spread, mean)[:, j]
-    return coverage(mean[:, j] - entries.observed[name][:, j], sigma, factors)
+    errors = mean[:, j] - entries.observed[name][:, j]
+    return {**coverage(errors, sigma, factors), **conditional_coverage(errors, sigma)}
+
+
+def conditional_coverage(errors: np.ndarray, sigma: np.ndarray) -> dict[str, Any]:
+    """Whether σ holds where it is small and where it is large: the share within σ in each
+    tercile of σ (low to high), and Spearman's rank correlation of σ with |error|."""
+    from scipy.stats import spearmanr
+
+    band = np.digitize(sigma, np.quantile(sigma, [1 / 3, 2 / 3]))
+    within = np.abs(errors) <= sigma
+    return {
+        "within_1_sigma_per_tercile": [float(within[band == k].mean()) for k in range(3)],
+        "spearman_sigma_abs_error": float(spearmanr(sigma, np.abs(errors)).statistic),
+    }
 
 
 def flag_rates(checkpoint: Checkpoint, entries: Entries) -> dict[str, dict[str, float]]:

@@ -172,6 +172,22 @@ def _uncertainty(card: dict[str, Any]) -> list[str]:
                 f"{cov['within_k95_sigma']:.1%} | "
                 f"{cov.get('two_sigma_ceiling', float('nan')):.1%} | {cov['n']} |"
             )
+    return lines + _conditional_lines(card)
+
+
+def _conditional_lines(card: dict[str, Any]) -> list[str]:
+    """Per target and split: within σ per tercile of σ and Spearman(σ, |error|), where the
+    card has them (checkpoints evaluated since issue 20)."""
+    rows = [(target, split, cov) for target, m in card["metrics"]["targets"].items()
+            for split, cov in m.get("uncertainty_coverage", {}).items()
+            if "within_1_sigma_per_tercile" in cov]  # fmt: skip
+    if not rows:
+        return []
+    lines = ["", "| target | split | within σ, terciles of σ (low / mid / high) | "
+             "Spearman(σ, \\|error\\|) |", "|---|---|---|---:|"]  # fmt: skip
+    for target, split, cov in rows:
+        shares = " / ".join(f"{x:.1%}" for x in cov["within_1_sigma_per_tercile"])
+        lines.append(f"| {target} | {split} | {shares} | {cov['spearman_sigma_abs_error']:.3f} |")
     return lines
 
 

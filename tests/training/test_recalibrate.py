@@ -111,3 +111,16 @@ def test_the_leave_out_errors_are_scaled_by_the_ensembles_gain_over_one_member()
     ratio = ensemble_error_ratio(_Ensemble([first, second]), entries)
     assert ratio == pytest.approx([2 / 3, 1.0])
     assert ensemble_error_ratio(_Ensemble([first]), entries) == pytest.approx([1.0, 1.0])
+
+
+def test_the_card_says_how_sigma_holds_per_tercile_and_how_it_ranks_the_errors():
+    """By hand: σ of 1, 2 and 3 on three rows each (the terciles); |errors| 0.5, 1.5, 0.5 in
+    the lowest (2 of 3 within), 1, 1, 1 in the middle (all within), 4, 4, 1 in the highest
+    (1 of 3). Spearman's ρ of σ with |error| (Pearson's r of their average ranks) is 23/36."""
+    from elastic_atlas.training.evaluate import conditional_coverage
+
+    sigma = np.array([1.0, 1, 1, 2, 2, 2, 3, 3, 3])
+    errors = np.array([0.5, -1.5, 0.5, 1, -1, 1, 4, -4, 1])
+    said = conditional_coverage(errors, sigma)
+    assert said["within_1_sigma_per_tercile"] == pytest.approx([2 / 3, 1.0, 1 / 3])
+    assert said["spearman_sigma_abs_error"] == pytest.approx(23 / 36)
