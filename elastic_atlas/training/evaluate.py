@@ -152,10 +152,11 @@ def conditional_coverage(errors: np.ndarray, sigma: np.ndarray) -> dict[str, Any
 
     band = np.digitize(sigma, np.quantile(sigma, [1 / 3, 2 / 3]))
     within = np.abs(errors) <= sigma
-    return {
-        "within_1_sigma_per_tercile": [float(within[band == k].mean()) for k in range(3)],
-        "spearman_sigma_abs_error": float(spearmanr(sigma, np.abs(errors)).statistic),
-    }
+    ranked = np.ptp(sigma) > 0 and np.ptp(np.abs(errors)) > 0  # else ρ is not defined
+    shares = [float(within[band == k].mean()) if (band == k).any() else None for k in range(3)]
+    rho = float(spearmanr(sigma, np.abs(errors)).statistic) if ranked else None
+    # None where a figure is not defined (an empty tercile, a constant σ): never NaN in JSON
+    return {"within_1_sigma_per_tercile": shares, "spearman_sigma_abs_error": rho}
 
 
 def flag_rates(checkpoint: Checkpoint, entries: Entries) -> dict[str, dict[str, float]]:

@@ -186,8 +186,10 @@ def _conditional_lines(card: dict[str, Any]) -> list[str]:
     lines = ["", "| target | split | within σ, terciles of σ (low / mid / high) | "
              "Spearman(σ, \\|error\\|) |", "|---|---|---|---:|"]  # fmt: skip
     for target, split, cov in rows:
-        shares = " / ".join(f"{x:.1%}" for x in cov["within_1_sigma_per_tercile"])
-        lines.append(f"| {target} | {split} | {shares} | {cov['spearman_sigma_abs_error']:.3f} |")
+        shares = " / ".join("–" if x is None else f"{x:.1%}"
+                            for x in cov["within_1_sigma_per_tercile"])  # fmt: skip
+        rho = cov["spearman_sigma_abs_error"]
+        lines.append(f"| {target} | {split} | {shares} | {'–' if rho is None else f'{rho:.3f}'} |")
     return lines
 
 

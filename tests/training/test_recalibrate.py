@@ -125,3 +125,6 @@ def test_the_card_says_how_sigma_holds_per_tercile_and_how_it_ranks_the_errors()
     said = conditional_coverage(errors, sigma)
     assert said["within_1_sigma_per_tercile"] == pytest.approx([2 / 3, 1.0, 1 / 3])
     assert said["spearman_sigma_abs_error"] == pytest.approx(23 / 36)
+    constant = conditional_coverage(errors, np.ones(9))  # one σ for all: nothing to rank
+    assert constant["spearman_sigma_abs_error"] is None
+    assert None in constant["within_1_sigma_per_tercile"]
