@@ -95,12 +95,6 @@ def table_format(path: Path) -> str:
 CHUNK_ROWS = 8_192  # rows validated at a time: a typed chunk, not a typed table, is held
 
 
-def read_arrow(path: Path) -> pa.Table:
-    """The file as one Arrow table; CSV cells stay text so nothing is coerced before checking."""
-    chunks = list(iter_arrow(path))
-    return pa.concat_tables(chunks) if len(chunks) > 1 else chunks[0]
-
-
 def count_rows(path: Path) -> int:
     """The file's data rows (a Parquet file's from its footer; a CSV read a chunk at a time)."""
     if table_format(path) == "parquet":

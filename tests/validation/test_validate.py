@@ -407,13 +407,13 @@ def test_the_interval_must_use_the_cards_k95(tmp_path):
     from elastic_atlas.contract.schema import field_map
     from elastic_atlas.model.calibration import Calibration
     from elastic_atlas.validation.interval_rules import check_intervals
-    from elastic_atlas.validation.tableio import read_arrow, type_table
+    from elastic_atlas.validation.tableio import iter_arrow, type_table
 
     frame = synthetic_table(5, seed=4)
     path = tmp_path / "table.parquet"
     frame.to_parquet(path, index=False)
     schema = load_table_schema("mped")
-    typed = type_table(path, read_arrow(path), field_map(schema))
+    typed = type_table(path, next(iter_arrow(path)), field_map(schema))  # 5 rows: one chunk
     right = {t: Calibration(0.03, 1.0, SYNTHETIC_K95) for t in ("log10_k_vrh", "log10_g_vrh")}
     assert check_intervals(typed, schema, right) == []
     wrong = {**right, "log10_k_vrh": Calibration(0.03, 1.0, SYNTHETIC_K95 * 1.1)}
