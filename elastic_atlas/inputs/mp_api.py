@@ -1,12 +1,17 @@
 """Materials Project API source: summary documents (id, structure, band gap, symmetry).
 
 Real HTTP code: requests with the key from $MP_API_KEY, pagination with _skip/_limit, and an
-on-disk cache keyed by the query, so a rebuild never asks twice. Transport failures, read
-time-outs, 429 and 5xx are retried by urllib3's `Retry` on the session's adapter (Retry-After in
-seconds or as an HTTP date, capped; exponential backoff otherwise). What urllib3 cannot judge —
-a 200 whose body is not the JSON page we asked for, a server that ignores `_skip`, a damaged
-cache file — is handled here. Every failure is one `MPAPIError` whose message never repeats the
-server's body (an error page may echo the key). Tests run it against a local server only.
+on-disk cache keyed by the query, so a rebuild never asks twice. A sharded build (issue 23) asks
+twice, differently: the client lists the ids (`list_ids`: `_fields=material_id`, pages of 1,000),
+and each shard fetches its own documents by id (`fetch_documents`: `material_ids=`), so a shard's
+inputs are fixed by its ids, not by a `_skip` that shifts when the database changes.
+
+Transport failures, read time-outs, 429 and 5xx are retried by urllib3's `Retry` on the
+session's adapter (Retry-After in seconds or as an HTTP date, capped; exponential backoff
+otherwise). What urllib3 cannot judge — a 200 whose body is not the JSON page we asked for, a
+server that ignores `_skip`, a damaged cache file — is handled here. Every failure is one
+`MPAPIError` whose message never repeats the server's body (an error page may echo the key).
+Tests run it against a local server only.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from elastic_atlas.paths import cache_dir
 BASE_URL = "https://api.materialsproject.org"
 SUMMARY_PATH = "/materials/summary/"
 FIELDS = ("material_id", "structure", "band_gap", "symmetry")
+ID_PAGE = 1_000  # ids per page of a listing (the API's largest _limit)
+IDS_PER_REQUEST = 100  # ids per `material_ids=` request: ~1.2 KB of query string, a few MB back
 RETRY_STATUS = (429, 500, 502, 503, 504)
 MAX_WAIT = 120.0  # seconds: the longest Retry-After honoured; a larger one is cut to this
 
@@ -143,11 +150,17 @@ class MPClient:
             raise MPAPIError(f"GET {path}: {_explain(response.status_code)}")
         return _page(path, response)
 
-    def iter_summary(self, **criteria: Any) -> Iterator[dict[str, Any]]:
-        """Every summary document matching `criteria` (e.g. band_gap_min=0.1), page by page."""
-        skip, seen = 0, set()
+    def iter_summary(
+        self, fields: tuple[str, ...] = FIELDS, page_size: int | None = None, **criteria: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every summary document matching `criteria` (e.g. band_gap_min=0.1), page by page,
+        with `fields`. The database must not change under the pages: a `total_doc` that
+        differs from one page to the next (an update between them, or cached pages of another
+        day beside new ones) is an error, never a listing that skips or repeats documents."""
+        skip, seen, first_total = 0, set(), None
+        size = page_size or self.page_size
         while True:
-            params = {**criteria, "_fields": ",".join(FIELDS), "_limit": self.page_size}
+            params = {**criteria, "_fields": ",".join(fields), "_limit": size}
             payload = self.get(SUMMARY_PATH, {**params, "_skip": skip})
             documents = payload["data"]
             ids = {str(d.get("material_id")) for d in documents if isinstance(d, dict)}
@@ -156,12 +169,51 @@ class MPClient:
                     f"GET {SUMMARY_PATH}: the page at _skip={skip} repeats earlier documents "
                     "(the server ignores pagination); stopped instead of looping"
                 )
+            total = (payload.get("meta") or {}).get("total_doc")
+            first_total = total if skip == 0 else first_total
+            if total != first_total:
+                raise MPAPIError(
+                    f"GET {SUMMARY_PATH}: the database changed between pages (total_doc "
+                    f"{first_total} at _skip=0, {total} at _skip={skip}); empty the cache "
+                    f"folder {self.cache_dir} and run again"
+                )
             seen |= ids
             yield from documents
-            total = (payload.get("meta") or {}).get("total_doc")
             skip += len(documents)
-            if not documents or len(documents) < self.page_size or (total and skip >= total):
+            # the end: as far as the server counts, or a short page when it does not count (a
+            # server may cap _limit below what was asked: its total says more pages follow)
+            if not documents or (skip >= total if total else len(documents) < size):
                 return
+
+    def list_ids(self, **criteria: Any) -> Iterator[str]:
+        """The ids of every document matching `criteria`, in the server's order (the plan of a
+        sharded build: a few bytes per material instead of its structure)."""
+        for document in self.iter_summary(("material_id",), ID_PAGE, **criteria):
+            material_id = document.get("material_id")
+            if not isinstance(material_id, str) or not material_id:
+                raise MPAPIError(f"GET {SUMMARY_PATH}: a listed document has no material_id")
+            yield material_id
+
+    def fetch_documents(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The summary documents of `ids` by id, `IDS_PER_REQUEST` ids per request; an id the
+        server no longer has is simply absent (the caller says what became of it). An answer
+        holding a document not asked for, or one twice, is an error: the server ignored the
+        filter."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), IDS_PER_REQUEST):
+            chunk = ids[start : start + IDS_PER_REQUEST]
+            asked = set(chunk)
+            criteria = {"material_ids": ",".join(chunk)}
+            for document in self.iter_summary(FIELDS, len(chunk), **criteria):
+                material_id = document.get("material_id")
+                if material_id not in asked or material_id in found:
+                    raise MPAPIError(
+                        f"GET {SUMMARY_PATH}: asked for {len(chunk)} material_ids, the answer "
+                        f"holds {material_id!r} {'twice' if material_id in found else 'too'} "
+                        "(the server ignores the filter)"
+                    )
+                found[material_id] = document
+        return found
 
 
 def _explain(status: int) -> str:
@@ -203,20 +255,33 @@ def _read_cache(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def raw_from_document(document: dict[str, Any]) -> RawStructure:
-    """A summary document as a candidate: the structure as CIF text plus its metadata."""
-    from pymatgen.core import Structure
-    from pymatgen.io.cif import CifWriter
-
-    material_id = str(document.get("material_id"))
+def document_metadata(document: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A summary document's band gap and symmetry, and why they cannot be used (None: they
+    can): a text band gap must not reach the screen."""
     symmetry = document.get("symmetry") or {}
     metadata = {
         "band_gap": document.get("band_gap"),
         "crystal_system": str(symmetry.get("crystal_system") or "").lower() or None,
         "space_group_number": symmetry.get("number"),
     }
+    gap, number = metadata["band_gap"], metadata["space_group_number"]
+    if gap is not None and (isinstance(gap, bool) or not isinstance(gap, int | float)):
+        return metadata, f"ValueError: band_gap {gap!r} is not a number"
+    if number is not None and (not isinstance(number, int) or not 1 <= number <= 230):
+        return metadata, f"ValueError: symmetry.number {number!r} is not a space-group number"
+    return metadata, None
+
+
+def raw_from_document(document: dict[str, Any]) -> RawStructure:
+    """A summary document as a candidate: the structure as CIF text plus its metadata."""
+    from pymatgen.core import Structure
+    from pymatgen.io.cif import CifWriter
+
+    material_id = str(document.get("material_id"))
+    metadata, problem = document_metadata(document)
     try:
-        _check_metadata(metadata)
+        if problem is not None:
+            raise ValueError(problem.removeprefix("ValueError: "))
         text = str(CifWriter(Structure.from_dict(document["structure"])))
     except Exception as error:  # a malformed document must not stop the stream
         return RawStructure(
@@ -231,15 +296,6 @@ def raw_from_document(document: dict[str, Any]) -> RawStructure:
     return RawStructure(
         material_id, text, "Materials Project API", metadata=metadata, licence="CC-BY-4.0"
     )
-
-
-def _check_metadata(metadata: dict[str, Any]) -> None:
-    """The document's numbers are numbers: a text band gap must not reach the screen."""
-    gap, number = metadata["band_gap"], metadata["space_group_number"]
-    if gap is not None and (isinstance(gap, bool) or not isinstance(gap, int | float)):
-        raise ValueError(f"band_gap {gap!r} is not a number")
-    if number is not None and (not isinstance(number, int) or not 1 <= number <= 230):
-        raise ValueError(f"symmetry.number {number!r} is not a space-group number")
 
 
 def iter_mp_api(client: MPClient, **criteria: Any) -> Iterator[RawStructure]:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
@@ -51,7 +51,7 @@ from elastic_atlas.pipeline.parts import (
 from elastic_atlas.pipeline.predict import predict_stream
 from elastic_atlas.pipeline.shards import ShardSpec
 from elastic_atlas.pipeline.structures import ARROW_SCHEMA, STRUCTURE_OPTIONS, TextKeeper
-from elastic_atlas.pipeline.workplan import Plan
+from elastic_atlas.pipeline.workplan import MP_API, Plan
 
 STRUCTURE_GROUP = 2_048  # rows per row group of a structures file (as write_structures)
 # CIF texts read ahead over all parts of the structures merge: a CIF is ~2.3 KB, 100 times a
@@ -66,20 +66,39 @@ STRUCTURE_FAN_IN = 16
 def shard_runner(options: RunOptions) -> Iterator[Callable[..., None]]:
     """`run(todo, spec, label, done)` on the engine `options` names. A Dask cluster is reached
     (or a local one started) in the background from now on, while the client plans: its workers
-    start as the plan is written."""
+    start as the plan is written; it is let go as soon as the shards have run, so that the
+    merge does not share the client's memory with a scheduler (a `LocalCluster`'s runs in this
+    process) or the client's own state."""
     if options.engine != "dask":
-        yield partial(run_shards, options=options, connect=None)
+        yield partial(run_shards, options=options, connection=None)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="dask-connect") as pool:
-        connecting = pool.submit(_connect, options)
+        connection = DaskConnection(pool.submit(_connect, options))
         try:
-            yield partial(run_shards, options=options, connect=connecting.result)
+            yield partial(run_shards, options=options, connection=connection)
         finally:
-            if connecting.exception() is None:
-                client, cluster = connecting.result()
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+            connection.close()
+
+
+class DaskConnection:
+    """A client (and the `LocalCluster` it started, if any) being reached in the background."""
+
+    def __init__(self, connecting: Future) -> None:
+        self.connecting, self.closed = connecting, False
+
+    def client(self) -> Any:
+        return self.connecting.result()[0]
+
+    def close(self) -> None:
+        """Let the cluster go (once; a failed connection has nothing to close)."""
+        if self.closed or self.connecting.exception() is not None:
+            return
+        self.closed = True
+        client, cluster = self.connecting.result()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        give_back_memory()
 
 
 def run_shards(
@@ -89,16 +108,18 @@ def run_shards(
     done: int,
     *,
     options: RunOptions,
-    connect: Callable[[], tuple[Any, Any]] | None,
+    connection: DaskConnection | None,
 ) -> None:
     """Every job's part; a bar counts inputs (`done` of them were already in parts)."""
     total = done + sum(job.inputs for job in todo)
     bar_options = {"unit": " inputs", "disable": options.quiet, "desc": label, "total": total}
     with tqdm(file=sys.stderr, initial=done, **bar_options) as bar:
-        if connect is None:
+        if connection is None:
             _run_local(todo, spec, options, bar)
-        elif todo:
-            _run_dask(todo, spec, connect()[0], bar)
+        else:
+            if todo:
+                _run_dask(todo, spec, connection.client(), bar)
+            connection.close()
 
 
 def _run_local(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: tqdm) -> None:
@@ -111,7 +132,7 @@ def _run_local(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: 
         pin_numerics(spec.checkpoints)  # inference in this process: as on every worker
     try:
         keeper = TextKeeper()
-        raws = chain.from_iterable(shard_inputs(job) for job in todo)
+        raws = chain.from_iterable(shard_inputs(job, spec.screen) for job in todo)
         records = predict_stream(
             keeper.watch(raws), spec.checkpoints, workers=options.workers,
             batch_size=spec.batch_size, **spec.hooks(),
@@ -169,20 +190,34 @@ def local_cluster(workers: int) -> Any:
         )  # fmt: skip
 
 
-def check_workers(client: Any, folder: Path) -> int:
-    """The number of workers, each of which must see the run folder (a shared filesystem)."""
+def check_workers(client: Any, plan: Plan) -> int:
+    """The number of workers, each of which must see the run folder (a shared filesystem)
+    and, when the plan queries the Materials Project, have an API key in its environment."""
     try:
         client.wait_for_workers(1, timeout=120)
     except TimeoutError:
         raise EngineError("the Dask scheduler has no worker (waited 120 s)") from None
-    seen = client.run(os.path.isfile, str(folder / "plan.parquet"))
+    seen = client.run(os.path.isfile, str(plan.path))
     blind = sorted(worker for worker, ok in seen.items() if not ok)
     if blind:
         raise EngineError(
-            f"{len(blind)} Dask worker(s) cannot see {folder} (e.g. {blind[0]}): put the run "
-            "folder and the inputs on a filesystem every worker shares"
+            f"{len(blind)} Dask worker(s) cannot see {plan.folder} (e.g. {blind[0]}): put the "
+            "run folder and the inputs on a filesystem every worker shares"
         )
+    if any(origin.kind == MP_API for origin in plan.origins):
+        keys = client.run(has_mp_api_key)
+        keyless = sorted(worker for worker, ok in keys.items() if not ok)
+        if keyless:
+            raise EngineError(
+                f"{len(keyless)} Dask worker(s) have no MP_API_KEY (e.g. {keyless[0]}): export "
+                "it where the workers start (a Slurm job's prologue)"
+            )
     return len(seen)
+
+
+def has_mp_api_key() -> bool:
+    """Whether this process could ask the Materials Project (run on every worker)."""
+    return bool(os.environ.get("MP_API_KEY"))
 
 
 def _run_dask(todo: list[ShardJob], spec: ShardSpec, client: Any, bar: tqdm) -> None:
@@ -193,7 +228,7 @@ def _run_dask(todo: list[ShardJob], spec: ShardSpec, client: Any, bar: tqdm) -> 
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
-    workers = check_workers(client, todo[0].plan.folder)
+    workers = check_workers(client, todo[0].plan)
     shared = Scattered(client, spec)
     # the longest shards first (most inputs to read), so no worker ends far behind
     queue, running = iter(sorted(todo, key=lambda job: -job.reads)), as_completed()

@@ -34,7 +34,7 @@ from elastic_atlas.contract.schema import load_table_schema
 from elastic_atlas.digest import file_digest, source_digest
 from elastic_atlas.errors import SourceError
 from elastic_atlas.inputs.plan import read_member
-from elastic_atlas.inputs.recipe import Recipe
+from elastic_atlas.inputs.recipe import Recipe, ScreenSettings
 from elastic_atlas.inputs.sources import (
     MAX_CIF_BYTES,
     RawStructure,
@@ -46,9 +46,10 @@ from elastic_atlas.model.checkpoint import Checkpoint
 from elastic_atlas.pipeline.merge import ORDINAL
 from elastic_atlas.pipeline.predict import predict_stream
 from elastic_atlas.pipeline.records import Predicted
+from elastic_atlas.pipeline.screen import screen_band_gap
 from elastic_atlas.pipeline.shards import ShardSpec, SymmetryTally, table_rows
 from elastic_atlas.pipeline.structures import TextKeeper
-from elastic_atlas.pipeline.workplan import REJECTS_SCHEMA, Plan, shard_rows
+from elastic_atlas.pipeline.workplan import MP_API, REJECTS_SCHEMA, Plan, shard_rows
 
 PART_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -95,10 +96,12 @@ def shard_jobs(plan: Plan, basis: str) -> list[ShardJob]:
     """The shards of `plan`, each keyed by `basis` and the digest of its own plan rows."""
     jobs, first = [], 0
     plan_file = pq.ParquetFile(plan.path)
+    # a query's parts belong to its server (a CIF source's to its bytes, wherever it lies)
+    servers = [origin.path for origin in plan.origins if origin.kind == MP_API]
     for index, inputs in enumerate(plan.shards):
         rows = plan_file.read_row_group(index).to_pylist()
         digest = hashlib.sha256(basis.encode())
-        digest.update(json.dumps([index, rows], sort_keys=True).encode())
+        digest.update(json.dumps([index, rows, servers], sort_keys=True).encode())
         reads = sum(1 for row in rows if row["reason"] is None)
         jobs.append(ShardJob(plan, index, first, inputs, digest.hexdigest(), reads))
         first += inputs
@@ -124,29 +127,37 @@ def stale_parts(plan: Plan, jobs: list[ShardJob]) -> int:
 KILLED = "the worker died on this input (a crash or its memory limit); it was isolated and left out"
 
 
-def shard_inputs(job: ShardJob, only: range | None = None) -> Iterator[RawStructure]:
+def shard_inputs(
+    job: ShardJob, screen: ScreenSettings, only: range | None = None
+) -> Iterator[RawStructure]:
     """The shard's inputs, read by the plan (`only`: those of these ordinals): an input with a
     verdict travels without its text (as an unreadable one does), so it takes its place in its
     inference window. A source that cannot be read is a SourceError naming the shard and the
-    member."""
+    member. `screen`: the band-gap window, for the inputs whose gap comes with the structure
+    (Materials Project documents); the plan screened the others."""
     try:
-        yield from _shard_inputs(job, only)
+        yield from _shard_inputs(job, screen, only)
     except SourceError as error:
         raise SourceError(f"shard {job.index}: {error}") from None
 
 
-def _shard_inputs(job: ShardJob, only: range | None) -> Iterator[RawStructure]:
+def _shard_inputs(
+    job: ShardJob, screen: ScreenSettings, only: range | None
+) -> Iterator[RawStructure]:
+    rows = [r for r in shard_rows(job.plan, job.index) if only is None or r["ordinal"] in only]
+    documents = _mp_documents(job, rows)
     with ExitStack() as stack:
         handles: dict[str, Any] = {}
-        for row in shard_rows(job.plan, job.index):
+        for row in rows:
             origin = job.plan.origins[row["origin"]]
             material_id, source = row["material_id"], origin.source
-            if only is not None and row["ordinal"] not in only:
-                continue
+            metadata = {**json.loads(row["summary"] or "{}"), "material_id": material_id}
             if row["reason"] is not None:
                 raw = RawStructure(material_id, None, source, Reason(row["reason"]), row["detail"])
             elif row["ordinal"] in job.killers:
                 raw = RawStructure(material_id, None, source, Reason.STRUCTURE_ERROR, KILLED)
+            elif origin.kind == MP_API:
+                raw, metadata = _mp_input(documents.get(material_id), metadata, source, screen)
             elif origin.kind == "zip":
                 if origin.path not in handles:
                     handles[origin.path] = stack.enter_context(Path(origin.path).open("rb"))
@@ -157,9 +168,56 @@ def _shard_inputs(job: ShardJob, only: range | None) -> Iterator[RawStructure]:
                 raw = folder_file(Path(origin.path) / row["member"], source)
             else:
                 raw = next(iter_file(Path(origin.path), source))
-            metadata = {**json.loads(row["summary"] or "{}"), "material_id": material_id}
             yield RawStructure(material_id, raw.text, source, raw.reason, raw.detail, metadata,
                                origin.licence)  # fmt: skip
+
+
+NOT_RETURNED = (
+    "listed by the Materials Project API, but not returned when its structure was asked for "
+    "(withdrawn since the listing?)"
+)
+
+
+def _mp_documents(job: ShardJob, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The Materials Project documents of the shard's rows that are to be read, fetched by id
+    from the server the plan listed them on (one request per 100 ids, cached on disk): none
+    when the shard has no MP input."""
+    servers: dict[str, list[str]] = {}
+    for row in rows:
+        origin = job.plan.origins[row["origin"]]
+        if origin.kind == MP_API and row["reason"] is None and row["ordinal"] not in job.killers:
+            servers.setdefault(origin.path, []).append(row["material_id"])
+    if not servers:
+        return {}
+    from elastic_atlas.inputs.mp_api import MPClient
+
+    documents: dict[str, dict[str, Any]] = {}
+    for server, ids in servers.items():
+        documents.update(MPClient(base_url=server).fetch_documents(ids))
+    return documents
+
+
+def _mp_input(
+    document: dict[str, Any] | None,
+    metadata: dict[str, Any],
+    source: str,
+    screen: ScreenSettings,
+) -> tuple[RawStructure, dict[str, Any]]:
+    """A Materials Project document as an input and its metadata (the document's band gap and
+    symmetry, the summary's cells over them, as `candidates` joins them), screened on the band
+    gap before its structure is read, as a CIF input is; a listed id the server did not
+    return is a `no_structure` reject."""
+    from elastic_atlas.inputs.mp_api import document_metadata, raw_from_document
+
+    material_id = metadata["material_id"]
+    if document is None:
+        return RawStructure(material_id, None, source, Reason.NO_STRUCTURE, NOT_RETURNED), metadata
+    known, problem = document_metadata(document)
+    metadata = {**known, **metadata}
+    verdict = screen_band_gap(metadata, screen) if problem is None else None
+    if verdict is not None:
+        return RawStructure(material_id, None, source, *verdict), metadata
+    return raw_from_document(document), metadata
 
 
 def run_shard(job: ShardJob, spec: ShardSpec) -> dict[str, Any]:
@@ -174,7 +232,7 @@ def run_shard(job: ShardJob, spec: ShardSpec) -> dict[str, Any]:
     start = time.perf_counter()
     keeper = TextKeeper()
     records = list(
-        predict_stream(keeper.watch(shard_inputs(job)), spec.checkpoints, workers=0,
+        predict_stream(keeper.watch(shard_inputs(job, spec.screen)), spec.checkpoints, workers=0,
                        batch_size=spec.batch_size, **spec.hooks())
     )  # fmt: skip
     return write_part(job, spec, records, keeper, time.perf_counter() - start)
@@ -184,7 +242,7 @@ def probe_inputs(job: ShardJob, only: range, spec: ShardSpec) -> int:
     """The task that looks for an input killing its worker: `only` of the shard's inputs
     through the pipeline, nothing written; how many. A killer kills this task's worker too."""
     pin_numerics(spec.checkpoints)
-    records = predict_stream(shard_inputs(job, only), spec.checkpoints, workers=0,
+    records = predict_stream(shard_inputs(job, spec.screen, only), spec.checkpoints, workers=0,
                              batch_size=spec.batch_size, **spec.hooks())  # fmt: skip
     return sum(1 for _ in records)
 

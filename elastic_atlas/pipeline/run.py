@@ -145,8 +145,10 @@ def expected_inputs(recipe: Recipe, summary: dict | None) -> int | None:
 
 
 def run_build(recipe: Recipe, options: RunOptions) -> BuildResult:
-    """Build one table from a recipe, in memory; raises SourceError before any model runs when
-    the summary is bad, and during the run when a source cannot be read completely."""
+    """Build one table from a recipe in one stream, in memory: the reference the sharded build
+    (`run_sharded`, what `build` and `release` run) is tested against — at inference batch 1
+    both write the same bytes. Raises SourceError before any model runs when the summary is
+    bad, and during the run when a source cannot be read completely."""
     start = time.perf_counter()
     summary = recipe_summary(recipe)
     dft = read_dft_table(recipe.dft.path) if recipe.dft else None  # before any model runs
@@ -201,12 +203,6 @@ def table_facts(
         )
         print(f"warning: {recipe.table}: {facts['warning']}", file=sys.stderr)
     return facts
-
-
-def sharded(recipe: Recipe) -> bool:
-    """Whether a recipe builds through a plan and parts: every source a CIF source (an MP API
-    query is streamed as it pages, by the local engine only)."""
-    return all(origin.kind == "cif" for origin in recipe.structures)
 
 
 def run_sharded(
@@ -350,14 +346,8 @@ def build_table(recipe: Recipe, out_dir: Path, options: RunOptions | None = None
         raise BuildOutputError(f"{parts} is not a folder of parts; move it away")
     options = options or RunOptions()
     with folder_lock(out_dir):  # two builds into one folder would interleave their files
-        if sharded(recipe):
-            files = table_files(out_dir, recipe.table, "rejects.csv")
-            result = run_sharded(recipe, options, files, parts)
-        elif options.engine != "local":
-            raise BuildOutputError("an MP API source builds with --engine local only")
-        else:
-            result = run_build(recipe, options)
-            write_table_files(result, out_dir, "rejects.csv")
+        files = table_files(out_dir, recipe.table, "rejects.csv")
+        result = run_sharded(recipe, options, files, parts)
         (out_dir / "summary.json").write_text(result.statistics.model_dump_json(indent=2) + "\n")
     return result
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from elastic_atlas.contract.reasons import REJECT_COLUMNS, Reason, Rejected
-from elastic_atlas.errors import RecipeError, SourceError
-from elastic_atlas.inputs.plan import source_members
+from elastic_atlas.errors import RecipeError
+from elastic_atlas.inputs.plan import BATCH, PLAN_SCHEMA, source_members
 from elastic_atlas.inputs.recipe import Recipe, ScreenSettings
 from elastic_atlas.inputs.sources import member_id
 from elastic_atlas.pipeline.outputs import check_writable
@@ -111,14 +113,19 @@ def write_plan(
     origins, joined = [], []
     with _RowGroups(folder / PLAN_NAME, shard_inputs) as writer:
         for index, entry in enumerate(recipe.structures):
-            if entry.kind != "cif":
-                raise SourceError("a sharded build reads CIF sources; this recipe queries the "
-                                  "MP API (build it with --engine local)")  # fmt: skip
-            kind, batches = source_members(entry.path)
-            origins.append(Origin(str(Path(entry.path).resolve()), kind, entry.source,
-                                  entry.licence))  # fmt: skip
+            if entry.kind == "mp_api":
+                origin, batches = _mp_api_members(entry.criteria)
+                origins.append(replace(origin, source=entry.source, licence=entry.licence))
+                # the band gap of an MP document comes with it: the shard screens it
+                screen, id_of = None, str
+            else:
+                kind, batches = source_members(entry.path)
+                origins.append(Origin(str(Path(entry.path).resolve()), kind, entry.source,
+                                      entry.licence))  # fmt: skip
+                screen, id_of = recipe.screen, member_id
             for batch in batches:
-                joined.append(_plan_batch(writer, batch, index, summary, recipe.screen))
+                ids = pa.array([id_of(m) for m in batch.column("member").to_pylist()], pa.string())
+                joined.append(_plan_batch(writer, (batch, ids), index, summary, screen))
     plan = Plan(folder, tuple(origins), sum(writer.sizes), tuple(writer.sizes), 0)
     joined_ids = pa.concat_tables(joined) if joined else _JOINED.empty_table()
     _mark_duplicates(plan, joined_ids)
@@ -131,20 +138,43 @@ def write_plan(
     return replace(plan, summary_only=len(missing))
 
 
+def _mp_api_members(criteria: dict[str, Any]) -> tuple[Origin, Iterator[pa.RecordBatch]]:
+    """(origin, members) of a Materials Project query: its ids, listed once by the client
+    (`MPClient.list_ids`); the member is the id. The origin's path is the endpoint, so parts
+    made from another server are not reused."""
+    from elastic_atlas.inputs.mp_api import MPClient
+
+    client = MPClient()  # no key: a one-line error before anything is planned
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        ids = client.list_ids(**criteria)
+        while chunk := list(islice(ids, BATCH)):
+            yield pa.record_batch(
+                [pa.array(chunk, pa.string())]
+                + [pa.nulls(len(chunk), field.type) for field in list(PLAN_SCHEMA)[1:]],
+                schema=PLAN_SCHEMA,
+            )
+
+    origin = Origin(client.base_url, MP_API, "", "")
+    return origin, batches()
+
+
+MP_API = "mp_api"  # the kind of an origin that is a Materials Project query
 PLAN_SLICE = 4_096  # members planned at a time (65,536 at once held ~100 MiB of dicts at 1M)
 _JOINED = pa.schema([("material_id", pa.string()), ("ordinal", pa.int64())])
 
 
 def _plan_batch(
     writer: _RowGroups,
-    batch: pa.RecordBatch,
+    members: tuple[pa.RecordBatch, pa.Array],
     origin: int,
     summary: pa.Table | None,
-    screen: ScreenSettings,
+    screen: ScreenSettings | None,
 ) -> pa.Table:
     """One batch of a source's members into the plan, with the join and the band-gap screen
-    as `candidates` applies them; the (id, ordinal) of the members that passed the join."""
-    ids = pa.array([member_id(m) for m in batch.column("member").to_pylist()], pa.string())
+    as `candidates` applies them (no screen: the shard screens); the (id, ordinal) of the
+    members that passed the join. `members`: the batch and the ids its members stand for."""
+    batch, ids = members
     found = None if summary is None else pc.index_in(ids, value_set=summary["material_id"])
     joined = []
     for start in range(0, len(batch), PLAN_SLICE):  # a row is a Python dict while planned
@@ -159,7 +189,7 @@ def _plan_slice(
     piece: tuple[pa.RecordBatch, pa.Array, pa.Array | None],
     origin: int,
     summary: pa.Table | None,
-    screen: ScreenSettings,
+    screen: ScreenSettings | None,
 ) -> pa.Table:
     """`_plan_batch` for one slice: (members, their ids, their summary rows or None)."""
     batch, id_array, found = piece
@@ -177,7 +207,8 @@ def _plan_slice(
         if summary_cells is None:
             verdict = (Reason.NO_SUMMARY_ROW, "structure without a row in the summary")
         else:
-            verdict = screen_band_gap({**summary_cells, "material_id": material_id}, screen)
+            known = {**summary_cells, "material_id": material_id}
+            verdict = None if screen is None else screen_band_gap(known, screen)
             joined_ids.append(material_id)
             joined_ordinals.append(writer.next_ordinal)
         if verdict is not None:

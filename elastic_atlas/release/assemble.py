@@ -30,11 +30,8 @@ from elastic_atlas.pipeline.outputs import OutputError, check_writable, release_
 from elastic_atlas.pipeline.run import (
     BuildResult,
     RunOptions,
-    run_build,
     run_sharded,
-    sharded,
     table_files,
-    write_table_files,
 )
 from elastic_atlas.pipeline.structures import structures_name, structures_schema
 from elastic_atlas.release.changes import changes_schema, previous_version, write_changes
@@ -241,19 +238,11 @@ def parts_folder(releases: Path, version: str) -> Path:
 
 
 def _build(release: Release, table: str, recipe: Recipe) -> BuildResult:
-    """A table's files in the release folder: through shards on the chosen engine, or (an MP
-    API source) streamed by this process."""
+    """A table's files in the release folder, through shards on the chosen engine."""
     about = parquet_about(release, table_licence([o.licence for o in recipe.structures]))
-    rejects = f"{table}-rejects.csv"  # rejects per table
-    if sharded(recipe):
-        parts = parts_folder(release.out.parent, release.version) / table
-        files = table_files(release.out, table, rejects)
-        return run_sharded(recipe, release.options, files, parts, about)
-    if release.options.engine != "local":
-        raise ReleaseSetupError(f"table {table}: an MP API source builds with --engine local")
-    result = run_build(recipe, release.options)
-    write_table_files(result, release.out, rejects, about)
-    return result
+    parts = parts_folder(release.out.parent, release.version) / table
+    files = table_files(release.out, table, f"{table}-rejects.csv")  # rejects per table
+    return run_sharded(recipe, release.options, files, parts, about)
 
 
 def parquet_about(release: Release, licence: str) -> dict[str, str]:
