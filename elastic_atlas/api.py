@@ -218,10 +218,12 @@ def _to_ase(structure: Structure) -> Any:
 
 
 # ------------------------------------------------------------------ validation
-def validate(path: PathLike, *, strict: bool = False) -> list[Finding]:
+def validate(path: PathLike, *, strict: bool = False, keep_rows: int = 1_000) -> list[Finding]:
     """The findings of `elastic-atlas validate` for a release (folder or datapackage.json) or
     one table file, as objects (check, severity, row, material_id, columns, message); an empty
-    list when there is nothing to report. Errors have severity 'error'."""
+    list when there is nothing to report. Errors have severity 'error'. At most `keep_rows`
+    failing rows are listed per check of a table (0: all); one more finding per check stands
+    for the rest (`more` says how many)."""
     from elastic_atlas.contract.settings import ValidationSettings
     from elastic_atlas.validation.package import validate_package, validate_table_file
 
@@ -231,5 +233,7 @@ def validate(path: PathLike, *, strict: bool = False) -> list[Finding]:
     if target.is_dir():
         target = target / "datapackage.json"
     if target.suffix.lower() == ".json":
-        return validate_package(target, tolerance=tolerance, settings=settings)
-    return validate_table_file(target, tolerance=tolerance, settings=settings)
+        return validate_package(target, tolerance=tolerance, settings=settings,
+                                keep_rows=keep_rows)  # fmt: skip
+    return validate_table_file(target, tolerance=tolerance, settings=settings,
+                               keep_rows=keep_rows)  # fmt: skip

@@ -60,6 +60,14 @@ from elastic_atlas.contract.tables import TABLE_IDS
     show_default=True,
     help="Offending rows shown per check in the summary.",
 )
+@click.option(
+    "--keep-rows",
+    type=click.IntRange(min=0),
+    default=1_000,
+    show_default=True,
+    help="Failing rows listed per check of a table (here and in --json); further ones are "
+    "counted in one finding per check. 0 lists every one (memory grows with them).",
+)
 @handle_errors
 def validate(
     path: Path,
@@ -69,6 +77,7 @@ def validate(
     schema_name: str | None,
     json_report: Path | None,
     examples: int,
+    keep_rows: int,
 ) -> None:
     """Check a CSV/Parquet table, a datapackage.json or a release folder against schema and
     physics (and a release against itself).
@@ -92,14 +101,14 @@ def validate(
         tolerance = settings.strict_tolerance.value if strict else settings.tolerance.value
     rename = PAPER_COLUMNS if column_names == "paper" else None
     if is_package(path):
-        findings = validate_package(
-            path, tolerance=tolerance, settings=settings, schema_name=schema_name
-        )
+        findings = validate_package(path, tolerance=tolerance, settings=settings,
+                                    schema_name=schema_name, keep_rows=keep_rows)  # fmt: skip
     else:
         schema = load_table_schema(schema_name) if schema_name else None
         findings = validate_table_file(
-            path, tolerance=tolerance, settings=settings, schema=schema, rename=rename
-        )
+            path, tolerance=tolerance, settings=settings, schema=schema, rename=rename,
+            keep_rows=keep_rows,
+        )  # fmt: skip
     click.echo(f"{path}: checked with relative tolerance {tolerance:g}")
     click.echo(summarize(findings, examples), nl=False)
     if json_report:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -133,6 +134,32 @@ class BuildResult:
         assert self.parquet is not None
         present = set(pq.read_schema(self.parquet).names)
         return read_frame(self.parquet, [n for n in names if n in present])
+
+    @property
+    def rows(self) -> int:
+        if self.loaded is not None:
+            return len(self.loaded)
+        assert self.parquet is not None
+        return pq.ParquetFile(self.parquet).metadata.num_rows
+
+    def rows_at(self, names: Iterable[str], positions: np.ndarray) -> pd.DataFrame:
+        """`columns(names)` of the rows at `positions` (sorted, 0-based), reading from the
+        Parquet file only the row groups that hold one (a page's sample of millions of rows)."""
+        names = list(names)
+        if self.loaded is not None:
+            return self.columns(names).iloc[positions].reset_index(drop=True)
+        assert self.parquet is not None
+        source = pq.ParquetFile(self.parquet)
+        wanted = [n for n in names if n in set(source.schema_arrow.names)]
+        pieces, start = [], 0
+        for group in range(source.num_row_groups):
+            stop = start + source.metadata.row_group(group).num_rows
+            here = positions[(positions >= start) & (positions < stop)] - start
+            if len(here):
+                pieces.append(source.read_row_group(group, columns=wanted).take(here))
+            start = stop
+        table = pa.concat_tables(pieces) if pieces else source.schema_arrow.empty_table()
+        return table.select(wanted).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
 def expected_inputs(recipe: Recipe, summary: dict | None) -> int | None:

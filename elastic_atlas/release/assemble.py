@@ -65,6 +65,7 @@ from elastic_atlas.release.facts import table_description
 from elastic_atlas.release.figures import table_figures
 from elastic_atlas.release.notes import append_changes, release_notes
 from elastic_atlas.release.page import page_licence, page_resource, write_index
+from elastic_atlas.validation.findings import finding_counts
 from elastic_atlas.validation.package import validate_table_file
 
 
@@ -271,10 +272,14 @@ def _validate(out: Path, table: str) -> dict[str, Any]:
         )
         errors = [f for f in findings if f.severity == "error"]
         if errors:
+            count = sum(f.more or 1 for f in errors)
             raise ReleaseError(
-                f"{table}{suffix}: {len(errors)} validation errors, first: {errors[0].message}"
+                f"{table}{suffix}: {count} validation errors, first: {errors[0].message}"
             )
-        counts[suffix[1:]] = dict(sorted(Counter(f.check for f in findings).items()))
+        per_check: Counter[str] = Counter()
+        for (_, check), count in finding_counts(findings).items():  # listed or only counted
+            per_check[check] += count
+        counts[suffix[1:]] = dict(sorted(per_check.items()))
     return counts
 
 

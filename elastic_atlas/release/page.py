@@ -4,8 +4,12 @@ No CDN, no server: the rows travel inside the page as column arrays (JSON), the 
 styles are inline. Per table: a search by formula (any element order, reduced or not), id or
 elements; a sortable, filterable table with units, uncertainties and risk flags; a B-G scatter
 (log axes, colour by crystal system) where hovering a point shows its row and clicking selects
-it; links to the card and the files. The table and its search use every row; only the scatter
-is thinned (deterministically) when a table is large, always keeping the searched rows.
+it; links to the card and the files. The table and its search use every row on the page; only
+the scatter is thinned (deterministically) when a table is large, always keeping the searched rows.
+
+A table of more than `PAGE_ROWS` rows (a million-structure build) is shown by a fixed random
+sample of that many: the page stays about 10 MB per table whatever the build, and says on
+every count that it holds a sample and that every row is in the files.
 """
 
 from __future__ import annotations
@@ -32,6 +36,15 @@ COLUMNS = (
 )  # fmt: skip
 SIGNIFICANT = 5  # digits kept in the page (the files keep all)
 SCATTER_POINTS = 20_000
+PAGE_ROWS = 100_000  # rows of a table on the page: ~100 bytes each in the page's JSON
+
+
+def page_rows(total: int, limit: int = PAGE_ROWS) -> np.ndarray:
+    """The positions of the rows a page shows: all of them, or a fixed random sample of
+    `limit` (seed 0: the same page for the same table), in file order."""
+    if total <= limit:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(0).choice(total, size=limit, replace=False))
 
 
 def _column(frame: pd.DataFrame, name: str) -> list[Any]:
@@ -60,14 +73,17 @@ def page_licence(release: Release, tables: list[str]) -> str:
 
 
 def table_payload(release: Release, table: str) -> dict[str, Any]:
-    frame = release.built[table].columns(COLUMNS)
+    built = release.built[table]
+    total = built.rows
+    frame = built.rows_at(COLUMNS, page_rows(total, PAGE_ROWS))
     schema = {f["name"]: f for f in load_table_schema(table)["fields"]}
     rng = np.random.default_rng(0)
     scatter = np.sort(rng.permutation(len(frame))[:SCATTER_POINTS]).tolist()
     return {
         "table": table,
         "title": TABLE_TITLES[table],
-        "rows": len(frame),
+        "rows": len(frame),  # on the page
+        "total": total,  # in the table's files
         "columns": {name: _column(frame, name) for name in COLUMNS},
         "units": {name: schema[name].get("unit", "1") for name in COLUMNS},
         "symbols": {name: schema[name].get("title", name) for name in COLUMNS},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -28,6 +29,57 @@ class Finding(BaseModel):
     stored: Scalar = None
     expected: Scalar = None
     message: str
+    # rows failing this check beyond those listed (`KeptFindings`): this finding stands for
+    # them (it is no row itself), they are counted but not listed
+    more: int = 0
+
+
+KEEP_ROWS = 1_000  # findings listed per check of a table; further failing rows are counted
+
+
+class KeptFindings:
+    """A table's findings, at most `keep` per check and severity (0: every one); the rest
+    counted, and said by one finding per check (`more`). A table whose every row fails would
+    otherwise hold a finding (~1.6 KB) per row and check."""
+
+    def __init__(self, keep: int = KEEP_ROWS) -> None:
+        self.keep, self.kept = keep, []
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.columns: dict[tuple[str, str], list[str]] = {}
+
+    def add(self, finding: Finding) -> None:
+        key = (finding.severity, finding.check)
+        self.counts[key] += 1
+        if not self.keep or self.counts[key] <= self.keep or finding.row is None:
+            self.kept.append(finding)
+        self.columns.setdefault(key, finding.columns)
+
+    def findings(self) -> list[Finding]:
+        """The kept findings, then one per check with rows left out."""
+        listed = Counter((f.severity, f.check) for f in self.kept)
+        left = []
+        for (severity, check), count in self.counts.items():
+            more = count - listed[(severity, check)]
+            if more > 0:
+                message = (
+                    f"{more} more row(s) fail this check, counted but not listed (the "
+                    f"first {self.keep} are; `validate --keep-rows 0` lists every one)"
+                )
+                left.append(Finding(row=None, material_id=None, columns=self.columns[(severity,
+                                    check)], check=check, severity=severity,  # type: ignore[arg-type]
+                                    message=message, more=more))  # fmt: skip
+        return self.kept + left
+
+
+def finding_counts(findings: list[Finding]) -> Counter[tuple[str, str]]:
+    """Failing rows (or table findings) per (severity, check), those counted but not listed
+    included."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for finding in findings:
+        counts[(finding.severity, finding.check)] += (
+            finding.more or 1
+        )  # `more`: the rows it stands for
+    return counts
 
 
 def _plain(value: Any) -> Scalar:

@@ -27,7 +27,7 @@ from elastic_atlas.validation.contract_checks import (
     contract_table,
     is_release,
 )
-from elastic_atlas.validation.findings import Finding, table_finding
+from elastic_atlas.validation.findings import KEEP_ROWS, Finding, KeptFindings, table_finding
 from elastic_atlas.validation.release_checks import release_findings
 from elastic_atlas.validation.rules import validate_typed_table
 from elastic_atlas.validation.tableio import (
@@ -72,13 +72,15 @@ def validate_table_file(
     settings: ValidationSettings,
     schema: dict[str, Any] | None = None,
     rename: dict[str, str] | None = None,
+    keep_rows: int = KEEP_ROWS,
 ) -> list[Finding]:
     """Check one CSV/Parquet file: against `schema` in full (the project's contract: stored
     types, no empty table), or a bare table against the core."""
     full = schema is not None
     schema = schema or core_schema()
     _, found = validate_rows(path, schema, tolerance=tolerance, settings=settings,
-                             contract=full, full_schema=full, rename=rename)  # fmt: skip
+                             contract=full, full_schema=full, rename=rename,
+                             keep_rows=keep_rows)  # fmt: skip
     return found
 
 
@@ -91,20 +93,23 @@ def validate_rows(
     contract: bool,
     full_schema: bool,
     rename: dict[str, str] | None = None,
+    keep_rows: int = KEEP_ROWS,
 ) -> tuple[int, list[Finding]]:
     """(rows, findings) of one table file, read and checked a chunk at a time (a typed chunk
     costs a few hundred bytes per cell; a whole table of millions of rows would not fit).
     `contract`: the schema is the project's (stored types, no empty table); `full_schema`:
-    the file must have exactly the schema's columns."""
+    the file must have exactly the schema's columns; `keep_rows`: findings listed per check
+    (`KeptFindings`; 0: all)."""
     fields, seen = field_map(schema), {}
     tolerance = precision_tolerance(schema, path, tolerance)
-    found: list[Finding] = []
+    found = KeptFindings(keep_rows)
     rows = 0
     for chunk in iter_arrow(path):
         if rename:
             chunk = rename_columns(chunk, rename)
         if contract and rows == 0:  # stored types, and whether the first chunk holds a row
-            found += contract_findings(path, chunk, schema)
+            for finding in contract_findings(path, chunk, schema):
+                found.add(finding)
         typed = type_table(path, chunk, fields, seen)
         checked = validate_typed_table(typed, schema, tolerance=tolerance, settings=settings,
                                        full_schema=full_schema)  # fmt: skip
@@ -113,9 +118,9 @@ def validate_rows(
                 continue  # about the header (missing or extra columns): said for chunk one
             if finding.row is not None:
                 finding.row += rows
-            found.append(finding)
+            found.add(finding)
         rows += chunk.num_rows
-    return rows, found
+    return rows, found.findings()
 
 
 def _declared_hash(value: Any) -> tuple[str, str]:
@@ -196,6 +201,7 @@ def validate_resource(
     tolerance: float,
     settings: ValidationSettings,
     table_name: str | None = None,
+    keep_rows: int = KEEP_ROWS,
 ) -> list[Finding]:
     name = resource.get("name", "?")
     path, found = inside_package(base, resource.get("path"), name)
@@ -209,7 +215,7 @@ def validate_resource(
     try:
         rows, table_found = validate_rows(
             path, schema, tolerance=tolerance, settings=settings,
-            contract=contract is not None, full_schema=True,
+            contract=contract is not None, full_schema=True, keep_rows=keep_rows,
         )  # fmt: skip
     except TableReadError as error:
         return [*found, table_finding("package.unreadable", [name], str(error))]
@@ -265,9 +271,11 @@ def validate_package(
     tolerance: float,
     settings: ValidationSettings,
     schema_name: str | None = None,
+    keep_rows: int = KEEP_ROWS,
 ) -> list[Finding]:
     """Every tabular resource of a datapackage.json; an elastic-atlas release (or any package
-    with `schema_name`) is held to the project's contract."""
+    with `schema_name`) is held to the project's contract. `keep_rows`: findings listed per
+    check of a table (the others counted; 0: all)."""
     descriptor, resources = read_descriptor(path)
     contract = schema_name is not None or is_release(descriptor)
     found: list[Finding] = []
@@ -288,7 +296,7 @@ def validate_package(
         ):
             found += validate_resource(
                 resource, path.parent, tolerance=tolerance, settings=settings,
-                table_name=table_name,
+                table_name=table_name, keep_rows=keep_rows,
             )  # fmt: skip
         else:
             found += check_file_resource(resource, path.parent)

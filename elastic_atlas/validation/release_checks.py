@@ -325,20 +325,17 @@ def intervals_use_the_cards(
     if rows is None or not factors:
         return []
     schema = load_table_schema(table)
-    fields, found, offset = field_map(schema), [], 0
+    fields, first, count = field_map(schema), None, 0  # one finding says them all
     try:
         for chunk in iter_arrow(rows):
-            for finding in check_intervals(type_table(rows, chunk, fields), schema, factors):
-                finding.row = None if finding.row is None else finding.row + offset
-                found.append(finding)
-            offset += chunk.num_rows
+            found = check_intervals(type_table(rows, chunk, fields), schema, factors)
+            first, count = first or (found[0] if found else None), count + len(found)
     except (TableReadError, OSError, pa.ArrowException):
         return []  # the table checks report an unreadable table
-    if not found:
+    if first is None:
         return []
-    first = found[0]
     message = (
-        f"{len(found)} row(s) whose 95 % interval is not ±k·u with the model card's k, e.g. "
+        f"{count} row(s) whose 95 % interval is not ±k·u with the model card's k, e.g. "
         f"{first.material_id}: {first.message}"
     )
     return [_finding("intervals", rows.name, message)]

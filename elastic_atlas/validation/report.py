@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-from elastic_atlas.validation.findings import Finding
+from elastic_atlas.validation.findings import Finding, finding_counts
 
 # The study's appendix headers (Tables A1/A2) -> the project's column names.
 PAPER_COLUMNS: dict[str, str] = {
@@ -32,7 +30,7 @@ def summarize(findings: list[Finding], examples: int = 5) -> str:
     """Counts per check and severity and the first offending rows of each."""
     if not findings:
         return "No findings: every checked row passed every check.\n"
-    counts = Counter((f.severity, f.check) for f in findings)
+    counts = finding_counts(findings)
     lines = ["Findings by check:"]
     for (severity, check), count in sorted(counts.items()):
         lines.append(f"  {severity:<7} {check:<34} {count:>8}")
@@ -42,7 +40,7 @@ def summarize(findings: list[Finding], examples: int = 5) -> str:
             who = f" ({finding.material_id})" if finding.material_id else ""
             prefix = f"[{finding.resource}] " if finding.resource else ""
             lines.append(f"      {prefix}{where}{who}: {finding.message}")
-    errors = sum(1 for f in findings if f.severity == "error")
-    warnings = len(findings) - errors
+    errors = sum(n for (severity, _), n in counts.items() if severity == "error")
+    warnings = sum(counts.values()) - errors
     lines.append(f"{errors} error(s), {warnings} warning(s).")
     return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 pytestmark = pytest.mark.slow  # every test of this module takes seconds
@@ -71,3 +72,32 @@ def test_a_search_shows_the_row_with_its_moduli(released, tmp_path):
         list(table.loc["mp-2534", ["k_vrh_lower", "k_vrh_upper"]]), rel=1e-4
     )
     assert shot.stat().st_size > 10_000
+
+
+def test_a_table_larger_than_the_page_shows_a_sample_and_says_so(released, tmp_path,
+                                                                  monkeypatch):  # fmt: skip
+    """PAGE_ROWS lowered to 8: the page carries 8 of the sample table's rows, the file's rows
+    at the sampled positions, and says on its tab and its count that the table holds more."""
+    from types import SimpleNamespace
+
+    from elastic_atlas.pipeline.run import BuildResult
+    from elastic_atlas.release import page
+
+    monkeypatch.setattr(page, "PAGE_ROWS", 8)
+    parquet = released / "releases" / VERSION / "mped.parquet"
+    total = pq.ParquetFile(parquet).metadata.num_rows
+    built = BuildResult("mped", None, None, None, [], None, parquet=parquet)  # type: ignore[arg-type]
+    release = SimpleNamespace(
+        built={"mped": built}, statistics={"mped": SimpleNamespace(licence="CC-BY-4.0")},
+        config=SimpleNamespace(title="sample"), version="0.0.0",
+    )  # fmt: skip
+    payload = page.table_payload(release, "mped")  # type: ignore[arg-type]
+    ids = pd.read_parquet(parquet, columns=["material_id"])["material_id"]
+    assert payload["rows"] == 8 and payload["total"] == total > 8
+    assert payload["columns"]["material_id"] == ids.iloc[page.page_rows(total, 8)].tolist()
+    path = tmp_path / "index.html"
+    path.write_text(page.index_html(release), encoding="utf-8")  # type: ignore[arg-type]
+    seen = browse(path, "", tmp_path / "sample.png")
+    assert seen["errors"] == []
+    assert seen["count"] == (f"8 of 8 rows on this page, a fixed random sample of the table's "
+                             f"{total} (every row is in the files)")  # fmt: skip

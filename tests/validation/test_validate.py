@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -287,6 +288,7 @@ def test_cli_exit_codes_and_json_report(table, tmp_path):
         "stored",
         "expected",
         "message",
+        "more",
     }
     missing = runner.invoke(main, ["validate", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2
@@ -455,3 +457,26 @@ def test_an_empty_table_read_in_chunks_is_still_an_empty_table(table, tmp_path):
     for kind in ("csv", "parquet"):
         found = [f.check for f in findings_of(table.iloc[:0], tmp_path, kind=kind)]
         assert found.count("contract.empty_table") == 1
+
+
+def test_failing_rows_beyond_the_kept_ones_are_counted_not_listed(table, tmp_path):
+    """Every one of 50 rows fails the v_mean check: 7 are listed, one finding stands for the
+    other 43 (`more`), the summary and the exit status count all 50, and 0 lists every one."""
+    table["v_mean"] *= 1.01
+    path = write(table, tmp_path)
+    kept = validate_table_file(path, tolerance=STRICT, settings=SETTINGS,
+                               schema=load_table_schema("mped"), keep_rows=7)  # fmt: skip
+    listed = [f for f in kept if f.check == "consistency.v_mean"]
+    assert [f.row for f in listed] == [1, 2, 3, 4, 5, 6, 7, None]
+    assert listed[-1].more == 43 and "43 more row(s)" in listed[-1].message
+    every = validate_table_file(path, tolerance=STRICT, settings=SETTINGS,
+                                schema=load_table_schema("mped"), keep_rows=0)  # fmt: skip
+    assert [f.row for f in every if f.check == "consistency.v_mean"] == list(range(1, 51))
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(main, ["validate", str(path), "--strict", "--keep-rows", "7",
+                                       "--json", str(report)])  # fmt: skip
+    assert result.exit_code == 1
+    assert re.search(r"error\s+consistency\.v_mean\s+50\n", result.output)
+    in_report = [f for f in json.loads(report.read_text())["findings"]
+                 if f["check"] == "consistency.v_mean"]  # fmt: skip
+    assert len(in_report) == 8 and sum(f["more"] or 1 for f in in_report) == 50
