@@ -630,18 +630,21 @@ def engines() -> list[str]:
     """Local vs Dask engine on a real recipe: pairs, resume, a killed worker (engines.json)."""
     data = _load("engines")
     lines = [
-        "| pair | engine | wall s | inputs/s | dask ÷ local | client peak RSS | worker peak RSS "
-        "| shards | same bytes as the first local build |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+        "| pair | engine | wall s | plan · shards · merge s | inputs/s | dask ÷ local | client "
+        "peak RSS | worker peak RSS | shards | same bytes as the first local build |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for i, pair in enumerate(data["pairs"], start=1):
         for name in ("local", "dask"):
             r = pair[name]
             ratio = f"{pair['dask_over_local']:.2f}" if name == "dask" else ""
+            steps = r["shards"].get("seconds")  # summary.json says so since 2026-12-02
+            split = " · ".join(f"{v:.1f}" for v in steps.values()) if steps else ""
             lines.append(
-                f"| {i} | {name} | {r['wall_s']:.1f} | {r['inputs_per_s']:,.0f} | {ratio} | "
-                f"{r['client_peak_rss_mib']:,.0f} MiB | {r['worker_peak_rss_mib']:,.0f} MiB | "
-                f"{r['shards']['shards']} | {r['same_bytes']} |"
+                f"| {i} | {name} | {r['wall_s']:.1f} | {split} | {r['inputs_per_s']:,.0f} | "
+                f"{ratio} | {r['client_peak_rss_mib']:,.0f} MiB | "
+                f"{r['worker_peak_rss_mib']:,.0f} MiB | {r['shards']['shards']} | "
+                f"{r['same_bytes']} |"
             )
     lines += ["", "| interrupted run | parts when killed | rerun s | shards reused | same bytes |",
               "|---|---:|---:|---:|---|"]  # fmt: skip

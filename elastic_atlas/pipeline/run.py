@@ -265,6 +265,7 @@ def _run_sharded(
     spec = ShardSpec(recipe.table, models, recipe.screen, check_every, options.batch_size,
                      crosscheck)  # fmt: skip
     plan = write_plan(recipe, summary, parts, options.shard_inputs, options.batch_size)
+    planned = time.perf_counter()
     del summary, dft  # the plan and the spec carry what the shards need
     give_back_memory()  # so that the merge does not start where the plan peaked
     jobs = shard_jobs(plan, key_basis(recipe, spec))
@@ -272,6 +273,7 @@ def _run_sharded(
     todo = [job for job in jobs if manifests[job.index] is None]
     done = sum(job.inputs for job in jobs if manifests[job.index] is not None)
     run_shards(todo, spec, recipe.table, done)
+    ran = time.perf_counter()
     book, symmetry = Tally(inputs=plan.inputs + plan.summary_only), SymmetryTally()
     if plan.summary_only:
         book.reasons[str(Reason.NO_STRUCTURE)] += plan.summary_only
@@ -289,12 +291,21 @@ def _run_sharded(
     book.check()
     provenance = checkpoint_provenance(checkpoints)
     rows = merge_parts(plan, jobs, recipe.table, files, file_metadata(about, provenance))
+    merged = time.perf_counter()
     columns = pq.read_table(files["parquet"], columns=["band_gap", "dft_status"])  # not all
     no_entry = rows > 0 and pc.all(pc.equal(columns["dft_status"], "no_entry")).as_py()
     facts = table_facts(recipe, rows, recipe.dft is not None and bool(no_entry), checkpoints,
                         provenance, symmetry)  # fmt: skip
-    facts["shards"] = {"engine": options.engine, "shards": len(jobs), "reused": len(jobs) -
-                       len(todo), "stale_parts": stale_parts(plan, jobs)}  # fmt: skip
+    # where the wall time went: the inputs, summary, models and plan; the shards (a cluster's
+    # start included); the merge
+    seconds = {"plan": planned - start, "shards": ran - planned, "merge": merged - ran}
+    facts["shards"] = {
+        "engine": options.engine,
+        "shards": len(jobs),
+        "reused": len(jobs) - len(todo),
+        "stale_parts": stale_parts(plan, jobs),
+        "seconds": {step: round(value, 1) for step, value in seconds.items()},
+    }
     gap_nulls = columns["band_gap"].null_count
     statistics = build_statistics(recipe, book, gap_nulls, provenance, facts, start)
     return BuildResult(recipe.table, None, book, statistics, provenance, None, literature,
