@@ -692,7 +692,36 @@ def scale() -> list[str]:
             f"{r['parts_mib']:,.0f} MiB | {r['shards']:,} | "
             f"{r.get('code_sha256', '—')} | {same} |"
         )
-    return [*lines, "", _source(data)]
+    return [*lines, "", *_alexandria(data["runs"]), "", _source(data)]
+
+
+ALEXANDRIA = 4_500_000  # inputs of Alexandria's PBE set, the largest source in view
+
+
+def _alexandria(runs: list[dict]) -> list[str]:
+    """Each engine's largest run extrapolated linearly to Alexandria's 4.5 million inputs
+    (wall time and parts at that run's rate; the client's peak along the line through its
+    smallest and largest runs)."""
+    lines = [
+        f"| extrapolated to {ALEXANDRIA:,} inputs, 2 workers | wall | parts on disk | "
+        "client peak RSS |",
+        "|---|---:|---:|---:|",
+    ]
+    for engine in sorted({r["engine"] for r in runs}):
+        mine = sorted((r for r in runs if r["engine"] == engine), key=lambda r: r["inputs"])
+        small, large = mine[0], mine[-1]
+        if large["inputs"] == small["inputs"]:
+            continue
+        grows = (large["client_peak_rss_mib"] - small["client_peak_rss_mib"]) / (
+            large["inputs"] - small["inputs"]
+        )
+        client = large["client_peak_rss_mib"] + grows * (ALEXANDRIA - large["inputs"])
+        scale = ALEXANDRIA / large["inputs"]
+        lines.append(
+            f"| {engine} (from {large['inputs']:,}) | {large['wall_s'] * scale / 3600:.1f} h | "
+            f"{large['parts_mib'] * scale / 1024:.1f} GiB | {client:,.0f} MiB |"
+        )
+    return lines
 
 
 RENDERERS: dict[str, Callable[[], list[str]]] = {
