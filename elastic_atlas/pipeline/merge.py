@@ -29,6 +29,9 @@ ROW_GROUP = 65_536  # rows per row group of the merged Parquet file
 FAN_IN = 64  # parts merged at once
 BUFFERED_ROWS = 65_536  # rows read ahead over all parts of one merge
 MIN_READ_ROWS = 256
+# a scratch file is read once, by the next level: no dictionaries and no statistics, whose
+# builders kept ~30 MiB more of the client's memory when merging CIF texts (bench_client_steps)
+SCRATCH_OPTIONS = {"use_dictionary": False, "write_statistics": False}
 
 
 @dataclass
@@ -187,7 +190,7 @@ def bounded_parts(
             writer: pq.ParquetWriter | None = None
             for chunk in merge_sorted(group, keys, batch_rows, buffered_rows):
                 if writer is None:
-                    writer = pq.ParquetWriter(path, chunk.schema)
+                    writer = pq.ParquetWriter(path, chunk.schema, **SCRATCH_OPTIONS)
                 writer.write_table(chunk)
             if writer is not None:
                 writer.close()
