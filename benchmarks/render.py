@@ -695,6 +695,25 @@ def scale() -> list[str]:
     return [*lines, "", *_alexandria(data["runs"]), "", _source(data)]
 
 
+def client_steps() -> list[str]:
+    """The client's peak split by step, each step in its own process (client_steps.json)."""
+    data = _load("client_steps")
+    lines = [
+        "| inputs | step | RSS when ready | peak | rise | peak after the rows · rejects · "
+        "structures merges |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
+    for r in data["runs"]:
+        after = r.get("peak_after_mib") or {}
+        merges = " · ".join(f"{v:,.0f}" for v in after.values()) + " MiB" if after else ""
+        lines.append(
+            f"| {r['size']:,} | {r['step']} | {r['ready_rss_mib']:,.0f} MiB | "
+            f"{r['peak_mib']:,.0f} MiB | +{r['peak_mib'] - r['ready_rss_mib']:,.0f} MiB | "
+            f"{merges} |"
+        )
+    return [*lines, "", _source(data)]
+
+
 ALEXANDRIA = 4_500_000  # inputs of Alexandria's PBE set, the largest source in view
 
 
@@ -726,6 +745,7 @@ def _alexandria(runs: list[dict]) -> list[str]:
 
 RENDERERS: dict[str, Callable[[], list[str]]] = {
     "scale": scale,
+    "client_steps": client_steps,
     "engines": engines,
     "page": page,
     "install_use": install_use,

@@ -67,8 +67,7 @@ def shard_runner(options: RunOptions) -> Iterator[Callable[..., None]]:
     """`run(todo, spec, label, done)` on the engine `options` names. A Dask cluster is reached
     (or a local one started) in the background from now on, while the client plans: its workers
     start as the plan is written; it is let go as soon as the shards have run, so that the
-    merge does not share the client's memory with a scheduler (a `LocalCluster`'s runs in this
-    process) or the client's own state."""
+    merge does not share the client's memory with the Dask client's state."""
     if options.engine != "dask":
         yield partial(run_shards, options=options, connection=None)
         return
@@ -81,7 +80,7 @@ def shard_runner(options: RunOptions) -> Iterator[Callable[..., None]]:
 
 
 class DaskConnection:
-    """A client (and the `LocalCluster` it started, if any) being reached in the background."""
+    """A client (and the local cluster it started, if any) being reached in the background."""
 
     def __init__(self, connecting: Future) -> None:
         self.connecting, self.closed = connecting, False
@@ -147,9 +146,9 @@ def _run_local(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: 
 
 
 def _connect(options: RunOptions) -> tuple[Any, Any]:
-    """(client, cluster) of the scheduler `options` names, or of a `LocalCluster` of
-    `options.workers` single-threaded processes (cluster None when not ours to close); a
-    scheduler that cannot be reached is a one-line error."""
+    """(client, cluster) of the scheduler `options` names, or of a cluster of
+    `options.workers` single-threaded processes started here (`local_cluster`; cluster None
+    when not ours to close); a scheduler that cannot be reached is a one-line error."""
     from distributed import Client
 
     cluster = None
@@ -163,40 +162,75 @@ def _connect(options: RunOptions) -> tuple[Any, Any]:
         else:
             cluster = local_cluster(max(1, options.workers))
             client = Client(cluster)
+            # its workers start as processes of their own: all of them before any shard (the
+            # shards in flight are counted from the workers there are)
+            client.wait_for_workers(max(1, options.workers), timeout=WORKERS_TIMEOUT)
     except (OSError, TimeoutError) as error:
+        if cluster is not None:
+            cluster.close()
         where = options.scheduler_file or options.scheduler or "a local cluster"
         raise EngineError(f"cannot reach the Dask scheduler ({where}): {error}") from None
     return client, cluster
 
 
-# Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, so glibc hands freed memory
-# back at once; parsing and graph building allocate and free so much that a shard took 1.2 times
-# as long with it (BENCHMARKS). A shard's memory is bounded anyway: the local cluster's workers
-# keep glibc's own, adaptive threshold (None unsets the variable).
-NO_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
-# the workers import the pipeline (torch, pymatgen: seconds) as they start, not in their first task
-PRELOAD = {"distributed.worker.preload": ["elastic_atlas.pipeline.parts"]}
+# How the processes of the local cluster start (Dask reads its configuration from DASK_*
+# variables). Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, so glibc hands
+# freed memory back at once; parsing and graph building allocate and free so much that a shard
+# took 1.2 times as long with it (BENCHMARKS). A shard's memory is bounded anyway: the workers
+# keep glibc's own, adaptive threshold (None unsets the variable). The workers import the
+# pipeline (torch, pymatgen: seconds) as they start, not in their first task. The scheduler's
+# log is a pipe read only if it fails to start: errors only, so it never fills.
+LOCAL_CLUSTER_ENVIRONMENT = {
+    # a whole dict: Dask lower-cases the names of DASK_* variables, the key of this one not
+    "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": '{"MALLOC_TRIM_THRESHOLD_": None}',
+    "DASK_DISTRIBUTED__WORKER__PRELOAD": '["elastic_atlas.pipeline.parts"]',
+    "DASK_LOGGING__DISTRIBUTED": "error",
+}
+# a cluster whose client was killed (kill -9) does not outlive it for long: the scheduler
+# closes once idle this long, its workers once they have lost it this long
+ORPHAN_TIMEOUTS = {"scheduler": "30 minutes", "worker": "60s"}
+WORKERS_TIMEOUT = 120  # seconds a build waits for the workers it needs
 
 
 def local_cluster(workers: int) -> Any:
-    """A LocalCluster of `workers` single-threaded worker processes, as the build wants them."""
-    import dask
-    from distributed import LocalCluster
+    """A cluster of `workers` single-threaded worker processes on this machine, its scheduler
+    in a process of its own as well (`SubprocessCluster`): a `LocalCluster` keeps its
+    scheduler and comms in the client's process, about 60 MiB beside the plan's peak (the
+    client memory bar of issue 23, BENCHMARKS)."""
+    from distributed.deploy.subprocess import SubprocessCluster
 
-    with dask.config.set({**NO_TRIM, **PRELOAD}):
-        return LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+    with _environment(LOCAL_CLUSTER_ENVIRONMENT):  # the processes inherit it as they start
+        return SubprocessCluster(
+            n_workers=workers, threads_per_worker=1, dashboard_address=None,
             silence_logs=logging.ERROR,
+            scheduler_kwargs={"idle_timeout": ORPHAN_TIMEOUTS["scheduler"]},
+            worker_kwargs={"death_timeout": ORPHAN_TIMEOUTS["worker"]},
         )  # fmt: skip
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """`variables` set in this process's environment for the block, then as they were."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def check_workers(client: Any, plan: Plan) -> int:
     """The number of workers, each of which must see the run folder (a shared filesystem)
     and, when the plan queries the Materials Project, have an API key in its environment."""
     try:
-        client.wait_for_workers(1, timeout=120)
+        client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
     except TimeoutError:
-        raise EngineError("the Dask scheduler has no worker (waited 120 s)") from None
+        waited = f"waited {WORKERS_TIMEOUT} s"
+        raise EngineError(f"the Dask scheduler has no worker ({waited})") from None
     seen = client.run(os.path.isfile, str(plan.path))
     blind = sorted(worker for worker, ok in seen.items() if not ok)
     if blind:

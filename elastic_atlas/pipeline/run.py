@@ -49,7 +49,7 @@ from elastic_atlas.pipeline.outputs import (
     folder_lock,
     release_holding,
 )
-from elastic_atlas.pipeline.parts import finished, key_basis, shard_jobs, stale_parts
+from elastic_atlas.pipeline.parts import ShardJob, finished, key_basis, shard_jobs, stale_parts
 from elastic_atlas.pipeline.records import Accounting, BuildStatistics, Tally
 from elastic_atlas.pipeline.shards import (
     ShardSpec,
@@ -65,7 +65,7 @@ from elastic_atlas.pipeline.structures import (
     write_structures,
 )
 from elastic_atlas.pipeline.tables import write_csv, write_parquet
-from elastic_atlas.pipeline.workplan import write_plan
+from elastic_atlas.pipeline.workplan import Plan, write_plan
 
 
 class BuildOutputError(OutputError):
@@ -274,21 +274,7 @@ def _run_sharded(
     done = sum(job.inputs for job in jobs if manifests[job.index] is not None)
     run_shards(todo, spec, recipe.table, done)
     ran = time.perf_counter()
-    book, symmetry = Tally(inputs=plan.inputs + plan.summary_only), SymmetryTally()
-    if plan.summary_only:
-        book.reasons[str(Reason.NO_STRUCTURE)] += plan.summary_only
-    for job in jobs:
-        manifest = finished(job)
-        if manifest is None:
-            raise EngineError(
-                f"shard {job.index} ran but its part is not in {parts}: the workers must write "
-                "the run folder on a filesystem this machine shares"
-            )
-        book.accepted += manifest["accepted"]
-        book.reasons.update(manifest["reasons"])
-        symmetry.checked += manifest["symmetry"]["checked"]
-        symmetry.disagree += manifest["symmetry"]["disagree"]
-    book.check()
+    book, symmetry = tally_parts(plan, jobs)
     provenance = checkpoint_provenance(checkpoints)
     rows = merge_parts(plan, jobs, recipe.table, files, file_metadata(about, provenance))
     merged = time.perf_counter()
@@ -310,6 +296,27 @@ def _run_sharded(
     statistics = build_statistics(recipe, book, gap_nulls, provenance, facts, start)
     return BuildResult(recipe.table, None, book, statistics, provenance, None, literature,
                        files["parquet"])  # fmt: skip
+
+
+def tally_parts(plan: Plan, jobs: list[ShardJob]) -> tuple[Tally, SymmetryTally]:
+    """The build's accounting and symmetry tally from the parts' manifests (and the plan's
+    summary rows without a structure); every input counted once, or AssertionError."""
+    book, symmetry = Tally(inputs=plan.inputs + plan.summary_only), SymmetryTally()
+    if plan.summary_only:
+        book.reasons[str(Reason.NO_STRUCTURE)] += plan.summary_only
+    for job in jobs:
+        manifest = finished(job)
+        if manifest is None:
+            raise EngineError(
+                f"shard {job.index} ran but its part is not in {plan.folder}: the workers must "
+                "write the run folder on a filesystem this machine shares"
+            )
+        book.accepted += manifest["accepted"]
+        book.reasons.update(manifest["reasons"])
+        symmetry.checked += manifest["symmetry"]["checked"]
+        symmetry.disagree += manifest["symmetry"]["disagree"]
+    book.check()
+    return book, symmetry
 
 
 def read_frame(path: Path, columns: list[str] | None = None) -> pd.DataFrame:

@@ -236,3 +236,48 @@ def test_the_local_engines_parts_say_how_long_their_shard_took(inputs, tmp_path)
     build_table(load_recipe(inputs[0]), tmp_path / "b", options(shard=4))
     manifests = [json.loads(p.read_text()) for p in (tmp_path / "b").glob("parts/s*/manifest.json")]
     assert len(manifests) > 1 and all(m["seconds"] > 0 for m in manifests)
+
+
+def test_the_local_cluster_keeps_its_scheduler_and_workers_out_of_the_client(monkeypatch):
+    """`--engine dask` without a scheduler: the scheduler and the workers are processes of their
+    own (the client's memory holds neither), the workers keep glibc's trim threshold and have
+    the pipeline imported, and closing the cluster leaves no process behind."""
+    import os
+
+    import psutil
+
+    from elastic_atlas.pipeline.engines import LOCAL_CLUSTER_ENVIRONMENT, local_cluster
+
+    def worker_state() -> dict:  # defined here: sent by value, not imported on the worker
+        import os
+        import sys
+
+        return {"pid": os.getpid(), "trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                "preloaded": "elastic_atlas.pipeline.parts" in sys.modules}  # fmt: skip
+
+    # the module's LocalCluster put Dask's threshold into this process's environment (its
+    # nannies live here and update os.environ), which a process started now would inherit
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    before = {child.pid for child in psutil.Process().children(recursive=True)}  # other clusters
+    cluster = local_cluster(1)
+    try:
+        assert cluster.scheduler.process.pid != os.getpid()
+        with distributed.Client(cluster) as client:
+            client.wait_for_workers(1, timeout=60)
+            (state,) = client.run(worker_state).values()
+        assert state["pid"] not in (os.getpid(), cluster.scheduler.process.pid)
+        assert state["trim"] is None and state["preloaded"]
+    finally:
+        cluster.close()
+    assert not any(name in os.environ for name in LOCAL_CLUSTER_ENVIRONMENT)  # as it was
+    left = [c for c in psutil.Process().children(recursive=True) if c.pid not in before]
+    assert psutil.wait_procs(left, timeout=10)[1] == []  # none of its processes outlives it
+
+
+def test_the_sample_on_a_local_cluster_of_the_command_gives_the_local_bytes(tmp_path):
+    runner = CliRunner()
+    for engine in ("local", "dask"):
+        result = runner.invoke(main, ["build", "-o", str(tmp_path / engine), "--quiet",
+                                      "--engine", engine, "--workers", "2"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+    assert files(tmp_path / "dask") == files(tmp_path / "local")
