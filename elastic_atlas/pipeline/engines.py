@@ -176,10 +176,10 @@ def _connect(options: RunOptions) -> tuple[Any, Any]:
 # How the processes of the local cluster start (Dask reads its configuration from DASK_*
 # variables). Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, so glibc hands
 # freed memory back at once; parsing and graph building allocate and free so much that a shard
-# took 1.2 times as long with it (BENCHMARKS). A shard's memory is bounded anyway: the workers
-# keep glibc's own, adaptive threshold (None unsets the variable). The workers import the
-# pipeline (torch, pymatgen: seconds) as they start, not in their first task. The scheduler's
-# log is a pipe read only if it fails to start: errors only, so it never fills.
+# took 1.2 to 1.6 times as long with it (BENCHMARKS). A shard's memory is bounded anyway: the
+# workers keep glibc's own, adaptive threshold (None unsets the variable). The workers import
+# the pipeline (torch, pymatgen: seconds) as they start, not in their first task. The
+# scheduler's log is a pipe read only if it fails to start: errors only, so it never fills.
 LOCAL_CLUSTER_ENVIRONMENT = {
     # a whole dict: Dask lower-cases the names of DASK_* variables, the key of this one not
     "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": '{"MALLOC_TRIM_THRESHOLD_": None}',
