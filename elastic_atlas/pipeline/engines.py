@@ -195,8 +195,8 @@ WORKERS_TIMEOUT = 120  # seconds a build waits for the workers it needs
 def local_cluster(workers: int) -> Any:
     """A cluster of `workers` single-threaded worker processes on this machine, its scheduler
     in a process of its own as well (`SubprocessCluster`): a `LocalCluster` keeps its
-    scheduler and comms in the client's process, about 60 MiB beside the plan's peak (the
-    client memory bar of issue 23, BENCHMARKS)."""
+    scheduler and comms in the client's process, beside the plan's peak (about 60 MiB, by
+    hand; the client memory bar of issue 23: BENCHMARKS, scale)."""
     from distributed.deploy.subprocess import SubprocessCluster
 
     with _environment(LOCAL_CLUSTER_ENVIRONMENT):  # the processes inherit it as they start

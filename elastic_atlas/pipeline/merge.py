@@ -30,7 +30,7 @@ FAN_IN = 64  # parts merged at once
 BUFFERED_ROWS = 65_536  # rows read ahead over all parts of one merge
 MIN_READ_ROWS = 256
 # a scratch file is read once, by the next level: no dictionaries and no statistics, whose
-# builders kept ~30 MiB more of the client's memory when merging CIF texts (bench_client_steps)
+# builders kept the client's memory higher when merging CIF texts (measured by hand)
 SCRATCH_OPTIONS = {"use_dictionary": False, "write_statistics": False}
 
 

@@ -150,7 +150,8 @@ class BuildResult:
             return self.columns(names).iloc[positions].reset_index(drop=True)
         assert self.parquet is not None
         source = pq.ParquetFile(self.parquet)
-        wanted = [n for n in names if n in set(source.schema_arrow.names)]
+        present = set(source.schema_arrow.names)
+        wanted = [n for n in names if n in present]
         pieces, start = [], 0
         for group in range(source.num_row_groups):
             stop = start + source.metadata.row_group(group).num_rows

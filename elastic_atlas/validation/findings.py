@@ -38,47 +38,42 @@ KEEP_ROWS = 1_000  # findings listed per check of a table; further failing rows 
 
 
 class KeptFindings:
-    """A table's findings, at most `keep` per check and severity (0: every one); the rest
-    counted, and said by one finding per check (`more`). A table whose every row fails would
-    otherwise hold a finding (~1.6 KB) per row and check."""
+    """A table's findings, at most `keep` row findings per check and severity (0: every one);
+    the rest counted, and said by one finding per check (`more`). A table whose every row fails
+    would otherwise hold a finding (~1.6 KB) per row and check."""
 
     def __init__(self, keep: int = KEEP_ROWS) -> None:
         self.keep, self.kept = keep, []
-        self.counts: Counter[tuple[str, str]] = Counter()
-        self.columns: dict[tuple[str, str], list[str]] = {}
+        self.listed: Counter[tuple[str, str]] = Counter()
+        self.left: dict[tuple[str, str], tuple[int, list[str]]] = {}  # (count, columns)
 
     def add(self, finding: Finding) -> None:
         key = (finding.severity, finding.check)
-        self.counts[key] += 1
-        if not self.keep or self.counts[key] <= self.keep or finding.row is None:
+        if finding.row is None or not self.keep or self.listed[key] < self.keep:
+            self.listed[key] += finding.row is not None
             self.kept.append(finding)
-        self.columns.setdefault(key, finding.columns)
+        else:
+            count, columns = self.left.get(key, (0, finding.columns))
+            self.left[key] = (count + 1, columns)
 
     def findings(self) -> list[Finding]:
         """The kept findings, then one per check with rows left out."""
-        listed = Counter((f.severity, f.check) for f in self.kept)
-        left = []
-        for (severity, check), count in self.counts.items():
-            more = count - listed[(severity, check)]
-            if more > 0:
-                message = (
-                    f"{more} more row(s) fail this check, counted but not listed (the "
-                    f"first {self.keep} are; `validate --keep-rows 0` lists every one)"
-                )
-                left.append(Finding(row=None, material_id=None, columns=self.columns[(severity,
-                                    check)], check=check, severity=severity,  # type: ignore[arg-type]
-                                    message=message, more=more))  # fmt: skip
+        message = ("{} more row(s) fail this check, counted but not listed (the first {} are; "
+                   "`validate --keep-rows 0` lists every one)")  # fmt: skip
+        left = [
+            Finding(row=None, material_id=None, columns=columns, check=check,
+                    severity=severity, message=message.format(more, self.keep), more=more)  # type: ignore[arg-type]
+            for (severity, check), (more, columns) in self.left.items()
+        ]  # fmt: skip
         return self.kept + left
 
 
 def finding_counts(findings: list[Finding]) -> Counter[tuple[str, str]]:
     """Failing rows (or table findings) per (severity, check), those counted but not listed
-    included."""
+    included (a finding with `more` stands for that many rows)."""
     counts: Counter[tuple[str, str]] = Counter()
     for finding in findings:
-        counts[(finding.severity, finding.check)] += (
-            finding.more or 1
-        )  # `more`: the rows it stands for
+        counts[(finding.severity, finding.check)] += finding.more or 1
     return counts
 
 
