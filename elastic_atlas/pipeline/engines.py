@@ -63,16 +63,18 @@ STRUCTURE_FAN_IN = 16
 
 
 @contextmanager
-def shard_runner(options: RunOptions) -> Iterator[Callable[..., None]]:
-    """`run(todo, spec, label, done)` on the engine `options` names. A Dask cluster is reached
-    (or a local one started) in the background from now on, while the client plans: its workers
-    start as the plan is written; it is let go as soon as the shards have run, so that the
-    merge does not share the client's memory with the Dask client's state."""
+def shard_runner(options: RunOptions, tables: int = 1) -> Iterator[Callable[..., None]]:
+    """`run(todo, spec, label, done)` on the engine `options` names, for the shards of
+    `tables` tables in turn. A Dask cluster is reached (or a local one started) in the
+    background from now on, while the client plans: its workers start as the plan is written.
+    It serves every table (a release starts its cluster once, not once per table) and is let
+    go as soon as the last table's shards have run, so that the last merge does not share the
+    client's memory with the Dask client's state."""
     if options.engine != "dask":
         yield partial(run_shards, options=options, connection=None)
         return
     with ThreadPoolExecutor(1, thread_name_prefix="dask-connect") as pool:
-        connection = DaskConnection(pool.submit(_connect, options))
+        connection = DaskConnection(pool.submit(_connect, options), tables)
         try:
             yield partial(run_shards, options=options, connection=connection)
         finally:
@@ -80,13 +82,20 @@ def shard_runner(options: RunOptions) -> Iterator[Callable[..., None]]:
 
 
 class DaskConnection:
-    """A client (and the local cluster it started, if any) being reached in the background."""
+    """A client (and the local cluster it started, if any) being reached in the background,
+    kept for the shards of `tables` tables."""
 
-    def __init__(self, connecting: Future) -> None:
-        self.connecting, self.closed = connecting, False
+    def __init__(self, connecting: Future, tables: int = 1) -> None:
+        self.connecting, self.closed, self.tables_left = connecting, False, tables
 
     def client(self) -> Any:
         return self.connecting.result()[0]
+
+    def table_done(self) -> None:
+        """A table's shards have run: the cluster goes after the last table's."""
+        self.tables_left -= 1
+        if self.tables_left <= 0:
+            self.close()
 
     def close(self) -> None:
         """Let the cluster go (once; a failed connection has nothing to close)."""
@@ -118,7 +127,7 @@ def run_shards(
         else:
             if todo:
                 _run_dask(todo, spec, connection.client(), bar)
-            connection.close()
+            connection.table_done()
 
 
 def _run_local(todo: list[ShardJob], spec: ShardSpec, options: RunOptions, bar: tqdm) -> None:

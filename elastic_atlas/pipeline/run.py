@@ -239,10 +239,15 @@ def run_sharded(
     files: dict[str, Path],
     parts: Path,
     about: dict[str, str] | None = None,
+    runner: Callable[..., None] | None = None,
 ) -> BuildResult:
     """Build one table through its plan and parts (in `parts`) on the engine `options` names,
     then merge the parts into `files` (csv, parquet, structures, rejects). Finished parts of the
-    same key are reused: an interrupted run resumes by running it again."""
+    same key are reused: an interrupted run resumes by running it again. `runner`: a
+    `shard_runner` opened by the caller for several tables (one Dask cluster for a release)."""
+    if runner is not None:
+        with lean_client():
+            return _run_sharded(recipe, options, files, parts, about, runner)
     with shard_runner(options) as run, lean_client():  # a Dask cluster starts while planning
         return _run_sharded(recipe, options, files, parts, about, run)
 

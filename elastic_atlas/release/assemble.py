@@ -26,6 +26,7 @@ from elastic_atlas.contract.settings import ValidationSettings
 from elastic_atlas.digest import file_digest, source_digest
 from elastic_atlas.inputs.recipe import Recipe
 from elastic_atlas.paths import contract_root
+from elastic_atlas.pipeline.engines import shard_runner
 from elastic_atlas.pipeline.outputs import OutputError, check_writable, release_holding
 from elastic_atlas.pipeline.run import (
     BuildResult,
@@ -199,15 +200,17 @@ def _compare(new: Path, old: Path) -> None:
 def _assemble(release: Release) -> None:
     out = release.out
     out.mkdir(parents=True)
-    for table, recipe in release.recipes.items():
-        result = _build(release, table, recipe)
-        if result.book.accepted == 0:
-            raise ReleaseError(
-                f"table {table} has 0 rows ({result.book.inputs} inputs, none accepted); "
-                "a release needs rows: check the recipe's sources and screen"
-            )
-        release.built[table] = result
-        release.validation[table] = _validate(out, table)
+    # one engine for every table: a Dask cluster starts once, while the first table plans
+    with shard_runner(release.options, tables=len(release.recipes)) as run:
+        for table, recipe in release.recipes.items():
+            result = _build(release, table, recipe, run)
+            if result.book.accepted == 0:
+                raise ReleaseError(
+                    f"table {table} has 0 rows ({result.book.inputs} inputs, none accepted); "
+                    "a release needs rows: check the recipe's sources and screen"
+                )
+            release.built[table] = result
+            release.validation[table] = _validate(out, table)
     release.changes = write_changes(out, release.version, list(release.recipes))
     release.model_files, folders = copy_models(release.recipes, out)
     for table, recipe in release.recipes.items():
@@ -238,12 +241,14 @@ def parts_folder(releases: Path, version: str) -> Path:
     return releases / f".parts-{version}"
 
 
-def _build(release: Release, table: str, recipe: Recipe) -> BuildResult:
-    """A table's files in the release folder, through shards on the chosen engine."""
+def _build(
+    release: Release, table: str, recipe: Recipe, runner: Callable[..., None]
+) -> BuildResult:
+    """A table's files in the release folder, through shards on the release's engine."""
     about = parquet_about(release, table_licence([o.licence for o in recipe.structures]))
     parts = parts_folder(release.out.parent, release.version) / table
     files = table_files(release.out, table, f"{table}-rejects.csv")  # rejects per table
-    return run_sharded(recipe, release.options, files, parts, about)
+    return run_sharded(recipe, release.options, files, parts, about, runner)
 
 
 def parquet_about(release: Release, licence: str) -> dict[str, str]:

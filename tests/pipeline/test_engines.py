@@ -207,6 +207,77 @@ def test_a_release_resumes_from_the_parts_a_stopped_run_left(tmp_path, scheduler
     assert "byte-identical" in result.output
 
 
+TWO_TABLES = """name = "two-tables"
+title = "Two tables"
+description = "A release built by the tests."
+keywords = ["test"]
+[[creators]]
+name = "elastic-atlas developers"
+[tables]
+mped = "{sample}"
+ned = "ned.toml"
+"""
+NED = """table = "ned"
+[[structures]]
+path = "cifs"
+source = "GNoME-style structures"
+licence = "CC-BY-NC-4.0"
+cite = ["gnome"]
+[screen]
+gap_policy = "include"
+"""
+
+
+def test_a_release_reaches_its_dask_cluster_once_for_all_its_tables(
+    tmp_path, scheduler, monkeypatch
+):
+    """A release's tables share one cluster (a local one starts once, not once per table);
+    both tables' shards run on it, and it is let go after the last table's shards."""
+    from elastic_atlas.paths import repo_root
+    from elastic_atlas.pipeline import engines
+
+    (tmp_path / "cifs").mkdir()
+    for i, structure in enumerate([rock_salt(), diamond()]):
+        (tmp_path / "cifs" / f"{i + 1:010x}.CIF").write_text(cif_text(structure))
+    (tmp_path / "ned.toml").write_text(NED)
+    sample = repo_root() / "build" / "sample.toml"
+    (tmp_path / "release.toml").write_text(TWO_TABLES.format(sample=sample))
+    connected, ran, closed = [], [], []
+    connect, run_dask, close = engines._connect, engines._run_dask, engines.DaskConnection.close
+    monkeypatch.setattr(engines, "_connect", lambda o: connected.append(o) or connect(o))
+    monkeypatch.setattr(engines, "_run_dask", lambda t, *a: ran.append(t) or run_dask(t, *a))
+    monkeypatch.setattr(engines.DaskConnection, "close",
+                        lambda self: closed.append(self.tables_left) or close(self))  # fmt: skip
+    result = CliRunner().invoke(main, ["release", "--config", str(tmp_path / "release.toml"),
+                                       "--releases", str(tmp_path / "releases"), "--quiet",
+                                       "--version", "1.0.0", "--engine", "dask",
+                                       "--scheduler", scheduler])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(connected) == 1 and len(ran) == 2  # one connection, both tables' shards on it
+    assert closed[0] == 0  # first closed when no table was left (the context's close: no-op)
+
+
+def test_a_connection_kept_for_two_tables_closes_after_the_second():
+    from concurrent.futures import Future
+
+    from elastic_atlas.pipeline.engines import DaskConnection
+
+    class Closable:
+        closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+
+    client, cluster, connecting = Closable(), Closable(), Future()
+    connecting.set_result((client, cluster))
+    connection = DaskConnection(connecting, tables=2)
+    connection.table_done()
+    assert (client.closed, cluster.closed) == (0, 0)  # the second table still needs it
+    connection.table_done()
+    connection.close()  # the context's own close at the end: once only
+    assert (client.closed, cluster.closed) == (1, 1)
+
+
 def test_a_link_planted_where_the_plan_goes_is_refused(inputs, tmp_path):
     recipe, _ = inputs
     victim = tmp_path / "victim.txt"
