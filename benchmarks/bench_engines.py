@@ -139,6 +139,61 @@ def trim_cost(recipe: Path, folder: Path) -> dict:
     return {"seconds": out, "ratio": round(sum(second) / sum(first), 3)}
 
 
+MONITOR_CHILD = """
+import json, sys, time
+from pathlib import Path
+from distributed import Client, wait
+from elastic_atlas.inputs.recipe import load_recipe
+from elastic_atlas.pipeline import engines
+from elastic_atlas.pipeline.candidates import load_models, recipe_summary_table
+from elastic_atlas.pipeline.crosscheck import crosscheck_of
+from elastic_atlas.pipeline.model_refs import model_ref
+from elastic_atlas.pipeline.parts import run_shard, shard_jobs
+from elastic_atlas.pipeline.shards import ShardSpec
+from elastic_atlas.pipeline.workplan import write_plan
+
+if __name__ == "__main__":
+    recipe = load_recipe(Path(sys.argv[1]))
+    checkpoints = load_models(recipe)
+    spec = ShardSpec(recipe.table, model_ref(recipe.models, checkpoints), recipe.screen, 16,
+                     None, crosscheck_of(recipe, checkpoints))
+    plan = write_plan(recipe, recipe_summary_table(recipe), Path(sys.argv[2]))
+    if sys.argv[3] == "defaults":  # the local cluster with Dask's own monitors
+        for name in engines.QUIET_MONITORS:
+            del engines.LOCAL_CLUSTER_ENVIRONMENT[name]
+    cluster = engines.local_cluster(2)
+    client = Client(cluster)
+    client.wait_for_workers(2)
+    shared = client.scatter(spec, broadcast=True)
+    jobs = shard_jobs(plan, str(time.time()))[:SHARDS]  # a key of its own: never a finished part
+    start = time.perf_counter()
+    manifests = client.gather([client.submit(run_shard, j, shared, pure=False) for j in jobs])
+    wall = time.perf_counter() - start
+    client.close()
+    cluster.close()
+    print(json.dumps({"wall": wall, "seconds": [m["seconds"] for m in manifests]}))
+"""
+
+
+def monitor_cost(recipe: Path, folder: Path, shards: int = 8, rounds: int = 2) -> dict:
+    """The same `shards` shards on a 2-worker local cluster, with the package's quiet monitors
+    and with Dask's defaults, alternating `rounds` times (the machine's load drifts)."""
+    out: dict[str, list] = {"quiet": [], "defaults": []}
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    child = MONITOR_CHILD.replace("SHARDS", str(shards))
+    for _ in range(rounds):
+        for name in out:
+            subprocess.run(["rm", "-rf", str(folder)], check=True)
+            command = [str(BIN / "python"), "-c", child, str(recipe), str(folder), name]
+            done = subprocess.run(command, env=env, capture_output=True, check=True, text=True)
+            result = json.loads(done.stdout.splitlines()[-1])
+            out[name].append({"wall": round(result["wall"], 2),
+                              "task_seconds": round(sum(result["seconds"]), 2)})  # fmt: skip
+    quiet = sum(r["wall"] for r in out["quiet"])
+    return {"shards": shards, "runs": out,
+            "ratio": round(sum(r["wall"] for r in out["defaults"]) / quiet, 3)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", type=Path, default=ROOT / "build" / "mped.toml")
@@ -173,9 +228,11 @@ def main() -> None:
     print(f"worker killed: {killed}")
     trim = trim_cost(args.recipe, folder / "trim")
     print(f"trim: {trim}")
+    monitors = monitor_cost(args.recipe, folder / "monitors")
+    print(f"monitors: {monitors}")
     report = {**header(), "recipe": args.recipe.name, "workers": args.workers,
               "load_average": os.getloadavg(), "pairs": runs, "resume": resumes,
-              "worker_killed": killed, "trim": trim}  # fmt: skip
+              "worker_killed": killed, "trim": trim, "monitors": monitors}  # fmt: skip
     if args.json:
         write_report(args.json, report)
 

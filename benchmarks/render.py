@@ -667,9 +667,47 @@ def engines() -> list[str]:
         shown = ", ".join(f"{v:.2f}" for v in seconds)
         lines.append(f"| {name} | {shown} | {sum(seconds):.1f} |")
     lines += ["", f"With Dask's trim threshold a shard takes {trim['ratio']:.2f}× as long."]
+    monitors = data.get("monitors")  # measured since 2026-12-02's third run
+    if monitors:
+        lines += ["", f"| {monitors['shards']} MP shards on a 2-worker local cluster | wall s, "
+                  "each round | shard seconds, each round |", "|---|---|---|"]  # fmt: skip
+        names = {"quiet": "Dask's monitors quiet (the package's)", "defaults": "Dask's defaults"}
+        for name, runs in monitors["runs"].items():
+            walls = ", ".join(f"{r['wall']:.1f}" for r in runs)
+            tasks = ", ".join(f"{r['task_seconds']:.1f}" for r in runs)
+            lines.append(f"| {names[name]} | {walls} | {tasks} |")
+        lines += ["", f"With Dask's default monitors the same shards take {monitors['ratio']:.2f}× "
+                  "as long (wall, all rounds)."]  # fmt: skip
     load = ", ".join(f"{v:.2f}" for v in data["load_average"])
     return [*lines, "", f"Load average at the end: {load} ({data['workers']} workers, recipe "
             f"`build/{data['recipe']}`).", "", _source(data)]  # fmt: skip
+
+
+def engines_release() -> list[str]:
+    """The shared-data release on each engine, pairs in alternating order (engines_release.json)."""
+    data = _load("engines_release")
+    lines = [
+        "| pair | engine (order) | wall s | inputs | inputs/s | dask ÷ local | client peak RSS | "
+        "process tree peak PSS | same table files as the first local release |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for i, pair in enumerate(data["pairs"], start=1):
+        for name in pair["order"]:
+            r = pair[name]
+            ratio = f"**{pair['dask_over_local']:.2f}**" if name == "dask" else ""
+            position = "first" if name == pair["order"][0] else "second"
+            inputs = sum(r["inputs"].values())
+            lines.append(
+                f"| {i} | {name} ({position}) | {r['wall_s']:.1f} | {inputs:,} | "
+                f"{r['inputs_per_s']:,.0f} | {ratio} | {r['client_peak_rss_mib']:,} MiB | "
+                f"{r['tree_peak_pss_mib']:,} MiB | {r['same_bytes']} |"
+            )
+    tables = ", ".join(f"{t} {n:,}" for t, n in data["pairs"][0]["local"]["inputs"].items())
+    ratios = [pair["dask_over_local"] for pair in data["pairs"]]
+    load = ", ".join(f"{v:.2f}" for v in data["load_average"])
+    return [*lines, "", f"Inputs per table: {tables}. Dask ÷ local: lowest {min(ratios):.2f}, "
+            f"highest {max(ratios):.2f} ({data['workers']} workers). Load average at the end: "
+            f"{load}.", "", _source(data)]  # fmt: skip
 
 
 def scale() -> list[str]:
@@ -747,6 +785,7 @@ RENDERERS: dict[str, Callable[[], list[str]]] = {
     "scale": scale,
     "client_steps": client_steps,
     "engines": engines,
+    "engines_release": engines_release,
     "page": page,
     "install_use": install_use,
     "reliability": reliability,

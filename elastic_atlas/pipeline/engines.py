@@ -182,6 +182,17 @@ def _connect(options: RunOptions) -> tuple[Any, Any]:
     return client, cluster
 
 
+# Dask's monitors, made quiet: they feed a dashboard this cluster does not have, and they cost
+# CPU that the shards would use (BENCHMARKS, engines: the monitors table). The statistical
+# profiler samples a running task's stack every 10 ms; the event loops tick every 20 ms; the
+# system monitor every 500 ms and the nannies' memory check every 100 ms, in every process.
+QUIET_MONITORS = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "2s",
+    "DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL": "1s",
+}
+
 # How the processes of the local cluster start (Dask reads its configuration from DASK_*
 # variables). Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers, so glibc hands
 # freed memory back at once; parsing and graph building allocate and free so much that a shard
@@ -194,6 +205,7 @@ LOCAL_CLUSTER_ENVIRONMENT = {
     "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": '{"MALLOC_TRIM_THRESHOLD_": None}',
     "DASK_DISTRIBUTED__WORKER__PRELOAD": '["elastic_atlas.pipeline.parts"]',
     "DASK_LOGGING__DISTRIBUTED": "error",
+    **QUIET_MONITORS,
 }
 # a cluster whose client was killed (kill -9) does not outlive it for long: the scheduler
 # closes once idle this long, its workers once they have lost it this long

@@ -311,8 +311,9 @@ def test_the_local_engines_parts_say_how_long_their_shard_took(inputs, tmp_path)
 
 def test_the_local_cluster_keeps_its_scheduler_and_workers_out_of_the_client(monkeypatch):
     """`--engine dask` without a scheduler: the scheduler and the workers are processes of their
-    own (the client's memory holds neither), the workers keep glibc's trim threshold and have
-    the pipeline imported, and closing the cluster leaves no process behind."""
+    own (the client's memory holds neither), the workers keep glibc's trim threshold, have the
+    pipeline imported and Dask's monitors quiet, and closing the cluster leaves no process
+    behind."""
     import os
 
     import psutil
@@ -323,8 +324,12 @@ def test_the_local_cluster_keeps_its_scheduler_and_workers_out_of_the_client(mon
         import os
         import sys
 
+        import dask
+
         return {"pid": os.getpid(), "trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
-                "preloaded": "elastic_atlas.pipeline.parts" in sys.modules}  # fmt: skip
+                "preloaded": "elastic_atlas.pipeline.parts" in sys.modules,
+                "profiler": dask.config.get("distributed.worker.profile.enabled"),
+                "tick": dask.config.get("distributed.admin.tick.interval")}  # fmt: skip
 
     # the module's LocalCluster put Dask's threshold into this process's environment (its
     # nannies live here and update os.environ), which a process started now would inherit
@@ -338,6 +343,7 @@ def test_the_local_cluster_keeps_its_scheduler_and_workers_out_of_the_client(mon
             (state,) = client.run(worker_state).values()
         assert state["pid"] not in (os.getpid(), cluster.scheduler.process.pid)
         assert state["trim"] is None and state["preloaded"]
+        assert state["profiler"] is False and state["tick"] == "1s"  # Dask's monitors quiet
     finally:
         cluster.close()
     assert not any(name in os.environ for name in LOCAL_CLUSTER_ENVIRONMENT)  # as it was
