@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from checkpoint_factory import make_own
 from click.testing import CliRunner
+from recipes import NED_FROM_CIFS
 from structures import cif_text, diamond, rock_salt
 
 from elastic_atlas.cli import main
@@ -217,15 +218,6 @@ name = "elastic-atlas developers"
 mped = "{sample}"
 ned = "ned.toml"
 """
-NED = """table = "ned"
-[[structures]]
-path = "cifs"
-source = "GNoME-style structures"
-licence = "CC-BY-NC-4.0"
-cite = ["gnome"]
-[screen]
-gap_policy = "include"
-"""
 
 
 def test_a_release_reaches_its_dask_cluster_once_for_all_its_tables(
@@ -239,7 +231,7 @@ def test_a_release_reaches_its_dask_cluster_once_for_all_its_tables(
     (tmp_path / "cifs").mkdir()
     for i, structure in enumerate([rock_salt(), diamond()]):
         (tmp_path / "cifs" / f"{i + 1:010x}.CIF").write_text(cif_text(structure))
-    (tmp_path / "ned.toml").write_text(NED)
+    (tmp_path / "ned.toml").write_text(NED_FROM_CIFS)
     sample = repo_root() / "build" / "sample.toml"
     (tmp_path / "release.toml").write_text(TWO_TABLES.format(sample=sample))
     connected, ran, closed = [], [], []

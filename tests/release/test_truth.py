@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from recipes import NED_FROM_CIFS
 from structures import cif_text, diamond, rock_salt
 
 from elastic_atlas.cli import main
@@ -39,15 +40,6 @@ gap_policy = "exclude"
 path = "elastic.csv"
 source = "a DFT table with broken entries"
 cite = ["mp-elastic"]
-"""
-NED = """table = "ned"
-[[structures]]
-path = "cifs"
-source = "GNoME-style structures"
-licence = "CC-BY-NC-4.0"
-cite = ["gnome"]
-[screen]
-gap_policy = "include"
 """
 # mp-149 (Si) sane; mp-2534 (GaAs) absurd G; mp-1156 (AlSb) Reuss above Voigt
 DFT = """material_id,k_voigt,k_reuss,k_vrh,g_voigt,g_reuss,g_vrh
@@ -92,7 +84,7 @@ def truth(tmp_path_factory) -> Path:
         (root / "cifs" / f"{i + 1:010x}.CIF").write_text(cif_text(structure))
     (root / "elastic.csv").write_text(DFT)
     (root / "mped.toml").write_text(MPED)
-    (root / "ned.toml").write_text(NED)
+    (root / "ned.toml").write_text(NED_FROM_CIFS)
     (root / "release.toml").write_text(CONFIG.format(tables='mped = "mped.toml"\nned = "ned.toml"'))
     result = CliRunner().invoke(main, release_args(root, "1.0.0"))
     assert result.exit_code == 0, result.output
