@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
-from common import BIN, OUT, ROOT, _tree_memory_kib, header, write_report
+from common import BIN, OUT, ROOT, header, measure, write_report
 
 VERSION = "0.0.0-engines"
 
@@ -40,21 +38,11 @@ def release(config: Path, folder: Path, engine: str, workers: int) -> dict:
     command = [str(BIN / "elastic-atlas"), "release", "--config", str(config), "--version",
                VERSION, "--releases", str(folder), "--quiet", "--engine", engine,
                "--workers", str(workers)]  # fmt: skip
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    own = tree = 0
-    while process.poll() is None:
-        try:
-            status = Path(f"/proc/{process.pid}/status").read_text()
-            own = max(own, next(int(x.split()[1]) for x in status.splitlines()
-                                if x.startswith("VmRSS:")))  # fmt: skip
-        except (OSError, StopIteration):
-            pass
-        tree = max(tree, _tree_memory_kib(process.pid)[1])
-        time.sleep(0.5)
-    wall = time.perf_counter() - start
-    if process.returncode != 0:
-        raise SystemExit(f"{engine} release failed: {process.stderr.read().decode()[-500:]}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    log = folder.with_suffix(".log")  # beside the releases folder, not in it
+    run = measure(command, log)
+    if run["exit"] != 0:
+        raise SystemExit(f"{engine} release failed: {log.read_text()[-500:]}")
     built = folder / VERSION
     tables = sorted(p.stem for p in built.glob("*.parquet") if "-" not in p.stem)
     inputs = {
@@ -65,11 +53,11 @@ def release(config: Path, folder: Path, engine: str, workers: int) -> dict:
     total = sum(inputs.values())
     return {
         "engine": engine,
-        "wall_s": round(wall, 1),
+        "wall_s": round(run["seconds"], 1),
         "inputs": inputs,
-        "inputs_per_s": round(total / wall, 1),
-        "client_peak_rss_mib": round(own / 1024),
-        "tree_peak_pss_mib": round(tree / 1024),
+        "inputs_per_s": round(total / run["seconds"], 1),
+        "client_peak_rss_mib": round(run["own_peak_rss_mib"]),
+        "tree_peak_pss_mib": round(run["peak_pss_mib"]),
         "tables": tables,
     }
 

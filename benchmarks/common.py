@@ -79,21 +79,33 @@ def _tree_memory_kib(pid: int) -> tuple[int, int]:
 
 
 def measure(command: list[str], log: Path | None = None) -> dict[str, float]:
-    """Run `command`; wall time and the peak summed RSS and PSS of its process tree (MiB)."""
+    """Run `command`; wall time, the peak summed RSS and PSS of its process tree and the peak
+    RSS of the command's own process (MiB)."""
     start = time.perf_counter()
     out = log.open("w") if log else subprocess.DEVNULL
     process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    peak_rss = peak_pss = 0
+    peak_rss = peak_pss = peak_own = 0
     while process.poll() is None:
         rss, pss = _tree_memory_kib(process.pid)
         peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        peak_own = max(peak_own, _own_rss_kib(process.pid))
         time.sleep(0.5)
     return {
         "seconds": time.perf_counter() - start,
         "exit": process.returncode,
         "peak_rss_mib": peak_rss / 1024,
         "peak_pss_mib": peak_pss / 1024,
+        "own_peak_rss_mib": peak_own / 1024,
     }
+
+
+def _own_rss_kib(pid: int) -> int:
+    """The RSS of one process (KiB), 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS:")), 0)
 
 
 def write_report(path: Path, report: dict) -> None:

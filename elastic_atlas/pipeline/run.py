@@ -11,6 +11,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,10 +246,9 @@ def run_sharded(
     then merge the parts into `files` (csv, parquet, structures, rejects). Finished parts of the
     same key are reused: an interrupted run resumes by running it again. `runner`: a
     `shard_runner` opened by the caller for several tables (one Dask cluster for a release)."""
-    if runner is not None:
-        with lean_client():
-            return _run_sharded(recipe, options, files, parts, about, runner)
-    with shard_runner(options) as run, lean_client():  # a Dask cluster starts while planning
+    # a Dask cluster of our own starts while planning
+    engine = nullcontext(runner) if runner is not None else shard_runner(options)
+    with engine as run, lean_client():
         return _run_sharded(recipe, options, files, parts, about, run)
 
 
